@@ -1,0 +1,38 @@
+# make demo: set up and run the demo.  make test: set up and run every test.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: demo test setup lint bench sample-data clean chromium
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  echo "Installing Chromium for the browser tests (needs root and apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+demo: setup
+	$(VENV)/bin/harvest demo
+
+test: setup chromium
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check harvest tests bench scripts
+
+sample-data: setup
+	$(PY) scripts/make_sample_data.py
+
+bench: setup
+	$(PY) bench/bench_sync.py
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache

@@ -1,0 +1,274 @@
+"""The `harvest` command. Each command parses options, calls one library function and
+turns a HarvestError into a message and an exit code, in one place (``_run``).
+
+Exit codes: 0 all well; 1 a source failed; 2 the config is wrong (nothing synced);
+3 another sync is already running.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from harvest import __version__, store
+from harvest.config import DEFAULT_CONFIG, HarvestConfig, load_config
+from harvest.errors import ConfigError, HarvestError
+
+app = typer.Typer(
+    name="harvest",
+    help=(
+        "Gather a charity's sign-up sheets, forms and ticketing data into one standard, "
+        "keep every row, and publish answers for funders.\n\n"
+        "Start with `harvest init`, edit harvest.yaml, then `harvest sync` (add it to cron) "
+        "and `harvest serve`. Try it all on sample data with `harvest demo`."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode="markdown",
+)
+console = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", envvar="HARVEST_CONFIG",
+        help="The harvest.yaml to use (default: ./harvest.yaml, or $HARVEST_CONFIG).",
+    ),
+]
+
+
+def _run(fn: Callable[[], int | None]) -> None:
+    """Run a command body; a HarvestError becomes a plain message and its exit code."""
+    try:
+        code = fn() or 0
+    except HarvestError as exc:
+        err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+    raise typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"harvest {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show debug logging.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the file.")] = Path(DEFAULT_CONFIG),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter **harvest.yaml** to edit."""
+
+    def body() -> None:
+        if path.exists() and not force:
+            raise ConfigError(f"{path} already exists; pass --force to overwrite it.")
+        text = resources.files("harvest").joinpath("starter.yaml").read_text(encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
+        console.print(f"Wrote {path}. Edit the sources in it, then run `harvest sync`.")
+
+    _run(body)
+
+
+@app.command()
+def sync(
+    config: ConfigOpt = None,
+    source: Annotated[
+        str | None, typer.Option("--source", "-s", help="Sync only this source.")
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Read everything again, ignoring what was read before.")
+    ] = False,
+    progress: Annotated[
+        bool | None,
+        typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal)."),
+    ] = None,
+) -> None:
+    """Read every source, clean it into the standard and store it. Safe to run from cron.
+
+    Unchanged files are not read again. Exit code 0 when every source synced, 1 when
+    one or more failed (the others still sync), 2 when harvest.yaml is wrong, 3 when
+    another sync is running.
+    """
+    from harvest.reporting import make_reporter
+    from harvest.sync import sync as run_sync
+
+    def body() -> int:
+        cfg = load_config(config)
+        result = run_sync(cfg, only=source, full=full, reporter=make_reporter(console, progress))
+        if not result.sources:
+            console.print("No sources to sync: add one under `sources:` in harvest.yaml.")
+        return result.exit_code
+
+    _run(body)
+
+
+@app.command("map")
+def map_(
+    source: Annotated[str, typer.Argument(help="The source's name in harvest.yaml.")],
+    config: ConfigOpt = None,
+    write: Annotated[
+        bool, typer.Option("--write", help="Save the proposed mapping into harvest.yaml.")
+    ] = False,
+) -> None:
+    """Show how each column of a source maps to the standard, with a confidence.
+
+    With --write the mapping is saved under the source's `mapping:` so you can edit it.
+    """
+    from harvest.mapping_cli import propose_mapping, show_mapping, write_mapping
+
+    def body() -> None:
+        cfg = load_config(config)
+        proposals = propose_mapping(cfg, source)
+        show_mapping(console, proposals)
+        if write:
+            n = write_mapping(cfg, source, proposals)
+            console.print(f"Saved {n} column(s) under sources → {source} → mapping in {cfg.path}.")
+
+    _run(body)
+
+
+@app.command()
+def check(
+    source: Annotated[str | None, typer.Argument(help="Only this source.")] = None,
+    config: ConfigOpt = None,
+    limit: Annotated[int, typer.Option(help="How many kinds of problem to list.")] = 10,
+) -> None:
+    """The data checker: how complete each source is and its worst problems, in plain words."""
+    from harvest.check_cli import show_checks
+    from harvest.normalise.check import check as run_check
+
+    def body() -> int:
+        cfg = load_config(config)
+        names = [cfg.source(source).name] if source else [s.name for s in cfg.sources]
+        if not cfg.database_path.exists():
+            raise ConfigError(f"There is no database at {cfg.database_path} yet: run `harvest sync`.")
+        db = store.connect(cfg.database_path)
+        results = run_check(db, names, limit)
+        show_checks(console, results)
+        return 0
+
+    _run(body)
+
+
+@app.command()
+def standard(
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="table, csv, json or markdown.")
+    ] = "table",
+) -> None:
+    """Print the common data standard: every field, its hashtag, type and allowed values."""
+    from harvest.normalise.standard import load_standard
+
+    def body() -> None:
+        rows = load_standard().dictionary_rows()
+        _print_rows(rows, format)
+
+    _run(body)
+
+
+def _print_rows(rows: list[dict[str, Any]], fmt: str) -> None:
+    import csv
+    import json
+    import sys
+
+    if fmt == "json":
+        console.print_json(json.dumps(rows))
+    elif fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    elif fmt == "markdown":
+        cols = ["name", "entity", "hashtag", "type", "description", "allowed_values"]
+        print("| " + " | ".join(cols) + " |")
+        print("|" + "---|" * len(cols))
+        for r in rows:
+            print("| " + " | ".join(str(r[c] or "").replace("|", "/") for c in cols) + " |")
+    elif fmt == "table":
+        table = RichTable("field", "hashtag", "type", "description", show_lines=False)
+        for r in rows:
+            desc = r["description"] + (f" [dim]({r['allowed_values']})[/]" if r["allowed_values"] else "")
+            table.add_row(r["name"], r["hashtag"], r["type"], desc)
+        console.print(table)
+    else:
+        raise ConfigError(f"Unknown format {fmt!r}: use table, csv, json or markdown.")
+
+
+@app.command()
+def serve(
+    config: ConfigOpt = None,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+) -> None:
+    """Browse the store in Datasette, with canned queries (for your own staff, on this machine)."""
+    from harvest.publish.datasette import serve as run_serve
+
+    def body() -> int:
+        cfg = load_config(config)
+        console.print(f"Serving {cfg.database_path.name} at http://{host}:{port}/ (Ctrl+C to stop)")
+        return run_serve(cfg.organisation, cfg.database_path, host=host, port=port)
+
+    _run(body)
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where to put the sample files and database.")
+    ] = Path("demo-output"),
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after the sync.")] = False,
+    port: Annotated[int, typer.Option(help="Port for Datasette.")] = 8001,
+) -> None:
+    """Sync the bundled sample data of a fictional charity, then browse it at http://127.0.0.1:8001."""
+    from harvest.publish.datasette import serve as run_serve
+    from harvest.reporting import make_reporter
+    from harvest.sync import sync as run_sync
+
+    def body() -> int:
+        cfg = _prepare_demo(directory)
+        console.print(f"Demo files copied to {directory}/ — syncing {len(cfg.sources)} sources:")
+        result = run_sync(cfg, reporter=make_reporter(console))
+        if no_serve:
+            return result.exit_code
+        console.print(
+            f"\nBrowse the canned queries at [bold]http://127.0.0.1:{port}/[/] (Ctrl+C to stop)"
+        )
+        return run_serve(cfg.organisation, cfg.database_path, port=port)
+
+    _run(body)
+
+
+def _prepare_demo(directory: Path) -> HarvestConfig:
+    directory.mkdir(parents=True, exist_ok=True)
+    demo_files = resources.files("harvest").joinpath("demo")
+    for item in demo_files.iterdir():
+        if item.is_file() and not item.name.startswith(("__", ".")):
+            with resources.as_file(item) as src:
+                shutil.copy2(src, directory / item.name)
+    return load_config(directory / "harvest.yaml")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,5 @@
+"""Connectors read sources. Importing this package registers the built-in ones."""
+
+from __future__ import annotations
+
+from harvest.connectors import files  # noqa: F401

@@ -1,0 +1,106 @@
+"""The connector protocol and registry.
+
+A connector knows one kind of source. It reads, it never writes: it yields
+:class:`Table` objects (a header and a stream of rows) and :class:`Problem`
+objects (something a person should hear about, e.g. an unreadable file), and
+leaves its new incremental state in ``self.state`` once ``fetch`` is exhausted.
+Everything after that (mapping, cleaning, landing) is shared by all connectors.
+
+Built-in connectors register exactly as an outside one would::
+
+    @register
+    class MyConnector(Connector):
+        type = "my_tool"
+        Options = MyOptions
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+@dataclass
+class Row:
+    """One row as a person would point at it: its row number and its cells as text."""
+
+    number: int
+    values: list[str]
+
+
+@dataclass
+class Table:
+    """One block of tabular data: a CSV file, one sheet of a workbook, a form's responses.
+
+    ``headers`` are unique and never blank (the reader names blank ones ``Column 7``
+    and numbers repeats ``Name (2)``); each row has exactly ``len(headers)`` values.
+    ``context`` holds values for standard fields that come from the table, not a row
+    (for example ``activity_date`` found in a title row or in the file name).
+    """
+
+    location: str                 # what a person calls it: "week1.xlsx, sheet 'Tuesday'"
+    key: str                      # stable identity used in content keys: "week1.xlsx#Tuesday"
+    headers: list[str]
+    rows: Iterable[Row]
+    header_row: int = 1           # 1-based row number of the header row
+    hxl: list[str] | None = None  # one hashtag (or "") per column when there is a HXL row
+    context: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # warnings about the table itself
+    id_column: str | None = None  # header of the source's own record id, when the connector knows it
+    complete: bool = True         # a whole snapshot (rows not in it are gone), or only changes
+
+
+@dataclass
+class Problem:
+    """Something that stopped part of a source being read. The rest carries on.
+
+    ``fatal`` problems (an unreadable file) make the source count as failed for the
+    exit code; others (an empty sheet) are only reported.
+    """
+
+    location: str
+    message: str
+    fatal: bool = True
+
+
+class NoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Connector:
+    """Base class: subclasses set ``type`` and ``Options`` and implement ``fetch``."""
+
+    type: ClassVar[str] = ""
+    Options: ClassVar[type[BaseModel]] = NoOptions
+
+    def __init__(self, name: str, options: BaseModel, base_dir: Path) -> None:
+        self.name = name
+        self.options = options
+        self.base_dir = base_dir
+        self.state: dict[str, Any] = {}
+
+    def check(self) -> None:
+        """Fail fast (raise ConfigError / AuthError) when the source cannot possibly be read."""
+
+    def fetch(self, state: dict[str, Any], full: bool = False) -> Iterator[Table | Problem]:
+        """Yield tables and problems; set ``self.state`` to the state to store after landing."""
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[Connector]] = {}
+
+
+def register(cls: type[Connector]) -> type[Connector]:
+    """Class decorator that makes a connector available as ``type: <cls.type>``."""
+    _REGISTRY[cls.type] = cls
+    return cls
+
+
+def connector_types() -> dict[str, type[Connector]]:
+    from harvest import connectors  # noqa: F401  (registers the built-ins)
+
+    return dict(_REGISTRY)

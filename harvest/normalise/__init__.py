@@ -1,0 +1,1 @@
+"""Turn raw rows into the common data standard: mapping, cleaning, checking, matching."""

@@ -1,0 +1,105 @@
+"""Turn one raw row into a record of the standard: clean each mapped value, keep the rest.
+
+Nothing typed is lost: the raw row is stored verbatim elsewhere; here a value that
+cannot be cleaned becomes ``None`` in the record plus a problem naming the field and
+the value, and every unmapped column is kept in ``extra``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from harvest.normalise.clean import age_from_dob, clean_value
+from harvest.normalise.mapping import ColumnMap
+from harvest.normalise.standard import Standard, load_standard
+
+MAX_CELL = 10_000  # longer cells are kept in the raw row but flagged
+
+
+@dataclass
+class Normalised:
+    fields: dict[str, Any]
+    extra: dict[str, str]
+    problems: list[tuple[str | None, str, str]] = field(default_factory=list)  # field, value, problem
+
+
+class RowNormaliser:
+    """Cleans rows of one table, given its column mapping and the source's constants."""
+
+    def __init__(
+        self,
+        headers: list[str],
+        maps: list[ColumnMap],
+        fill: dict[str, str] | None = None,
+        today: date | None = None,
+        standard: Standard | None = None,
+    ) -> None:
+        std = standard or load_standard()
+        self.today = today or date.today()
+        self.mapped = [(i, std.field(m.field)) for i, m in enumerate(maps) if m.field]
+        self.unmapped = [(i, h) for i, (h, m) in enumerate(zip(headers, maps)) if not m.field]
+        self.fill = [(std.field(k), v) for k, v in (fill or {}).items()]
+
+    def __call__(self, values: list[str]) -> Normalised:
+        out: dict[str, Any] = {}
+        problems: list[tuple[str | None, str, str]] = []
+        for i, f in self.mapped:
+            raw = values[i]
+            if not raw:
+                continue
+            if len(raw) > MAX_CELL:
+                problems.append((f.name, raw[:80] + "…", f"a very long value ({len(raw):,} characters)"))
+                continue
+            clean, problem = clean_value(f, raw)
+            if problem:
+                problems.append((f.name, raw, problem))
+            elif clean is not None:
+                out[f.name] = clean
+        for f, raw in self.fill:
+            if f.name not in out:
+                clean, problem = clean_value(f, raw)
+                if clean is not None:
+                    out[f.name] = clean
+        extra = {h: values[i] for i, h in self.unmapped if values[i]}
+        derive(out, self.today)
+        return Normalised(out, extra, problems)
+
+
+def derive(rec: dict[str, Any], today: date) -> None:
+    """Fill fields that follow from others: age from date of birth, names from each other."""
+    dob = rec.get("date_of_birth")
+    if dob and "age" not in rec:
+        age = age_from_dob(dob, today)
+        if age is not None:
+            rec["age"] = age
+    if "full_name" not in rec and (rec.get("given_name") or rec.get("family_name")):
+        rec["full_name"] = " ".join(p for p in (rec.get("given_name"), rec.get("family_name")) if p)
+    elif rec.get("full_name") and not (rec.get("given_name") or rec.get("family_name")):
+        given, family = split_full_name(rec["full_name"])
+        if given:
+            rec["given_name"] = given
+        if family:
+            rec["family_name"] = family
+
+
+TITLES = {"mr", "mrs", "ms", "miss", "mx", "dr", "rev", "prof", "sir", "dame"}
+
+
+def split_full_name(name: str) -> tuple[str | None, str | None]:
+    """Split a whole name: "Robert Smith", "SMITH Robert", "Smith, Robert", "Mrs J. Smith"."""
+    if "," in name:
+        family, _, given = name.partition(",")
+        return given.strip() or None, family.strip() or None
+    parts = [p for p in name.split() if p.lower().strip(".") not in TITLES]
+    if len(parts) == 1:
+        return parts[0], None
+    if not parts:
+        return None, None
+    first = parts[0]
+    if len(first) > 1 and first.isupper() and not all(p.isupper() for p in parts):
+        return " ".join(parts[1:]), first.title()
+    return " ".join(parts[:-1]), parts[-1]
+
+

@@ -1,0 +1,160 @@
+"""The common data standard: fields, hashtags, types and value sets.
+
+The standard lives in two data files beside this module: ``standard.yaml``
+(the fields) and ``values.yaml`` (allowed values of category fields with their
+synonyms). Everything else (mapping, cleaning, the data dictionary, Datasette
+descriptions) is derived from them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+FIELD_TYPES = {
+    "text", "name", "email", "phone", "postcode", "date", "integer", "number",
+    "category", "boolean", "id",
+}
+ENTITIES = ("record", "person", "contact", "outcome")
+
+
+@dataclass(frozen=True)
+class Value:
+    """One allowed value of a category field."""
+
+    value: str
+    label: str
+    group: str | None = None
+    synonyms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of the standard."""
+
+    name: str
+    entity: str
+    hashtag: str
+    type: str
+    description: str
+    values: str | None = None
+    synonyms: tuple[str, ...] = ()
+    identifying: bool = False
+    special: bool = False
+
+    @property
+    def hashtag_key(self) -> frozenset[str]:
+        return hashtag_key(self.hashtag)
+
+
+@dataclass
+class Standard:
+    """The loaded standard: fields in order, plus value sets."""
+
+    version: int
+    fields: list[Field]
+    value_sets: dict[str, list[Value]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_name = {f.name: f for f in self.fields}
+        self.by_hashtag = {f.hashtag_key: f for f in self.fields}
+
+    def field(self, name: str) -> Field:
+        return self.by_name[name]
+
+    def values_of(self, field_name: str) -> list[Value]:
+        set_name = self.by_name[field_name].values
+        return self.value_sets.get(set_name or "", [])
+
+    def match_hashtag(self, tag: str) -> Field | None:
+        """The field a HXL hashtag names; extra attributes are allowed (``#adm+postcode+home``)."""
+        key = hashtag_key(tag)
+        if not key:
+            return None
+        if key in self.by_hashtag:
+            return self.by_hashtag[key]
+        best: Field | None = None
+        for f in self.fields:
+            fk = f.hashtag_key
+            if fk <= key and (best is None or len(fk) > len(best.hashtag_key)):
+                best = f
+        return best
+
+    def dictionary_rows(self) -> list[dict[str, Any]]:
+        """The data dictionary as rows, for `harvest standard` and the `standard` table."""
+        rows = []
+        for f in self.fields:
+            allowed = [v.value for v in self.values_of(f.name)]
+            rows.append({
+                "name": f.name,
+                "entity": f.entity,
+                "hashtag": f.hashtag,
+                "type": f.type,
+                "description": f.description,
+                "allowed_values": ", ".join(allowed) or None,
+                "synonyms": ", ".join(f.synonyms),
+                "identifying": int(f.identifying),
+                "special_category": int(f.special),
+            })
+        return rows
+
+
+def hashtag_key(tag: str) -> frozenset[str]:
+    """A hashtag as a set of lower-case parts: ``#Person +name+Given`` → {person, name, given}.
+
+    The first part keeps its ``#`` so that ``#date+activity`` and ``#activity+date``
+    stay different tags, as HXL intends.
+    """
+    tag = re.sub(r"\s+", "", tag or "").lower()
+    if not tag.startswith("#"):
+        return frozenset()
+    parts = [p for p in tag.split("+") if p]
+    if not parts or parts[0] == "#":
+        return frozenset()
+    return frozenset([parts[0], *parts[1:]])
+
+
+def _load_yaml(name: str) -> Any:
+    text = resources.files("harvest.normalise").joinpath(name).read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+@cache
+def load_standard() -> Standard:
+    """Load and check the bundled standard (cached: it never changes at run time)."""
+    data = _load_yaml("standard.yaml")
+    value_sets = {
+        set_name: [
+            Value(
+                value=str(v["value"]),
+                label=str(v.get("label", v["value"])),
+                group=v.get("group"),
+                synonyms=tuple(str(s) for s in v.get("synonyms", [])),
+            )
+            for v in values
+        ]
+        for set_name, values in (_load_yaml("values.yaml") or {}).items()
+    }
+    fields = []
+    for raw in data["fields"]:
+        f = Field(
+            name=raw["name"],
+            entity=raw["entity"],
+            hashtag=raw["hashtag"],
+            type=raw["type"],
+            description=raw["description"],
+            values=raw.get("values"),
+            synonyms=tuple(str(s) for s in raw.get("synonyms", [])),
+            identifying=bool(raw.get("identifying", False)),
+            special=bool(raw.get("special", False)),
+        )
+        assert f.type in FIELD_TYPES, f"standard.yaml: {f.name} has unknown type {f.type}"
+        assert f.entity in ENTITIES, f"standard.yaml: {f.name} has unknown entity {f.entity}"
+        assert f.values is None or f.values in value_sets, f"values.yaml lacks {f.values}"
+        fields.append(f)
+    return Standard(version=int(data["version"]), fields=fields, value_sets=value_sets)

@@ -1,0 +1,1 @@
+"""Publishing the store: Datasette for the charity's own staff (``datasette.py``)."""

@@ -1,0 +1,240 @@
+"""The SQLite store: schema and every write.
+
+One file holds everything: raw rows exactly as read (never overwritten), the
+records cleaned into the standard, people, activities, attendances, outcomes,
+data problems, sync runs and each source's incremental state. State is written
+in the same transaction as the rows it covers, so a crash leaves both as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from harvest.normalise.standard import load_standard
+
+SCHEMA_VERSION = 1
+PERSON_FIELDS = [
+    "given_name", "family_name", "full_name", "date_of_birth", "age", "gender", "ethnicity",
+    "postcode", "address", "email", "phone", "preferred_language", "disability",
+    "consent_to_share", "role",
+]
+SQL_TYPES = {"integer": "INTEGER", "number": "REAL"}
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _record_columns() -> str:
+    std = load_standard()
+    return ",\n    ".join(f"[{f.name}] {SQL_TYPES.get(f.type, 'TEXT')}" for f in std.fields)
+
+
+def schema_sql() -> str:
+    person_cols = ",\n    ".join(
+        f"[{n}] {SQL_TYPES.get(load_standard().field(n).type, 'TEXT')}" for n in PERSON_FIELDS
+    )
+    return f"""
+CREATE TABLE IF NOT EXISTS raw_rows (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    source_key TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    table_key TEXT NOT NULL,
+    location TEXT NOT NULL,
+    row_number INTEGER,
+    data TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    sync_run_id INTEGER NOT NULL,
+    UNIQUE (source, source_key, content_hash)
+);
+CREATE TABLE IF NOT EXISTS records (
+    id INTEGER PRIMARY KEY REFERENCES raw_rows(id),
+    source TEXT NOT NULL,
+    source_key TEXT NOT NULL,
+    is_current INTEGER NOT NULL DEFAULT 1,
+    person_id INTEGER,
+    location TEXT,
+    row_number INTEGER,
+    {_record_columns()},
+    extra TEXT,
+    synced_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_source_key ON records(source, source_key);
+CREATE INDEX IF NOT EXISTS records_person ON records(person_id);
+CREATE TABLE IF NOT EXISTS people (
+    person_id INTEGER PRIMARY KEY,
+    {person_cols},
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    record_count INTEGER NOT NULL DEFAULT 0,
+    sources TEXT NOT NULL DEFAULT '[]',
+    last_sync_run_id INTEGER
+);
+CREATE TABLE IF NOT EXISTS person_keys (
+    key TEXT PRIMARY KEY,
+    person_id INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS activities (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    first_source TEXT
+);
+CREATE TABLE IF NOT EXISTS attendances (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    source_key TEXT NOT NULL,
+    record_id INTEGER NOT NULL,
+    person_id INTEGER,
+    activity_id INTEGER REFERENCES activities(id),
+    activity_date TEXT,
+    attendance_status TEXT,
+    ticket_type TEXT,
+    referral_source TEXT,
+    UNIQUE (source, source_key)
+);
+CREATE INDEX IF NOT EXISTS attendances_person ON attendances(person_id);
+CREATE TABLE IF NOT EXISTS outcomes (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    source_key TEXT NOT NULL,
+    record_id INTEGER NOT NULL,
+    person_id INTEGER,
+    outcome TEXT,
+    outcome_date TEXT,
+    measure TEXT,
+    score REAL,
+    UNIQUE (source, source_key)
+);
+CREATE TABLE IF NOT EXISTS issues (
+    id INTEGER PRIMARY KEY,
+    sync_run_id INTEGER,
+    source TEXT NOT NULL,
+    source_key TEXT,
+    record_id INTEGER,
+    location TEXT,
+    row_number INTEGER,
+    field TEXT,
+    value TEXT,
+    problem TEXT NOT NULL,
+    severity TEXT NOT NULL DEFAULT 'warning',
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS issues_source ON issues(source);
+CREATE INDEX IF NOT EXISTS raw_rows_table ON raw_rows(source, table_key);
+CREATE TABLE IF NOT EXISTS sync_runs (
+    id INTEGER PRIMARY KEY,
+    command TEXT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL DEFAULT 'running'
+);
+CREATE TABLE IF NOT EXISTS source_runs (
+    id INTEGER PRIMARY KEY,
+    sync_run_id INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,
+    rows_read INTEGER DEFAULT 0,
+    rows_new INTEGER DEFAULT 0,
+    rows_changed INTEGER DEFAULT 0,
+    rows_unchanged INTEGER DEFAULT 0,
+    problems INTEGER DEFAULT 0,
+    message TEXT
+);
+CREATE TABLE IF NOT EXISTS source_state (
+    source TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    last_success_at TEXT
+);
+CREATE TABLE IF NOT EXISTS standard (
+    name TEXT PRIMARY KEY,
+    entity TEXT, hashtag TEXT, type TEXT, description TEXT, allowed_values TEXT,
+    synonyms TEXT, identifying INTEGER, special_category INTEGER
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+def connect(path: str | Path) -> sqlite_utils.Database:
+    """Open (creating if needed) the store, with WAL and the schema in place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+    db = sqlite_utils.Database(conn)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=OFF")
+    ensure_schema(db)
+    return db
+
+
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    current = db.execute("PRAGMA user_version").fetchone()[0]
+    if current == SCHEMA_VERSION:
+        return
+    db.conn.executescript(schema_sql())
+    std = load_standard()
+    with transaction(db):
+        db.execute("DELETE FROM standard")
+        db["standard"].insert_all(std.dictionary_rows())
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('standard_version', ?)", [str(std.version)])
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[None]:
+    """BEGIN IMMEDIATE … COMMIT, rolling back on any exception (or a kill: SQLite's journal)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+# --- sync runs and state -------------------------------------------------------------
+
+def start_run(db: sqlite_utils.Database, command: str) -> int:
+    cur = db.execute("INSERT INTO sync_runs (command, started_at) VALUES (?, ?)", [command, now()])
+    return int(cur.lastrowid)
+
+
+def finish_run(db: sqlite_utils.Database, run_id: int, status: str) -> None:
+    db.execute("UPDATE sync_runs SET finished_at=?, status=? WHERE id=?", [now(), status, run_id])
+
+
+def get_state(db: sqlite_utils.Database, source: str) -> dict[str, Any]:
+    row = db.execute("SELECT state FROM source_state WHERE source=?", [source]).fetchone()
+    return json.loads(row[0]) if row else {}
+
+
+def set_state(db: sqlite_utils.Database, source: str, state: dict[str, Any], success: bool) -> None:
+    db.execute(
+        """INSERT INTO source_state (source, state, updated_at, last_success_at)
+           VALUES (?, ?, ?, ?)
+           ON CONFLICT(source) DO UPDATE SET state=excluded.state, updated_at=excluded.updated_at,
+           last_success_at=coalesce(excluded.last_success_at, last_success_at)""",
+        [source, json.dumps(state, sort_keys=True), now(), now() if success else None],
+    )
+
+
+def record_source_run(db: sqlite_utils.Database, run_id: int, source: str, **values: Any) -> None:
+    db["source_runs"].insert({"sync_run_id": run_id, "source": source, **values})
+
+
+def add_issues(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> None:
+    db["issues"].insert_all(rows, batch_size=1000)

@@ -1,0 +1,197 @@
+"""The pipeline: lock → for each source: fetch → map → clean → land → commit with its state.
+
+Each source is synced in its own transaction, so one that fails (a refused token,
+an unreadable file, a crash) leaves the store exactly as it was for that source
+and the others still sync. A lock file beside the database stops two syncs
+overlapping, which matters when cron starts one every hour.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import sqlite_utils
+
+from harvest import store
+from harvest.config import HarvestConfig, SourceConfig
+from harvest.connectors.base import Problem, Table
+from harvest.errors import HarvestError, LockedError
+from harvest.landing import Counts, Lander
+from harvest.normalise.mapping import ColumnMap, map_columns
+
+log = logging.getLogger(__name__)
+
+
+class Reporter(Protocol):
+    """How the pipeline tells the person (or cron's log) what is happening."""
+
+    def source_started(self, name: str) -> None: ...
+    def rows_done(self, name: str, n: int) -> None: ...
+    def source_finished(self, result: SourceResult) -> None: ...
+
+
+class QuietReporter:
+    def source_started(self, name: str) -> None:
+        pass
+
+    def rows_done(self, name: str, n: int) -> None:
+        pass
+
+    def source_finished(self, result: SourceResult) -> None:
+        pass
+
+
+@dataclass
+class SourceResult:
+    name: str
+    status: str = "ok"  # ok | problems | failed
+    counts: Counts = field(default_factory=Counts)
+    messages: list[str] = field(default_factory=list)
+    tables: int = 0
+
+    def summary(self) -> str:
+        c = self.counts
+        if self.status == "failed":
+            return f"{self.name}: FAILED — {' '.join(self.messages)}"
+        line = (
+            f"{self.name}: {c.read:,} rows read in {self.tables} table(s) — {c.new:,} new, "
+            f"{c.changed:,} changed, {c.unchanged:,} unchanged"
+        )
+        if c.problems:
+            line += f"; {c.problems:,} data problem(s), see `harvest check {self.name}`"
+        return line
+
+
+@dataclass
+class SyncResult:
+    run_id: int
+    sources: list[SourceResult]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if any(s.status in ("failed", "problems") for s in self.sources) else 0
+
+
+@contextmanager
+def sync_lock(db_path: Path) -> Iterator[None]:
+    """An exclusive lock beside the database; a second sync gives up at once."""
+    lock_path = db_path.with_name(db_path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            raise LockedError(
+                f"Another harvest sync is already running on {db_path} (process {holder}). "
+                "This run stopped without changing anything; the next scheduled run will catch up."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def sync(
+    config: HarvestConfig,
+    only: str | None = None,
+    full: bool = False,
+    reporter: Reporter | None = None,
+    command: str = "sync",
+) -> SyncResult:
+    """Sync every enabled source (or only one); return what happened to each."""
+    reporter = reporter or QuietReporter()
+    sources = [config.source(only)] if only else [s for s in config.sources if s.enabled]
+    with sync_lock(config.database_path):
+        db = store.connect(config.database_path)
+        run_id = store.start_run(db, command)
+        results = [sync_source(db, config, src, run_id, full, reporter) for src in sources]
+        status = "failed" if any(r.status == "failed" for r in results) else "ok"
+        store.finish_run(db, run_id, status)
+        db.conn.close()
+    return SyncResult(run_id, results)
+
+
+def sync_source(
+    db: sqlite_utils.Database,
+    config: HarvestConfig,
+    src: SourceConfig,
+    run_id: int,
+    full: bool,
+    reporter: Reporter,
+) -> SourceResult:
+    """One source in one transaction: all of it lands with its new state, or none of it."""
+    result = SourceResult(src.name)
+    started = store.now()
+    reporter.source_started(src.name)
+    try:
+        connector = config.connector(src)
+        connector.check()
+        with store.transaction(db):
+            lander = Lander(db, src.name, run_id, src.constants)
+            for item in connector.fetch(store.get_state(db, src.name), full=full):
+                _handle(item, lander, src, result, reporter)
+            lander.finish()
+            store.set_state(db, src.name, connector.state, success=result.status == "ok")
+    except HarvestError as exc:
+        result.status, result.messages = "failed", [str(exc)]
+    except Exception as exc:  # a bug or an unexpected library error: report it, sync the rest
+        log.exception("Unexpected error while syncing source %s", src.name)
+        result.status = "failed"
+        result.messages = [f"unexpected error ({type(exc).__name__}: {exc}). Nothing from this "
+                           "source was changed; please report this with the log."]
+    if result.status == "failed":
+        result.counts = Counts()
+    store.record_source_run(
+        db, run_id, src.name, started_at=started, finished_at=store.now(), status=result.status,
+        rows_read=result.counts.read, rows_new=result.counts.new,
+        rows_changed=result.counts.changed, rows_unchanged=result.counts.unchanged,
+        problems=result.counts.problems, message="\n".join(result.messages) or None,
+    )
+    reporter.source_finished(result)
+    return result
+
+
+def _handle(
+    item: Table | Problem, lander: Lander, src: SourceConfig, result: SourceResult,
+    reporter: Reporter,
+) -> None:
+    result.counts = lander.counts
+    if isinstance(item, Problem):
+        lander.add_table_issue(item.location, item.message, "error" if item.fatal else "warning")
+        result.messages.append(f"{item.location}: {item.message}")
+        if item.fatal and result.status == "ok":
+            result.status = "problems"
+        return
+    result.tables += 1
+    maps = map_columns(item.headers, item.hxl, src.mapping)
+    lander.clear_table_issues(item.location)
+    for note in [*item.notes, *mapping_notes(maps)]:
+        lander.add_table_issue(item.location, note, "info")
+    lander.land_table(item, maps, lambda n: reporter.rows_done(src.name, n))
+
+
+def mapping_notes(maps: list[ColumnMap]) -> list[str]:
+    """Plain-English notes about columns that did not map cleanly."""
+    notes = []
+    for m in maps:
+        if m.method == "clash":
+            notes.append(
+                f"column {m.header!r} also looks like {m.candidate}, but another column was used "
+                "for it; this one is kept as an extra (set `mapping:` in harvest.yaml to choose)"
+            )
+        elif m.method == "unmapped":
+            notes.append(
+                f"column {m.header!r} is not part of the standard; it is kept as an extra "
+                "(run `harvest map` to see suggestions)"
+            )
+    return notes
