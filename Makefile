@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test setup lint bench sample-data clean chromium
+.PHONY: demo test setup lint bench sample-data clean chromium docs
 
 setup: $(VENV)/.installed
 
@@ -33,6 +33,9 @@ sample-data: setup
 
 bench: setup
 	$(PY) bench/bench_sync.py
+
+docs: setup
+	{ cat docs/data-dictionary.head.md; $(VENV)/bin/harvest standard --format markdown; } > docs/data-dictionary.md
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

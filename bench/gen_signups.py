@@ -17,6 +17,7 @@ import argparse
 import csv
 import random
 import sys
+import unicodedata
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -84,6 +85,7 @@ def person(rng: random.Random) -> tuple[str, ...]:
     given, family = rng.choice(GIVEN), rng.choice(FAMILY)
     born = date(1935, 1, 1) + timedelta(days=rng.randrange(80 * 365))
     local = f"{given}.{family}{rng.randrange(100)}".lower().replace("'", "")
+    local = unicodedata.normalize("NFKD", local).encode("ascii", "ignore").decode()
     email = rng.choice([f"{local}@example.org", f"{local}@example.com", "", local.upper()
                         + "@EXAMPLE.ORG"])
     if rng.random() < 0.1:
@@ -93,7 +95,7 @@ def person(rng: random.Random) -> tuple[str, ...]:
 
 
 def session(rng: random.Random) -> tuple[str, ...]:
-    day = date(2024, 1, 1) + timedelta(days=rng.randrange(3 * 365))
+    day = date(2024, 1, 1) + timedelta(days=rng.randrange(820))  # to March 2026
     return (rng.choice(ACTIVITIES), typed_date(day, rng), rng.choice(ATTENDED),
             rng.choice(REFERRALS), rng.choice(NOTES))
 

@@ -34,8 +34,8 @@ def show_check(console: Console, c: SourceCheck) -> None:
         parts = ", ".join(f"{f} {share:.0%}" for f, share in c.coverage.items())
         console.print(f"Filled in: {parts}.", highlight=False)
     for note in c.table_notes:
-        if note["severity"] != "info":
-            console.print(f"  [yellow]![/] {note['location']}: {note['problem']}", highlight=False)
+        mark = "[dim]i[/]" if note["severity"] == "info" else "[yellow]![/]"
+        console.print(f"  {mark} {note['location']}: {note['problem']}", highlight=False)
     if not c.problems:
         console.print("[green]No problems with the values.[/]")
         return

@@ -390,7 +390,8 @@ class Lander:
             " VALUES (?, ?, ?, ?, ?, ?)",
             [self.run_id, self.source, location, problem, severity, self.now],
         )
-        self.counts.problems += 1
+        if severity != "info":
+            self.counts.problems += 1
 
     def clear_table_issues(self, location: str) -> None:
         self.db.execute(

@@ -182,16 +182,15 @@ def _handle(
 
 def mapping_notes(maps: list[ColumnMap]) -> list[str]:
     """Plain-English notes about columns that did not map cleanly."""
-    notes = []
-    for m in maps:
-        if m.method == "clash":
-            notes.append(
-                f"column {m.header!r} also looks like {m.candidate}, but another column was used "
-                "for it; this one is kept as an extra (set `mapping:` in harvest.yaml to choose)"
-            )
-        elif m.method == "unmapped":
-            notes.append(
-                f"column {m.header!r} is not part of the standard; it is kept as an extra "
-                "(run `harvest map` to see suggestions)"
-            )
+    notes = [
+        f"column {m.header!r} also looks like {m.candidate}, but another column was used for "
+        "it; this one is kept as an extra (set `mapping:` in harvest.yaml to choose)"
+        for m in maps if m.method == "clash"
+    ]
+    extras = [repr(m.header) for m in maps if m.method == "unmapped"]
+    if extras:
+        notes.append(
+            f"kept as extras, not part of the standard: {', '.join(extras)} "
+            "(run `harvest map` to see suggestions)"
+        )
     return notes

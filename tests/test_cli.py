@@ -1,0 +1,161 @@
+"""The `harvest` command: CliRunner for each command, and real subprocesses for cron's view."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import scalar, write_config, write_csv
+from typer.testing import CliRunner
+
+from harvest.cli import app
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+HARVEST = [sys.executable, "-m", "harvest.cli"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*HARVEST, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_every_command_has_help_and_is_documented() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = [(c.name or c.callback.__name__.rstrip("_"), c) for c in app.registered_commands]
+    assert len(commands) >= 7
+    for name, command in commands:
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0, name
+        assert command.callback.__doc__, f"{name} has no help text"
+        assert f"harvest {name}" in readme, f"`harvest {name}` is not in the README"
+
+
+def test_init_writes_a_config_that_loads(tmp_path: Path) -> None:
+    target = tmp_path / "harvest.yaml"
+    result = runner.invoke(app, ["init", str(target)])
+    assert result.exit_code == 0 and target.exists()
+    assert yaml.safe_load(target.read_text())["sources"][0]["type"] == "file"
+    again = runner.invoke(app, ["init", str(target)])
+    assert again.exit_code == 2 and "--force" in again.output
+
+
+def test_standard_prints_the_dictionary_in_each_format() -> None:
+    table = runner.invoke(app, ["standard"])
+    assert table.exit_code == 0 and "#person+name+given" in table.output
+    csv_out = runner.invoke(app, ["standard", "--format", "csv"])
+    assert csv_out.output.splitlines()[0].startswith("name,entity,hashtag,type")
+    assert "attendance_status" in csv_out.output
+    bad = runner.invoke(app, ["standard", "--format", "pdf"])
+    assert bad.exit_code == 2
+
+
+def test_sync_and_check_through_the_cli(project, signup_rows, lunch_source) -> None:
+    signup_rows[2][3] = "M1"  # only part of a postcode
+    write_csv(project / "lunch.csv", signup_rows)
+    cfg = write_config(project, [lunch_source()])
+    result = runner.invoke(app, ["sync", "--config", str(cfg), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "lunch: 3 rows read in 1 table(s) — 3 new" in result.output
+    check = runner.invoke(app, ["check", "--config", str(cfg)], terminal_width=200)
+    assert check.exit_code == 0
+    assert "3 current records about 3 people" in check.output
+    assert "postcode" in check.output and "row 3 of lunch.csv" in check.output and "'M1'" in check.output
+
+
+def test_bad_config_exits_2_and_syncs_nothing(project) -> None:
+    cfg = write_config(project, [{"name": "x", "type": "file", "options": {}}])
+    result = run("sync", "--config", str(cfg))
+    assert result.returncode == 2
+    assert "sources[0].options.path: is required" in result.stderr
+    assert not (project / "harvest.db").exists()
+
+
+def test_map_shows_and_writes_the_mapping_keeping_comments(project, signup_rows, lunch_source) -> None:
+    write_csv(project / "lunch.csv", [r + [n] for r, n in zip(signup_rows, ["Notes", "", "", ""])])
+    cfg = write_config(project, [lunch_source()])
+    cfg.write_text("# my comment\n" + cfg.read_text())
+    shown = runner.invoke(app, ["map", "lunch", "--config", str(cfg)], terminal_width=200)
+    assert shown.exit_code == 0
+    assert re.search(r"First name\s+│\s+given_name\s+│\s+100%", shown.output)
+    assert "kept as an extra" in shown.output
+    written = runner.invoke(app, ["map", "lunch", "--config", str(cfg), "--write"])
+    assert written.exit_code == 0
+    text = cfg.read_text()
+    assert text.startswith("# my comment")
+    saved = yaml.safe_load(text)["sources"][0]["mapping"]
+    assert saved["First name"] == "given_name" and saved["Phone"] == "phone" and "Notes" not in saved
+
+
+def test_demo_syncs_the_bundled_sample_data(tmp_path: Path) -> None:
+    result = run("demo", "--no-serve", "--dir", str(tmp_path / "demo"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    db = tmp_path / "demo" / "harvest.db"
+    assert scalar(db, "SELECT count(DISTINCT source) FROM records") == 5
+    # The same people appear across lists: fewer people than records.
+    assert scalar(db, "SELECT count(*) FROM people") < scalar(db, "SELECT count(*) FROM records")
+    assert scalar(db, "SELECT count(*) FROM attendances") > 0
+
+
+def test_a_second_sync_exits_3_while_the_first_holds_the_lock(project, lunch_source) -> None:
+    from harvest.config import load_config
+    from harvest.sync import sync_lock
+
+    write_csv(project / "lunch.csv", [["Name"], ["Bob"]])
+    cfg = write_config(project, [lunch_source()])
+    with sync_lock(load_config(cfg).database_path):
+        result = run("sync", "--config", str(cfg))
+    assert result.returncode == 3 and "already running" in result.stderr
+
+
+def _big_csv(path: Path, n: int) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write("ID,First name,Surname,Phone,Postcode,Date of birth\n")
+        for i in range(n):
+            fh.write(f"{i},Name{i},Family{i % 977},07700 9{i % 100000:05d},NW1 {i % 9}AB,0{1 + i % 9}/03/19{50 + i % 50}\n")
+
+
+def test_sigkill_part_way_through_loses_and_duplicates_nothing(project, signup_rows) -> None:
+    write_csv(project / "small.csv", signup_rows)
+    _big_csv(project / "big.csv", 60_000)
+    cfg = write_config(project, [
+        {"name": "small", "type": "file", "options": {"path": "small.csv"}},
+        {"name": "big", "type": "file", "options": {"path": "big.csv"}},
+    ])
+    db = project / "harvest.db"
+    proc = subprocess.Popen([*HARVEST, "sync", "--config", str(cfg), "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:  # wait until the big source has started landing
+        if "big: syncing" in line:
+            break
+    wal = db.with_name(db.name + "-wal")
+    deadline = time.time() + 60
+    while time.time() < deadline and (not wal.exists() or wal.stat().st_size < 2_000_000):
+        time.sleep(0.01)
+    assert proc.poll() is None, "the sync finished before it could be killed; make the file bigger"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM raw_rows WHERE source = 'small'").fetchone()[0] == 3
+    assert conn.execute("SELECT count(*) FROM raw_rows WHERE source = 'big'").fetchone()[0] == 0
+    conn.close()
+    again = run("sync", "--config", str(cfg), "--no-progress")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert scalar(db, "SELECT count(*) FROM raw_rows WHERE source = 'big'") == 60_000
+    assert scalar(db, "SELECT count(DISTINCT source_key) FROM records WHERE source = 'big'") == 60_000
+    assert scalar(db, "SELECT count(*) FROM raw_rows WHERE source = 'small'") == 3
+    assert scalar(db, "SELECT count(*) FROM attendances") == 0
+
+
+@pytest.mark.parametrize("args", [["--help"], ["sync", "--help"], ["--version"]])
+def test_real_subprocess_runs(args: list[str]) -> None:
+    result = run(*args)
+    assert result.returncode == 0 and result.stdout
