@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from hashlib import blake2b
 from itertools import islice
+from json.encoder import encode_basestring_ascii as _json_str
 from typing import Any
 
 import sqlite_utils
@@ -237,7 +238,8 @@ class Lander:
 
     def _make_current(self, raw_id: int, key: str) -> None:
         self.db.execute(
-            "UPDATE records SET is_current = (id = ?) WHERE source = ? AND source_key = ?",
+            "UPDATE records SET is_current = (id = ?)"
+            " WHERE id IN (SELECT id FROM raw_rows WHERE source = ? AND source_key = ?)",
             [raw_id, self.source, key],
         )
 
@@ -288,13 +290,14 @@ class Lander:
         if not pending:
             return
         conn = self.db.conn
+        keys = [_json_str(h) + ":" for h in table.headers]  # the row as a JSON object, built fast
         conn.executemany(
             "INSERT INTO raw_rows (id, source, source_key, version, content_hash, table_key,"
             " location, row_number, data, first_seen, last_seen, sync_run_id)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (p.raw_id, self.source, p.key, p.version, p.content_hash, table.key, table.location,
-                 p.row.number, json.dumps(dict(zip(table.headers, p.row.values)), ensure_ascii=False),
+                 p.row.number, "{" + ",".join([k + _json_str(v) for k, v in zip(keys, p.row.values)]) + "}",
                  self.now, self.now, self.run_id)
                 for p in pending
             ],
@@ -302,11 +305,13 @@ class Lander:
         changed = [(self.source, p.key) for p in pending if p.version > 1]
         if changed:
             conn.executemany(
-                "UPDATE records SET is_current = 0 WHERE source = ? AND source_key = ?", changed
+                "UPDATE records SET is_current = 0"
+                " WHERE id IN (SELECT id FROM raw_rows WHERE source = ? AND source_key = ?)",
+                changed,
             )
         conn.executemany(self._record_sql, [self._record_row(table, p) for p in pending])
         conn.executemany(self._people_sql, [
-            (p.person_id, *(p.norm.fields.get(f) for f in PERSON_FIELDS), self.now, self.now,
+            (p.person_id, *[p.norm.fields.get(f) for f in PERSON_FIELDS], self.now, self.now,
              self.run_id)
             for p in pending
         ])
@@ -315,10 +320,10 @@ class Lander:
 
     def _record_row(self, table: Table, p: Pending) -> tuple:
         f = p.norm.fields
-        extra = json.dumps(p.norm.extra, ensure_ascii=False) if p.norm.extra else None
+        extra = json.dumps(p.norm.extra) if p.norm.extra else None
         return (
             p.raw_id, self.source, p.key, 1, p.person_id, table.location, p.row.number,
-            *(f.get(name) for name in self.fields), extra, self.now,
+            *[f.get(name) for name in self.fields], extra, self.now,
         )
 
     def _activity_id(self, name: str) -> int:

@@ -55,9 +55,9 @@ CREATE TABLE IF NOT EXISTS raw_rows (
     data TEXT NOT NULL,
     first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL,
-    sync_run_id INTEGER NOT NULL,
-    UNIQUE (source, source_key, content_hash)
+    sync_run_id INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS raw_rows_key ON raw_rows(source, source_key);
 CREATE TABLE IF NOT EXISTS records (
     id INTEGER PRIMARY KEY REFERENCES raw_rows(id),
     source TEXT NOT NULL,
@@ -70,7 +70,6 @@ CREATE TABLE IF NOT EXISTS records (
     extra TEXT,
     synced_at TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS records_source_key ON records(source, source_key);
 CREATE INDEX IF NOT EXISTS records_person ON records(person_id);
 CREATE TABLE IF NOT EXISTS people (
     person_id INTEGER PRIMARY KEY,
@@ -177,6 +176,8 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=OFF")
+    conn.execute("PRAGMA cache_size=-65536")  # 64 MB of page cache: index inserts stay in memory
+    conn.execute("PRAGMA temp_store=MEMORY")
     ensure_schema(db)
     return db
 

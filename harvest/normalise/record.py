@@ -16,6 +16,7 @@ from harvest.normalise.mapping import ColumnMap
 from harvest.normalise.standard import Standard, load_standard
 
 MAX_CELL = 10_000  # longer cells are kept in the raw row but flagged
+MEMO_LIMIT = 50_000  # cleaned values remembered per column (values repeat: dates, activities)
 
 
 @dataclass
@@ -38,21 +39,26 @@ class RowNormaliser:
     ) -> None:
         std = standard or load_standard()
         self.today = today or date.today()
-        self.mapped = [(i, std.field(m.field)) for i, m in enumerate(maps) if m.field]
+        self.mapped = [(i, std.field(m.field), {}) for i, m in enumerate(maps) if m.field]
         self.unmapped = [(i, h) for i, (h, m) in enumerate(zip(headers, maps)) if not m.field]
         self.fill = [(std.field(k), v) for k, v in (fill or {}).items()]
 
     def __call__(self, values: list[str]) -> Normalised:
         out: dict[str, Any] = {}
         problems: list[tuple[str | None, str, str]] = []
-        for i, f in self.mapped:
+        for i, f, memo in self.mapped:
             raw = values[i]
             if not raw:
                 continue
             if len(raw) > MAX_CELL:
                 problems.append((f.name, raw[:80] + "…", f"a very long value ({len(raw):,} characters)"))
                 continue
-            clean, problem = clean_value(f, raw)
+            cleaned = memo.get(raw)
+            if cleaned is None:
+                if len(memo) > MEMO_LIMIT:
+                    memo.clear()
+                cleaned = memo[raw] = clean_value(f, raw)
+            clean, problem = cleaned
             if problem:
                 problems.append((f.name, raw, problem))
             elif clean is not None:
