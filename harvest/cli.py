@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,9 +17,10 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from harvest import __version__, store
+from harvest import __version__, cli_auth, cli_match, cli_publish, store
+from harvest.cli_common import ConfigOpt, _run, console
 from harvest.config import DEFAULT_CONFIG, HarvestConfig, load_config
-from harvest.errors import ConfigError, HarvestError
+from harvest.errors import ConfigError
 
 app = typer.Typer(
     name="harvest",
@@ -34,28 +34,6 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     rich_markup_mode="markdown",
 )
-console = Console()
-err = Console(stderr=True)
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", "-c", envvar="HARVEST_CONFIG",
-        help="The harvest.yaml to use (default: ./harvest.yaml, or $HARVEST_CONFIG).",
-    ),
-]
-
-
-def _run(fn: Callable[[], int | None]) -> None:
-    """Run a command body; a HarvestError becomes a plain message and its exit code."""
-    try:
-        code = fn() or 0
-    except HarvestError as exc:
-        err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(exc.exit_code) from None
-    raise typer.Exit(code)
-
-
 def _version(value: bool) -> None:
     if value:
         console.print(f"harvest {__version__}")
@@ -269,6 +247,9 @@ def _prepare_demo(directory: Path) -> HarvestConfig:
                 shutil.copy2(src, directory / item.name)
     return load_config(directory / "harvest.yaml")
 
+
+for _module in (cli_auth, cli_match, cli_publish):
+    _module.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

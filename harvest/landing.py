@@ -82,6 +82,11 @@ def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
         yield batch
 
 
+def _row_json(keys: list[str], values: list[str]) -> str:
+    """The row as a JSON object of header → text (keys are pre-encoded ``"header":``)."""
+    return "{" + ",".join([k + _json_str(v) for k, v in zip(keys, values)]) + "}"
+
+
 def person_keys(rec: dict[str, Any]) -> list[str]:
     """Exact keys that identify a person: email, phone, or name + date of birth."""
     keys = []
@@ -297,7 +302,7 @@ class Lander:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (p.raw_id, self.source, p.key, p.version, p.content_hash, table.key, table.location,
-                 p.row.number, "{" + ",".join([k + _json_str(v) for k, v in zip(keys, p.row.values)]) + "}",
+                 p.row.number, p.row.raw or _row_json(keys, p.row.values),
                  self.now, self.now, self.run_id)
                 for p in pending
             ],
@@ -326,7 +331,8 @@ class Lander:
             *[f.get(name) for name in self.fields], extra, self.now,
         )
 
-    def _activity_id(self, name: str) -> int:
+    def activity_id(self, name: str) -> int:
+        """The id of an activity by name, adding it the first time it is seen."""
         if name not in self._activities:
             cur = self.db.execute(
                 "INSERT INTO activities (name, first_source) VALUES (?, ?)", [name, self.source]
@@ -339,7 +345,7 @@ class Lander:
         for p in pending:
             f = p.norm.fields
             if any(f.get(k) for k in CONTACT_FIELDS):
-                activity = self._activity_id(f.get("activity") or self.source)
+                activity = self.activity_id(f.get("activity") or self.source)
                 attendances.append((
                     self.source, p.key, p.raw_id, p.person_id, activity, f.get("activity_date"),
                     f.get("attendance_status"), f.get("ticket_type"), f.get("referral_source"),

@@ -21,7 +21,7 @@ import sqlite_utils
 
 from harvest import store
 from harvest.config import HarvestConfig, SourceConfig
-from harvest.connectors.base import Problem, Table
+from harvest.connectors.base import Activity, Problem, Table
 from harvest.errors import HarvestError, LockedError
 from harvest.landing import Counts, Lander
 from harvest.normalise.mapping import ColumnMap, map_columns
@@ -162,10 +162,13 @@ def sync_source(
 
 
 def _handle(
-    item: Table | Problem, lander: Lander, src: SourceConfig, result: SourceResult,
+    item: Table | Problem | Activity, lander: Lander, src: SourceConfig, result: SourceResult,
     reporter: Reporter,
 ) -> None:
     result.counts = lander.counts
+    if isinstance(item, Activity):
+        lander.activity_id(item.name)
+        return
     if isinstance(item, Problem):
         lander.add_table_issue(item.location, item.message, "error" if item.fatal else "warning")
         result.messages.append(f"{item.location}: {item.message}")

@@ -30,6 +30,7 @@ class Row:
 
     number: int
     values: list[str]
+    raw: str | None = None  # the record exactly as the source gave it (e.g. API JSON), if not a row
 
 
 @dataclass
@@ -67,6 +68,15 @@ class Problem:
     fatal: bool = True
 
 
+@dataclass
+class Activity:
+    """An activity (event, session, service) the source knows of, even with nobody booked."""
+
+    name: str
+    source_id: str | None = None
+    start_date: str | None = None
+
+
 class NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -86,7 +96,9 @@ class Connector:
     def check(self) -> None:
         """Fail fast (raise ConfigError / AuthError) when the source cannot possibly be read."""
 
-    def fetch(self, state: dict[str, Any], full: bool = False) -> Iterator[Table | Problem]:
+    def fetch(
+        self, state: dict[str, Any], full: bool = False
+    ) -> Iterator[Table | Problem | Activity]:
         """Yield tables and problems; set ``self.state`` to the state to store after landing."""
         raise NotImplementedError
 

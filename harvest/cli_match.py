@@ -1,0 +1,9 @@
+"""`harvest review` and `harvest person`: check uncertain matches, explain a person."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the main app."""
