@@ -44,7 +44,9 @@ def show_check(console: Console, c: SourceCheck) -> None:
         field = g.field or "row"
         console.print(f"  • {g.count:,} × {field}: {g.problem}", highlight=False)
         for ex in g.examples:
-            console.print(f"      e.g. {_where(ex)}: {ex['value']!r}", markup=False, highlight=False)
+            console.print(
+                f"      e.g. {_where(ex)}: {ex['value']!r}", markup=False, highlight=False
+            )
     console.print("Fix them in the original sheet; the next `harvest sync` picks up the change.")
 
 

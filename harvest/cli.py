@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table as RichTable
 
 from harvest import __version__, cli_auth, cli_match, cli_publish, store
@@ -34,6 +33,8 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     rich_markup_mode="markdown",
 )
+
+
 def _version(value: bool) -> None:
     if value:
         console.print(f"harvest {__version__}")
@@ -142,7 +143,9 @@ def check(
         cfg = load_config(config)
         names = [cfg.source(source).name] if source else [s.name for s in cfg.sources]
         if not cfg.database_path.exists():
-            raise ConfigError(f"There is no database at {cfg.database_path} yet: run `harvest sync`.")
+            raise ConfigError(
+                f"There is no database at {cfg.database_path} yet: run `harvest sync`."
+            )
         db = store.connect(cfg.database_path)
         results = run_check(db, names, limit)
         show_checks(console, results)
@@ -187,7 +190,9 @@ def _print_rows(rows: list[dict[str, Any]], fmt: str) -> None:
     elif fmt == "table":
         table = RichTable("field", "hashtag", "type", "description", show_lines=False)
         for r in rows:
-            desc = r["description"] + (f" [dim]({r['allowed_values']})[/]" if r["allowed_values"] else "")
+            desc = r["description"] + (
+                f" [dim]({r['allowed_values']})[/]" if r["allowed_values"] else ""
+            )
             table.add_row(r["name"], r["hashtag"], r["type"], desc)
         console.print(table)
     else:

@@ -17,7 +17,9 @@ err = Console(stderr=True)
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
-        "--config", "-c", envvar="HARVEST_CONFIG",
+        "--config",
+        "-c",
+        envvar="HARVEST_CONFIG",
         help="The harvest.yaml to use (default: ./harvest.yaml, or $HARVEST_CONFIG).",
     ),
 ]
@@ -31,5 +33,3 @@ def _run(fn: Callable[[], int | None]) -> None:
         err.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     raise typer.Exit(code)
-
-

@@ -53,7 +53,9 @@ class SourceConfig(BaseModel):
         known = load_standard().by_name
         for name in constants:
             if name not in known:
-                raise ValueError(f"{name!r} is not a field of the standard (see `harvest standard`)")
+                raise ValueError(
+                    f"{name!r} is not a field of the standard (see `harvest standard`)"
+                )
         return {k: str(v) for k, v in constants.items()}
 
 
@@ -126,7 +128,9 @@ def _check_sources(raw_sources: list[Any]) -> list[str]:
             continue
         name = src.get("name")
         if name in seen:
-            problems.append(f"sources[{i}].name: {name!r} is used by two sources; names must differ")
+            problems.append(
+                f"sources[{i}].name: {name!r} is used by two sources; names must differ"
+            )
         seen.add(name)
         stype = src.get("type")
         if stype not in types:

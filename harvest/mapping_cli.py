@@ -42,11 +42,15 @@ def propose_mapping(cfg: HarvestConfig, source: str) -> list[Proposal]:
 
 def show_mapping(console: Console, proposals: list[Proposal]) -> None:
     for p in proposals:
-        table = RichTable("column", "field", "confidence", "how", title=p.location, title_justify="left")
+        table = RichTable(
+            "column", "field", "confidence", "how", title=p.location, title_justify="left"
+        )
         for m in p.maps:
             how = {
-                "config": "set in harvest.yaml", "hxl": f"HXL tag {m.hashtag}",
-                "auto": "header looks like it", "ignored": "set to null in harvest.yaml",
+                "config": "set in harvest.yaml",
+                "hxl": f"HXL tag {m.hashtag}",
+                "auto": "header looks like it",
+                "ignored": "set to null in harvest.yaml",
                 "clash": f"also looks like {m.candidate}, already taken",
                 "unmapped": "no field fits; kept as an extra",
             }[m.method]

@@ -19,9 +19,12 @@ class TerminalReporter:
     def __init__(self, console: Console) -> None:
         self.console = console
         self.progress = Progress(
-            SpinnerColumn(), TextColumn("[bold]{task.description}"),
-            TextColumn("{task.completed:,} rows"), TimeElapsedColumn(),
-            console=console, transient=True,
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.completed:,} rows"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
         )
         self.tasks: dict[str, int] = {}
 
@@ -72,6 +75,8 @@ def print_summary(console: Console, result: SourceResult) -> None:
         console.print(f"    {message}", markup=False, highlight=False, soft_wrap=True)
 
 
-def make_reporter(console: Console, progress: bool | None = None) -> TerminalReporter | PlainReporter:
+def make_reporter(
+    console: Console, progress: bool | None = None
+) -> TerminalReporter | PlainReporter:
     use_bar = console.is_terminal and sys.stdout.isatty() if progress is None else progress
     return TerminalReporter(console) if use_bar else PlainReporter(console)

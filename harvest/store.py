@@ -22,9 +22,21 @@ from harvest.normalise.standard import load_standard
 
 SCHEMA_VERSION = 1
 PERSON_FIELDS = [
-    "given_name", "family_name", "full_name", "date_of_birth", "age", "gender", "ethnicity",
-    "postcode", "address", "email", "phone", "preferred_language", "disability",
-    "consent_to_share", "role",
+    "given_name",
+    "family_name",
+    "full_name",
+    "date_of_birth",
+    "age",
+    "gender",
+    "ethnicity",
+    "postcode",
+    "address",
+    "email",
+    "phone",
+    "preferred_language",
+    "disability",
+    "consent_to_share",
+    "role",
 ]
 SQL_TYPES = {"integer": "INTEGER", "number": "REAL"}
 
@@ -208,6 +220,7 @@ def transaction(db: sqlite_utils.Database) -> Iterator[None]:
 
 
 # --- sync runs and state -------------------------------------------------------------
+
 
 def start_run(db: sqlite_utils.Database, command: str) -> int:
     cur = db.execute("INSERT INTO sync_runs (command, started_at) VALUES (?, ?)", [command, now()])

@@ -67,7 +67,11 @@ def test_sync_and_check_through_the_cli(project, signup_rows, lunch_source) -> N
     check = runner.invoke(app, ["check", "--config", str(cfg)], terminal_width=200)
     assert check.exit_code == 0
     assert "3 current records about 3 people" in check.output
-    assert "postcode" in check.output and "row 3 of lunch.csv" in check.output and "'M1'" in check.output
+    assert (
+        "postcode" in check.output
+        and "row 3 of lunch.csv" in check.output
+        and "'M1'" in check.output
+    )
 
 
 def test_bad_config_exits_2_and_syncs_nothing(project) -> None:
@@ -78,8 +82,10 @@ def test_bad_config_exits_2_and_syncs_nothing(project) -> None:
     assert not (project / "harvest.db").exists()
 
 
-def test_map_shows_and_writes_the_mapping_keeping_comments(project, signup_rows, lunch_source) -> None:
-    write_csv(project / "lunch.csv", [r + [n] for r, n in zip(signup_rows, ["Notes", "", "", ""])])
+def test_map_shows_and_writes_the_mapping_keeping_comments(
+    project, signup_rows, lunch_source
+) -> None:
+    write_csv(project / "lunch.csv", [r + [n] for r, n in zip(signup_rows, ["Notes", "", "", ""], strict=False)])
     cfg = write_config(project, [lunch_source()])
     cfg.write_text("# my comment\n" + cfg.read_text())
     shown = runner.invoke(app, ["map", "lunch", "--config", str(cfg)], terminal_width=200)
@@ -91,7 +97,9 @@ def test_map_shows_and_writes_the_mapping_keeping_comments(project, signup_rows,
     text = cfg.read_text()
     assert text.startswith("# my comment")
     saved = yaml.safe_load(text)["sources"][0]["mapping"]
-    assert saved["First name"] == "given_name" and saved["Phone"] == "phone" and "Notes" not in saved
+    assert (
+        saved["First name"] == "given_name" and saved["Phone"] == "phone" and "Notes" not in saved
+    )
 
 
 def test_demo_syncs_the_bundled_sample_data(tmp_path: Path) -> None:
@@ -119,19 +127,28 @@ def _big_csv(path: Path, n: int) -> None:
     with path.open("w", encoding="utf-8") as fh:
         fh.write("ID,First name,Surname,Phone,Postcode,Date of birth\n")
         for i in range(n):
-            fh.write(f"{i},Name{i},Family{i % 977},07700 9{i % 100000:05d},NW1 {i % 9}AB,0{1 + i % 9}/03/19{50 + i % 50}\n")
+            fh.write(
+                f"{i},Name{i},Family{i % 977},07700 9{i % 100000:05d},NW1 {i % 9}AB,0{1 + i % 9}/03/19{50 + i % 50}\n"
+            )
 
 
 def test_sigkill_part_way_through_loses_and_duplicates_nothing(project, signup_rows) -> None:
     write_csv(project / "small.csv", signup_rows)
     _big_csv(project / "big.csv", 60_000)
-    cfg = write_config(project, [
-        {"name": "small", "type": "file", "options": {"path": "small.csv"}},
-        {"name": "big", "type": "file", "options": {"path": "big.csv"}},
-    ])
+    cfg = write_config(
+        project,
+        [
+            {"name": "small", "type": "file", "options": {"path": "small.csv"}},
+            {"name": "big", "type": "file", "options": {"path": "big.csv"}},
+        ],
+    )
     db = project / "harvest.db"
-    proc = subprocess.Popen([*HARVEST, "sync", "--config", str(cfg), "--no-progress"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*HARVEST, "sync", "--config", str(cfg), "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     assert proc.stdout is not None
     for line in proc.stdout:  # wait until the big source has started landing
         if "big: syncing" in line:
@@ -150,7 +167,9 @@ def test_sigkill_part_way_through_loses_and_duplicates_nothing(project, signup_r
     again = run("sync", "--config", str(cfg), "--no-progress")
     assert again.returncode == 0, again.stdout + again.stderr
     assert scalar(db, "SELECT count(*) FROM raw_rows WHERE source = 'big'") == 60_000
-    assert scalar(db, "SELECT count(DISTINCT source_key) FROM records WHERE source = 'big'") == 60_000
+    assert (
+        scalar(db, "SELECT count(DISTINCT source_key) FROM records WHERE source = 'big'") == 60_000
+    )
     assert scalar(db, "SELECT count(*) FROM raw_rows WHERE source = 'small'") == 3
     assert scalar(db, "SELECT count(*) FROM attendances") == 0
 

@@ -18,12 +18,22 @@ def _write(tmp_path: Path, data: object) -> Path:
 
 
 def test_valid_config_resolves_paths_relative_to_the_file(tmp_path: Path) -> None:
-    path = _write(tmp_path, {
-        "organisation": "Riverside", "database": "data/h.db",
-        "sources": [{"name": "lunch", "type": "file", "options": {"path": "x.csv"},
-                     "constants": {"activity": "Lunch", "attendance_status": "attended"},
-                     "mapping": {"Tel": "phone", "Notes": None}}],
-    })
+    path = _write(
+        tmp_path,
+        {
+            "organisation": "Riverside",
+            "database": "data/h.db",
+            "sources": [
+                {
+                    "name": "lunch",
+                    "type": "file",
+                    "options": {"path": "x.csv"},
+                    "constants": {"activity": "Lunch", "attendance_status": "attended"},
+                    "mapping": {"Tel": "phone", "Notes": None},
+                }
+            ],
+        },
+    )
     cfg = load_config(path)
     assert cfg.database_path == tmp_path / "data" / "h.db"
     assert cfg.source("lunch").mapping == {"Tel": "phone", "Notes": None}
@@ -31,17 +41,25 @@ def test_valid_config_resolves_paths_relative_to_the_file(tmp_path: Path) -> Non
 
 
 def test_every_problem_is_listed_with_its_key_path(tmp_path: Path) -> None:
-    path = _write(tmp_path, {
-        "organisation": "Riverside",
-        "sources": [
-            {"name": "lunch club", "type": "file", "options": {"path": "x.csv"}},
-            {"name": "b", "type": "fil", "options": {}},
-            {"name": "c", "type": "file", "options": {"pth": "x.csv"}},
-            {"name": "d", "type": "file", "options": {"path": "x"}, "mapping": {"Tel": "fone"}},
-            {"name": "d", "type": "file", "options": {"path": "y"}, "constants": {"colour": "red"}},
-        ],
-        "databse": "x.db",
-    })
+    path = _write(
+        tmp_path,
+        {
+            "organisation": "Riverside",
+            "sources": [
+                {"name": "lunch club", "type": "file", "options": {"path": "x.csv"}},
+                {"name": "b", "type": "fil", "options": {}},
+                {"name": "c", "type": "file", "options": {"pth": "x.csv"}},
+                {"name": "d", "type": "file", "options": {"path": "x"}, "mapping": {"Tel": "fone"}},
+                {
+                    "name": "d",
+                    "type": "file",
+                    "options": {"path": "y"},
+                    "constants": {"colour": "red"},
+                },
+            ],
+            "databse": "x.db",
+        },
+    )
     with pytest.raises(ConfigError) as exc:
         load_config(path)
     msg = str(exc.value)
@@ -56,11 +74,14 @@ def test_every_problem_is_listed_with_its_key_path(tmp_path: Path) -> None:
     assert exc.value.exit_code == 2
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("organisation: [unclosed", "not valid YAML at line 1"),
-    ("- just\n- a list\n", "expected settings"),
-    ("sources: []\n", "organisation: is required"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("organisation: [unclosed", "not valid YAML at line 1"),
+        ("- just\n- a list\n", "expected settings"),
+        ("sources: []\n", "organisation: is required"),
+    ],
+)
 def test_broken_files_get_plain_messages(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(ConfigError, match=expected):
         load_config(_write(tmp_path, text))

@@ -735,3 +735,26 @@ def test_a_big_csv_is_streamed_in_flat_memory(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert count == 200_000
     assert peak < size / 3, (peak, size)
+
+
+def test_a_50_mb_csv_streams_in_flat_memory(tmp_path: Path) -> None:
+    import tracemalloc
+
+    line = "Bob,Smith,07700 900123,NW1 2AB,02/03/1961," + "note " * 12 + "\n"
+    path = tmp_path / "big.csv"
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write("First,Last,Phone,Postcode,DOB,Notes\n")
+        n = 50_000_000 // len(line) + 1
+        for _ in range(n // 1000):
+            fh.write(line * 1000)
+    assert path.stat().st_size >= 49_000_000
+    tracemalloc.start()
+    count = 0
+    for item in connect(tmp_path).fetch({}):
+        for row in item.rows:
+            count += 1
+            assert row.values[2] == "07700 900123"
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert count == (n // 1000) * 1000
+    assert peak < 10_000_000, f"peak {peak:,} bytes while reading a 50 MB file"

@@ -8,14 +8,29 @@ from harvest.normalise.mapping import map_columns, score_header
 from harvest.normalise.standard import load_standard
 
 
-@pytest.mark.parametrize("header, field", [
-    ("First Name", "given_name"), ("Surname", "family_name"), ("Post Code", "postcode"),
-    ("What is your postcode?", "postcode"), ("Tel", "phone"), ("Mobile number", "phone"),
-    ("D.O.B.", "date_of_birth"), ("Date of birth", "date_of_birth"), ("E-mail", "email"),
-    ("How would you describe your ethnic group?", "ethnicity"), ("Attendee #", "source_record_id"),
-    ("Event Name", "activity"), ("Timestamp", "activity_date"), ("Referred by", "referral_source"),
-    ("Postocde", "postcode"), ("Name", "full_name"), ("Gender", "gender"), ("Age", "age"),
-])
+@pytest.mark.parametrize(
+    "header, field",
+    [
+        ("First Name", "given_name"),
+        ("Surname", "family_name"),
+        ("Post Code", "postcode"),
+        ("What is your postcode?", "postcode"),
+        ("Tel", "phone"),
+        ("Mobile number", "phone"),
+        ("D.O.B.", "date_of_birth"),
+        ("Date of birth", "date_of_birth"),
+        ("E-mail", "email"),
+        ("How would you describe your ethnic group?", "ethnicity"),
+        ("Attendee #", "source_record_id"),
+        ("Event Name", "activity"),
+        ("Timestamp", "activity_date"),
+        ("Referred by", "referral_source"),
+        ("Postocde", "postcode"),
+        ("Name", "full_name"),
+        ("Gender", "gender"),
+        ("Age", "age"),
+    ],
+)
 def test_headers_map_to_fields(header: str, field: str) -> None:
     name, confidence = score_header(header)
     assert name == field
@@ -42,7 +57,9 @@ def test_config_beats_hxl_beats_auto_and_clashes_are_kept() -> None:
 
     clash = map_columns(["Post Code", "Home postcode"])
     assert clash[0].field == "postcode"
-    assert clash[1].field is None and clash[1].method == "clash" and clash[1].candidate == "postcode"
+    assert (
+        clash[1].field is None and clash[1].method == "clash" and clash[1].candidate == "postcode"
+    )
 
 
 def test_hashtags_match_with_attributes_in_any_order() -> None:

@@ -19,7 +19,9 @@ def _sync(cfg_path: Path, **kw):
     return sync(load_config(cfg_path), **kw)
 
 
-def test_first_sync_lands_raw_rows_records_people_and_attendances(project, signup_rows, lunch_source):
+def test_first_sync_lands_raw_rows_records_people_and_attendances(
+    project, signup_rows, lunch_source
+):
     write_csv(project / "lunch.csv", signup_rows)
     cfg = write_config(project, [lunch_source()])
     result = _sync(cfg)
@@ -28,15 +30,20 @@ def test_first_sync_lands_raw_rows_records_people_and_attendances(project, signu
     assert (src.counts.read, src.counts.new, src.counts.unchanged) == (3, 3, 0)
     db = project / "harvest.db"
     assert scalar(db, "SELECT count(*) FROM raw_rows") == 3
-    bob = query(db, "SELECT given_name, family_name, phone, postcode, date_of_birth, email, age"
-                    " FROM records WHERE given_name = 'Bob'")[0]
+    bob = query(
+        db,
+        "SELECT given_name, family_name, phone, postcode, date_of_birth, email, age"
+        " FROM records WHERE given_name = 'Bob'",
+    )[0]
     assert bob[:6] == ("Bob", "Smith", "+447700900123", "NW1 2AB", "1961-03-02", "bob@example.org")
     assert isinstance(bob[6], int) and bob[6] >= 60
     # The typed value is kept verbatim, leading zero and all.
     raw = json.loads(scalar(db, "SELECT data FROM raw_rows WHERE row_number = 2"))
     assert raw["Phone"] == "07700 900123" and raw["Postcode"] == "nw12ab"
     assert scalar(db, "SELECT count(*) FROM people") == 3
-    assert query(db, "SELECT DISTINCT a.name FROM attendances t JOIN activities a ON a.id = t.activity_id") == [("Lunch club",)]
+    assert query(
+        db, "SELECT DISTINCT a.name FROM attendances t JOIN activities a ON a.id = t.activity_id"
+    ) == [("Lunch club",)]
     assert scalar(db, "SELECT count(*) FROM standard") >= 25
 
 
@@ -58,7 +65,11 @@ def test_resync_of_unchanged_data_changes_nothing(project, signup_rows, lunch_so
 
 
 def test_changed_row_with_an_id_is_a_new_version_and_old_one_is_kept(project, lunch_source):
-    rows = [["ID", "Name", "Status"], ["A1", "Bob Smith", "registered"], ["A2", "Ann Lee", "registered"]]
+    rows = [
+        ["ID", "Name", "Status"],
+        ["A1", "Bob Smith", "registered"],
+        ["A2", "Ann Lee", "registered"],
+    ]
     write_csv(project / "lunch.csv", rows)
     cfg = write_config(project, [lunch_source()])
     _sync(cfg)
@@ -68,12 +79,19 @@ def test_changed_row_with_an_id_is_a_new_version_and_old_one_is_kept(project, lu
     res = _sync(cfg).sources[0]
     assert (res.counts.changed, res.counts.unchanged, res.counts.new) == (1, 1, 0)
     db = project / "harvest.db"
-    assert query(db, "SELECT version, is_current FROM raw_rows JOIN records USING (id)"
-                     " WHERE raw_rows.source_key = 'id:A1' ORDER BY version") == [(1, 0), (2, 1)]
+    assert query(
+        db,
+        "SELECT version, is_current FROM raw_rows JOIN records USING (id)"
+        " WHERE raw_rows.source_key = 'id:A1' ORDER BY version",
+    ) == [(1, 0), (2, 1)]
     # The attendance is updated, not added, and the person keeps their id.
-    assert query(db, "SELECT attendance_status FROM attendances WHERE source_key = 'id:A1'") == [("cancelled",)]
+    assert query(db, "SELECT attendance_status FROM attendances WHERE source_key = 'id:A1'") == [
+        ("cancelled",)
+    ]
     assert scalar(db, "SELECT count(*) FROM attendances") == 2
-    assert scalar(db, "SELECT count(DISTINCT person_id) FROM records WHERE source_key = 'id:A1'") == 1
+    assert (
+        scalar(db, "SELECT count(DISTINCT person_id) FROM records WHERE source_key = 'id:A1'") == 1
+    )
 
 
 def test_edited_row_without_id_replaces_the_old_one_as_current(project, signup_rows, lunch_source):
@@ -87,12 +105,20 @@ def test_edited_row_without_id_replaces_the_old_one_as_current(project, signup_r
     db = project / "harvest.db"
     assert scalar(db, "SELECT count(*) FROM raw_rows") == 4  # nothing lost
     assert scalar(db, "SELECT count(*) FROM records WHERE is_current = 1") == 3
-    assert scalar(db, "SELECT postcode FROM records WHERE is_current = 1 AND given_name = 'Carol'") == "SW1A 2AA"
+    assert (
+        scalar(db, "SELECT postcode FROM records WHERE is_current = 1 AND given_name = 'Carol'")
+        == "SW1A 2AA"
+    )
     assert scalar(db, "SELECT count(*) FROM attendances") == 3
 
 
 def test_identical_rows_in_one_sheet_are_both_kept(project, lunch_source):
-    rows = [["Name", "Postcode"], ["Bob Smith", "NW1 2AB"], ["Bob Smith", "NW1 2AB"], ["Ann Lee", ""]]
+    rows = [
+        ["Name", "Postcode"],
+        ["Bob Smith", "NW1 2AB"],
+        ["Bob Smith", "NW1 2AB"],
+        ["Ann Lee", ""],
+    ]
     write_csv(project / "lunch.csv", rows)
     cfg = write_config(project, [lunch_source()])
     _sync(cfg)
@@ -108,33 +134,49 @@ def test_column_added_then_renamed_loses_nothing(project, signup_rows, lunch_sou
     write_csv(project / "lunch.csv", signup_rows)
     cfg = write_config(project, [lunch_source()])
     _sync(cfg)
-    added = [r + [x] for r, x in zip(signup_rows, ["Gender", "M", "F", "F"])]
+    added = [r + [x] for r, x in zip(signup_rows, ["Gender", "M", "F", "F"], strict=False)]
     write_csv(project / "lunch.csv", added)
     os.utime(project / "lunch.csv", ns=(time.time_ns(), time.time_ns() + 10**9))
     _sync(cfg)
     db = project / "harvest.db"
     assert scalar(db, "SELECT count(*) FROM records WHERE is_current = 1") == 3
-    assert query(db, "SELECT gender FROM records WHERE is_current = 1 ORDER BY id") == [("male",), ("female",), ("female",)]
+    assert query(db, "SELECT gender FROM records WHERE is_current = 1 ORDER BY id") == [
+        ("male",),
+        ("female",),
+        ("female",),
+    ]
     added[0][2] = "Mobile"  # renamed header
     write_csv(project / "lunch.csv", added)
     os.utime(project / "lunch.csv", ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
     _sync(cfg)
     assert scalar(db, "SELECT count(*) FROM raw_rows") == 9
     assert scalar(db, "SELECT count(*) FROM records WHERE is_current = 1") == 3
-    assert scalar(db, "SELECT count(*) FROM records WHERE is_current = 1 AND phone IS NOT NULL") == 3
+    assert (
+        scalar(db, "SELECT count(*) FROM records WHERE is_current = 1 AND phone IS NOT NULL") == 3
+    )
     assert scalar(db, "SELECT count(*) FROM people") == 3  # same people, matched on exact keys
 
 
 def test_people_are_matched_on_exact_keys_across_sources_and_ids_are_stable(project, lunch_source):
     write_csv(project / "lunch.csv", [["Name", "Email"], ["Bob Smith", "bob@example.org"]])
-    write_csv(project / "forms.csv", [["Full name", "E-mail", "Mobile", "Date"],
-                                      ["Robert Smith", "BOB@example.org ", "07700 900123", "03/03/2026"]])
-    write_csv(project / "youth.csv", [["Name", "Tel"], ["R Smith", "+44 7700 900123"], ["Zed Ali", ""]])
-    cfg = write_config(project, [
-        lunch_source(),
-        {"name": "forms", "type": "file", "options": {"path": "forms.csv"}},
-        {"name": "youth", "type": "file", "options": {"path": "youth.csv"}},
-    ])
+    write_csv(
+        project / "forms.csv",
+        [
+            ["Full name", "E-mail", "Mobile", "Date"],
+            ["Robert Smith", "BOB@example.org ", "07700 900123", "03/03/2026"],
+        ],
+    )
+    write_csv(
+        project / "youth.csv", [["Name", "Tel"], ["R Smith", "+44 7700 900123"], ["Zed Ali", ""]]
+    )
+    cfg = write_config(
+        project,
+        [
+            lunch_source(),
+            {"name": "forms", "type": "file", "options": {"path": "forms.csv"}},
+            {"name": "youth", "type": "file", "options": {"path": "youth.csv"}},
+        ],
+    )
     _sync(cfg)
     db = project / "harvest.db"
     ids = query(db, "SELECT source, person_id FROM records ORDER BY source")
@@ -145,22 +187,42 @@ def test_people_are_matched_on_exact_keys_across_sources_and_ids_are_stable(proj
     assert sources == ["forms", "lunch", "youth"]
     before = query(db, "SELECT id, person_id FROM records ORDER BY id")
     write_csv(project / "new.csv", [["Name", "Email"], ["New Person", "new@example.org"]])
-    cfg = write_config(project, [lunch_source(), {"name": "forms", "type": "file", "options": {"path": "forms.csv"}},
-                                 {"name": "youth", "type": "file", "options": {"path": "youth.csv"}},
-                                 {"name": "new", "type": "file", "options": {"path": "new.csv"}}])
+    cfg = write_config(
+        project,
+        [
+            lunch_source(),
+            {"name": "forms", "type": "file", "options": {"path": "forms.csv"}},
+            {"name": "youth", "type": "file", "options": {"path": "youth.csv"}},
+            {"name": "new", "type": "file", "options": {"path": "new.csv"}},
+        ],
+    )
     _sync(cfg, full=True)
-    assert query(db, "SELECT id, person_id FROM records WHERE source != 'new' ORDER BY id") == before
+    assert (
+        query(db, "SELECT id, person_id FROM records WHERE source != 'new' ORDER BY id") == before
+    )
 
 
 def test_values_that_fail_cleaning_are_kept_and_reported(project, lunch_source):
-    write_csv(project / "lunch.csv", [["Name", "Postcode", "Email", "Phone"],
-                                      ["Bob Smith", "not a postcode", "bob at example", "12"]])
+    write_csv(
+        project / "lunch.csv",
+        [
+            ["Name", "Postcode", "Email", "Phone"],
+            ["Bob Smith", "not a postcode", "bob at example", "12"],
+        ],
+    )
     cfg = write_config(project, [lunch_source()])
     res = _sync(cfg).sources[0]
     assert res.counts.problems == 3 and res.status == "ok"
     db = project / "harvest.db"
-    problems = query(db, "SELECT field, value, location, row_number FROM issues WHERE field IS NOT NULL ORDER BY field")
-    assert [p[:2] for p in problems] == [("email", "bob at example"), ("phone", "12"), ("postcode", "not a postcode")]
+    problems = query(
+        db,
+        "SELECT field, value, location, row_number FROM issues WHERE field IS NOT NULL ORDER BY field",
+    )
+    assert [p[:2] for p in problems] == [
+        ("email", "bob at example"),
+        ("phone", "12"),
+        ("postcode", "not a postcode"),
+    ]
     assert all(p[2] == "lunch.csv" and p[3] == 2 for p in problems)
     assert query(db, "SELECT postcode, email, phone FROM records") == [(None, None, None)]
 
@@ -168,11 +230,14 @@ def test_values_that_fail_cleaning_are_kept_and_reported(project, lunch_source):
 def test_one_failing_source_does_not_stop_the_others(project, signup_rows, lunch_source):
     write_csv(project / "lunch.csv", signup_rows)
     (project / "broken.xlsx").write_bytes(b"this is not really a workbook")
-    cfg = write_config(project, [
-        {"name": "broken", "type": "file", "options": {"path": "broken.xlsx"}},
-        {"name": "missing", "type": "file", "options": {"path": "nowhere/*.csv"}},
-        lunch_source(),
-    ])
+    cfg = write_config(
+        project,
+        [
+            {"name": "broken", "type": "file", "options": {"path": "broken.xlsx"}},
+            {"name": "missing", "type": "file", "options": {"path": "nowhere/*.csv"}},
+            lunch_source(),
+        ],
+    )
     result = _sync(cfg)
     status = {s.name: s.status for s in result.sources}
     assert status == {"broken": "problems", "missing": "failed", "lunch": "ok"}
@@ -202,3 +267,47 @@ def test_a_second_sync_while_one_runs_stops_at_once(project, signup_rows, lunch_
         with pytest.raises(LockedError, match="already running"):
             sync(cfg)
     assert sync(cfg).exit_code == 0
+
+
+def test_wide_sheet_long_cell_and_messy_headers_land_without_loss(project, lunch_source):
+    headers = ["Name", "Phone", "Name", ""] + [f"Q{i}" for i in range(296)]
+    long_text = "x" * 100_000
+    row = ["Bob Smith", "07700 900123", "Robert", "blank-header value"] + [
+        str(i) for i in range(296)
+    ]
+    row[5] = long_text
+    write_csv(project / "lunch.csv", [headers, row])
+    cfg = write_config(project, [lunch_source(mapping={"Q1": "address"})])
+    res = _sync(cfg).sources[0]
+    assert res.status == "ok" and res.counts.new == 1
+    db = project / "harvest.db"
+    raw = json.loads(scalar(db, "SELECT data FROM raw_rows"))
+    assert len(raw) == 300 and raw["Q1"] == long_text and raw["Name (2)"] == "Robert"
+    assert raw["Column 4"] == "blank-header value"
+    assert scalar(db, "SELECT phone FROM records") == "+447700900123"
+    assert scalar(db, "SELECT address FROM records") is None
+    assert query(db, "SELECT field, problem FROM issues WHERE field = 'address'") == [
+        ("address", "a very long value (100,000 characters)")
+    ]
+    notes = " ".join(r[0] for r in query(db, "SELECT problem FROM issues WHERE record_id IS NULL"))
+    assert "'Name'" in notes and "Column 4" in notes
+    extra = json.loads(scalar(db, "SELECT extra FROM records"))
+    assert extra["Q295"] == "295" and extra["Name (2)"] == "Robert"
+
+
+def test_only_the_named_source_is_synced(project, signup_rows, lunch_source):
+    write_csv(project / "lunch.csv", signup_rows)
+    write_csv(project / "other.csv", signup_rows)
+    cfg = write_config(
+        project,
+        [lunch_source(), {"name": "other", "type": "file", "options": {"path": "other.csv"}}],
+    )
+    result = _sync(cfg, only="other")
+    assert [s.name for s in result.sources] == ["other"]
+    assert query(project / "harvest.db", "SELECT DISTINCT source FROM records") == [("other",)]
+
+
+def test_disabled_source_is_skipped(project, signup_rows, lunch_source):
+    write_csv(project / "lunch.csv", signup_rows)
+    cfg = write_config(project, [lunch_source(enabled=False)])
+    assert _sync(cfg).sources == []

@@ -43,16 +43,18 @@ class Table:
     (for example ``activity_date`` found in a title row or in the file name).
     """
 
-    location: str                 # what a person calls it: "week1.xlsx, sheet 'Tuesday'"
-    key: str                      # stable identity used in content keys: "week1.xlsx#Tuesday"
+    location: str  # what a person calls it: "week1.xlsx, sheet 'Tuesday'"
+    key: str  # stable identity used in content keys: "week1.xlsx#Tuesday"
     headers: list[str]
     rows: Iterable[Row]
-    header_row: int = 1           # 1-based row number of the header row
+    header_row: int = 1  # 1-based row number of the header row
     hxl: list[str] | None = None  # one hashtag (or "") per column when there is a HXL row
     context: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # warnings about the table itself
-    id_column: str | None = None  # header of the source's own record id, when the connector knows it
-    complete: bool = True         # a whole snapshot (rows not in it are gone), or only changes
+    id_column: str | None = (
+        None  # header of the source's own record id, when the connector knows it
+    )
+    complete: bool = True  # a whole snapshot (rows not in it are gone), or only changes
 
 
 @dataclass

@@ -46,7 +46,7 @@ def _coverage(db: sqlite_utils.Database, source: str, total: int) -> dict[str, f
     row = db.execute(
         f"SELECT {sums} FROM records WHERE source = ? AND is_current = 1", [source]
     ).fetchone()
-    return {f: n / total for f, n in zip(COVERAGE_FIELDS, row)}
+    return {f: n / total for f, n in zip(COVERAGE_FIELDS, row, strict=False)}
 
 
 def _problems(db: sqlite_utils.Database, source: str, limit: int) -> list[ProblemGroup]:
@@ -65,9 +65,14 @@ def _problems(db: sqlite_utils.Database, source: str, limit: int) -> list[Proble
                ORDER BY i.location, i.row_number LIMIT 3""",
             [source, fname, problem],
         ).fetchall()
-        out.append(ProblemGroup(fname, problem, n, [
-            {"location": loc, "row_number": rn, "value": v} for loc, rn, v in examples
-        ]))
+        out.append(
+            ProblemGroup(
+                fname,
+                problem,
+                n,
+                [{"location": loc, "row_number": rn, "value": v} for loc, rn, v in examples],
+            )
+        )
     return out
 
 

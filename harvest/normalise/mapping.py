@@ -18,8 +18,25 @@ from harvest.normalise.standard import Standard, load_standard
 
 AUTO_THRESHOLD = 82.0
 STOPWORDS = {
-    "what", "is", "your", "please", "enter", "the", "a", "an", "you", "do", "are", "s",
-    "of", "my", "their", "persons", "person", "s", "optional", "required",
+    "what",
+    "is",
+    "your",
+    "please",
+    "enter",
+    "the",
+    "a",
+    "an",
+    "you",
+    "do",
+    "are",
+    "s",
+    "of",
+    "my",
+    "their",
+    "persons",
+    "person",
+    "optional",
+    "required",
 }
 
 

@@ -23,7 +23,9 @@ MEMO_LIMIT = 50_000  # cleaned values remembered per column (values repeat: date
 class Normalised:
     fields: dict[str, Any]
     extra: dict[str, str]
-    problems: list[tuple[str | None, str, str]] = field(default_factory=list)  # field, value, problem
+    problems: list[tuple[str | None, str, str]] = field(
+        default_factory=list
+    )  # field, value, problem
 
 
 class RowNormaliser:
@@ -40,7 +42,7 @@ class RowNormaliser:
         std = standard or load_standard()
         self.today = today or date.today()
         self.mapped = [(i, std.field(m.field), {}) for i, m in enumerate(maps) if m.field]
-        self.unmapped = [(i, h) for i, (h, m) in enumerate(zip(headers, maps)) if not m.field]
+        self.unmapped = [(i, h) for i, (h, m) in enumerate(zip(headers, maps, strict=False)) if not m.field]
         self.fill = [(std.field(k), v) for k, v in (fill or {}).items()]
 
     def __call__(self, values: list[str]) -> Normalised:
@@ -51,7 +53,9 @@ class RowNormaliser:
             if not raw:
                 continue
             if len(raw) > MAX_CELL:
-                problems.append((f.name, raw[:80] + "…", f"a very long value ({len(raw):,} characters)"))
+                problems.append(
+                    (f.name, raw[:80] + "…", f"a very long value ({len(raw):,} characters)")
+                )
                 continue
             cleaned = memo.get(raw)
             if cleaned is None:
@@ -107,5 +111,3 @@ def split_full_name(name: str) -> tuple[str | None, str | None]:
     if len(first) > 1 and first.isupper() and not all(p.isupper() for p in parts):
         return " ".join(parts[1:]), first.title()
     return " ".join(parts[:-1]), parts[-1]
-
-

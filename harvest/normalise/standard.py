@@ -17,8 +17,17 @@ from typing import Any
 import yaml
 
 FIELD_TYPES = {
-    "text", "name", "email", "phone", "postcode", "date", "integer", "number",
-    "category", "boolean", "id",
+    "text",
+    "name",
+    "email",
+    "phone",
+    "postcode",
+    "date",
+    "integer",
+    "number",
+    "category",
+    "boolean",
+    "id",
 }
 ENTITIES = ("record", "person", "contact", "outcome")
 
@@ -90,17 +99,19 @@ class Standard:
         rows = []
         for f in self.fields:
             allowed = [v.value for v in self.values_of(f.name)]
-            rows.append({
-                "name": f.name,
-                "entity": f.entity,
-                "hashtag": f.hashtag,
-                "type": f.type,
-                "description": f.description,
-                "allowed_values": ", ".join(allowed) or None,
-                "synonyms": ", ".join(f.synonyms),
-                "identifying": int(f.identifying),
-                "special_category": int(f.special),
-            })
+            rows.append(
+                {
+                    "name": f.name,
+                    "entity": f.entity,
+                    "hashtag": f.hashtag,
+                    "type": f.type,
+                    "description": f.description,
+                    "allowed_values": ", ".join(allowed) or None,
+                    "synonyms": ", ".join(f.synonyms),
+                    "identifying": int(f.identifying),
+                    "special_category": int(f.special),
+                }
+            )
         return rows
 
 
