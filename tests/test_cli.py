@@ -178,3 +178,61 @@ def test_sigkill_part_way_through_loses_and_duplicates_nothing(project, signup_r
 def test_real_subprocess_runs(args: list[str]) -> None:
     result = run(*args)
     assert result.returncode == 0 and result.stdout
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
+    import httpx
+
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the server exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within {seconds} s")
+
+
+def test_demo_serves_the_canned_queries_and_prints_the_url(tmp_path: Path) -> None:
+    import httpx
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*HARVEST, "demo", "--dir", str(tmp_path / "demo"), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/", proc)
+        rows = httpx.get(
+            f"http://127.0.0.1:{port}/harvest/attendances_by_activity.json?_shape=array"
+        ).json()
+        assert {r["activity"] for r in rows} >= {"Lunch club", "Youth club", "Food bank"}
+        page = httpx.get(f"http://127.0.0.1:{port}/harvest/people_per_month").text
+        assert "People reached each month" in page
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert f"http://127.0.0.1:{port}/" in out
+
+
+def test_progress_bar_mode_still_prints_one_summary_line_per_source(
+    project, signup_rows, lunch_source
+) -> None:
+    write_csv(project / "lunch.csv", signup_rows)
+    cfg = write_config(project, [lunch_source()])
+    result = runner.invoke(app, ["sync", "--config", str(cfg), "--progress"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("lunch: 3 rows read") == 1
+    assert "syncing" not in result.output  # the plain cron lines are not used

@@ -311,3 +311,47 @@ def test_disabled_source_is_skipped(project, signup_rows, lunch_source):
     write_csv(project / "lunch.csv", signup_rows)
     cfg = write_config(project, [lunch_source(enabled=False)])
     assert _sync(cfg).sources == []
+
+
+def test_hxl_row_windows_1252_and_workbook_dates_end_to_end(project):
+    import datetime as dt
+
+    import openpyxl
+
+    rows = [
+        ["Prénom", "Nom", "Où", "Téléphone"],
+        ["#person+name+given", "#person+name+family", "#adm+postcode", "#contact+phone"],
+        ["Zoë", "Smith", "m14 5tq", "07700 900125"],
+    ]
+    write_csv(project / "council.csv", rows, encoding="cp1252")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "March"
+    sheet.append(["Riverside youth club – sign-in"])
+    sheet.append([])
+    sheet.append(["Name", "Session date", "Mobile"])
+    sheet.append(["Ann Lee", dt.date(2026, 3, 3), "07700900126"])
+    sheet.append(["Ann Lee", 46085, "07700900126"])  # an Excel serial typed as a number
+    book.save(project / "youth.xlsx")
+    cfg = write_config(
+        project,
+        [
+            {"name": "council", "type": "file", "options": {"path": "council.csv"}},
+            {
+                "name": "youth",
+                "type": "file",
+                "options": {"path": "youth.xlsx"},
+                "constants": {"activity": "Youth club"},
+            },
+        ],
+    )
+    assert _sync(cfg).exit_code == 0
+    db = project / "harvest.db"
+    assert query(db, "SELECT given_name, postcode, phone FROM records WHERE source = 'council'") == [
+        ("Zoë", "M14 5TQ", "+447700900125")
+    ]
+    dates = query(db, "SELECT activity_date FROM attendances WHERE source = 'youth' ORDER BY 1")
+    assert dates == [("2026-03-03",), ("2026-03-04",)]
+    assert scalar(db, "SELECT count(DISTINCT person_id) FROM records WHERE source = 'youth'") == 1
+    raw = json.loads(scalar(db, "SELECT data FROM raw_rows WHERE source = 'council'"))
+    assert raw == {"Prénom": "Zoë", "Nom": "Smith", "Où": "m14 5tq", "Téléphone": "07700 900125"}
