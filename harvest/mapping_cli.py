@@ -9,7 +9,7 @@ from rich.table import Table as RichTable
 from ruamel.yaml import YAML
 
 from harvest.config import HarvestConfig
-from harvest.connectors.base import Problem
+from harvest.connectors.base import Activity, Problem
 from harvest.errors import ConfigError
 from harvest.normalise.mapping import ColumnMap, map_columns
 
@@ -27,6 +27,8 @@ def propose_mapping(cfg: HarvestConfig, source: str) -> list[Proposal]:
     connector.check()
     proposals, problems = [], []
     for item in connector.fetch({}, full=True):
+        if isinstance(item, Activity):
+            continue
         if isinstance(item, Problem):
             problems.append(f"{item.location}: {item.message}")
             continue

@@ -1,0 +1,1 @@
+"""Local fake vendor APIs for the tests (see server.py)."""
