@@ -18,6 +18,10 @@ auth_app = typer.Typer(
 
 
 def register(app: typer.Typer) -> None:
+    from harvest import cli_auth_google, cli_auth_microsoft
+
+    cli_auth_google.register(auth_app)
+    cli_auth_microsoft.register(auth_app)
     app.add_typer(auth_app, name="auth")
 
 

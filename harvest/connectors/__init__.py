@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from harvest.connectors import eventbrite, files  # noqa: F401
+from harvest.connectors import eventbrite, files, google, microsoft  # noqa: F401

@@ -1,0 +1,9 @@
+"""`harvest auth google`: authorise once; tokens go to the token store."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(auth_app: typer.Typer) -> None:
+    """Add `harvest auth google` to the auth sub-app."""

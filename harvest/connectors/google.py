@@ -1,0 +1,1 @@
+"""Google Forms and Google Sheets connectors (being written)."""

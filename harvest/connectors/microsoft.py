@@ -1,0 +1,1 @@
+"""Microsoft 365 (Graph) Excel and Forms connector (being written)."""
