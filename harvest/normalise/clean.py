@@ -38,6 +38,7 @@ from harvest.normalise.standard import Field, Value, load_standard
 
 Result = tuple[object | None, str | None]
 EMPTY: Result = (None, None)
+CACHE_SIZE = 4096  # per cleaner: repeated values (dates, towns, categories) hit; memory stays flat
 
 PLACEHOLDERS = frozenset({
     "", "-", "--", "n/a", "na", "n.a.", "#n/a", "none", "null", "nan", "unknown", "not known",
@@ -100,7 +101,7 @@ def age_from_dob(dob_iso: str, on: date) -> int | None:
 _WHOLE_FLOAT = re.compile(r"([+-]?\d+)\.0+")
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CACHE_SIZE)
 def clean_id(text: str) -> Result:
     m = _WHOLE_FLOAT.fullmatch(text)
     return (m.group(1) if m else text), None
@@ -117,7 +118,7 @@ _TITLES = frozenset("mr mrs ms miss mx dr prof rev sir dame".split())
 _ROMAN = frozenset({"ii", "iii", "iv", "vi", "vii", "viii"})
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CACHE_SIZE)
 def clean_name(text: str) -> Result:
     name = " ".join(text.split())
     if not any(c.isalpha() for c in name):
@@ -154,7 +155,7 @@ _EMAIL_IN_BRACKETS = re.compile(r"<([^<>]+)>")
 _EMAIL_SPLIT = re.compile(r"[\s;,/]+")
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CACHE_SIZE)
 def clean_email(text: str) -> Result:
     email = text.lower()
     bracketed = _EMAIL_IN_BRACKETS.search(email)
@@ -180,7 +181,7 @@ _UK_PHONE = re.compile(
 _PHONE_SPLIT = re.compile(r"[,;/&]|\bor\b|\band\b", re.IGNORECASE)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CACHE_SIZE)
 def clean_phone(text: str) -> Result:
     value = _phone(text)
     if value is None:
@@ -232,7 +233,7 @@ _AREAS = frozenset("""
 _DUMMY_AREAS = frozenset({"AA", "XX", "ZZ"})
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CACHE_SIZE)
 def clean_postcode(text: str) -> Result:
     upper = text.upper()
     compact = "".join(upper.split())
@@ -282,7 +283,7 @@ _DATE_NOISE = frozenset(
 )
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CACHE_SIZE)
 def _clean_date(text: str, birth: bool) -> Result:
     """An ISO date. `birth`: two-digit years and the future are read as for a date of birth.
 
@@ -346,7 +347,7 @@ _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CACHE_SIZE)
 def clean_integer(text: str) -> Result:
     if _THOUSANDS.fullmatch(text):
         text = text.replace(",", "")
@@ -354,7 +355,7 @@ def clean_integer(text: str) -> Result:
     return (int(m.group(1)), None) if m else (None, P_INTEGER)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CACHE_SIZE)
 def clean_number(text: str) -> Result:
     """A number: an int when written without a fraction, else a float."""
     if _THOUSANDS.fullmatch(text):
@@ -387,7 +388,7 @@ def _choice_index(set_name: str) -> dict[str, Value]:
     return index
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CACHE_SIZE)
 def _clean_choice(set_name: str, text: str, yes_no: bool) -> Result:
     index = _choice_index(set_name)
     whole = _WHOLE_FLOAT.fullmatch(text)  # a number cell read as 1.0
