@@ -204,14 +204,34 @@ def serve(
     config: ConfigOpt = None,
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    funders: Annotated[
+        bool,
+        typer.Option("--funders", help="Serve only the funder view (funders.db, logins required)."),
+    ] = False,
 ) -> None:
-    """Browse the store in Datasette, with canned queries (for your own staff, on this machine)."""
+    """Browse the data in Datasette, with canned queries.
+
+    By default this serves the store (and funders.db, once `harvest publish` has run) for
+    your own staff. Once users exist (`harvest users add`), everyone must log in and
+    funders see only funders.db. With --funders only the funder view is served.
+    """
     from harvest.publish.datasette import serve as run_serve
+    from harvest.publish.datasette import serve_funders
+    from harvest.publish.funders import funders_path
 
     def body() -> int:
         cfg = load_config(config)
-        console.print(f"Serving {cfg.database_path.name} at http://{host}:{port}/ (Ctrl+C to stop)")
-        return run_serve(cfg.organisation, cfg.database_path, host=host, port=port)
+        console.print(f"Serving at http://{host}:{port}/ (Ctrl+C to stop)")
+        if funders:
+            return serve_funders(cfg, host=host, port=port)
+        return run_serve(
+            cfg.organisation,
+            cfg.database_path,
+            host=host,
+            port=port,
+            funders_db=funders_path(cfg),
+            settings=cfg.publish,
+        )
 
     _run(body)
 
@@ -224,8 +244,14 @@ def demo(
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after the sync.")] = False,
     port: Annotated[int, typer.Option(help="Port for Datasette.")] = 8001,
 ) -> None:
-    """Sync the bundled sample data of a fictional charity, then browse it at http://127.0.0.1:8001."""
+    """Sync the sample data of a fictional charity, publish it, and browse it at http://127.0.0.1:8001.
+
+    Two logins are made for the demo and printed: a funder (sees only the funder view)
+    and a member of staff (sees the store as well).
+    """
     from harvest.publish.datasette import serve as run_serve
+    from harvest.publish.funders import funders_path, publish_funders
+    from harvest.publish.users import Users, demo_logins, users_path
     from harvest.reporting import make_reporter
     from harvest.sync import sync as run_sync
 
@@ -233,12 +259,20 @@ def demo(
         cfg = _prepare_demo(directory)
         console.print(f"Demo files copied to {directory}/ — syncing {len(cfg.sources)} sources:")
         result = run_sync(cfg, reporter=make_reporter(console))
+        console.print(publish_funders(cfg).summary())
         if no_serve:
             return result.exit_code
-        console.print(
-            f"\nBrowse the canned queries at [bold]http://127.0.0.1:{port}/[/] (Ctrl+C to stop)"
+        logins = demo_logins(Users(users_path(cfg.database_path)))
+        console.print(f"\nBrowse at [bold]http://127.0.0.1:{port}/[/] and log in (Ctrl+C to stop):")
+        for name, role, password in logins:
+            console.print(f"  {role:>6}: user [bold]{name}[/]  password [bold]{password}[/]")
+        return run_serve(
+            cfg.organisation,
+            cfg.database_path,
+            port=port,
+            funders_db=funders_path(cfg),
+            settings=cfg.publish,
         )
-        return run_serve(cfg.organisation, cfg.database_path, port=port)
 
     _run(body)
 

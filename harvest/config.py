@@ -10,14 +10,17 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator,
+)
 
 from harvest.connectors.base import Connector, connector_types
 from harvest.errors import ConfigError
 from harvest.normalise.standard import load_standard
+from harvest.publish.privacy import PublishConfig
 
 DEFAULT_CONFIG = "harvest.yaml"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
@@ -60,9 +63,32 @@ class SourceConfig(BaseModel):
 
 
 class MatchingConfig(BaseModel):
+    """How records are recognised as one person (docs/matching.md). The defaults suit most."""
+
     model_config = ConfigDict(extra="forbid")
 
-    exact_keys: list[str] = Field(default_factory=lambda: ["email", "phone", "name_dob"])
+    enabled: bool = True
+    fields: list[Literal["name", "date_of_birth", "postcode", "address", "email", "phone"]] = Field(
+        default_factory=lambda: ["name", "date_of_birth", "postcode", "address", "email", "phone"]
+    )
+    exact_keys: list[Literal["email", "phone", "name_dob"]] = Field(
+        default_factory=lambda: ["email", "phone", "name_dob"]
+    )
+    merge_above: float = Field(0.95, gt=0, lt=1)
+    review_above: float = Field(0.5, gt=0, lt=1)
+    learn: bool = True
+    recalibrate: bool = True
+    max_cluster_size: int = Field(30, ge=2)
+    block_size_cap: int = Field(50, ge=2)
+    shared_value_limit: int = Field(5, ge=2)
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> MatchingConfig:
+        if self.review_above >= self.merge_above:
+            raise ValueError(
+                f"review_above ({self.review_above}) must be below merge_above ({self.merge_above})"
+            )
+        return self
 
 
 class HarvestConfig(BaseModel):
@@ -72,6 +98,7 @@ class HarvestConfig(BaseModel):
     database: str = "harvest.db"
     sources: list[SourceConfig] = Field(default_factory=list)
     matching: MatchingConfig = Field(default_factory=MatchingConfig)
+    publish: PublishConfig = Field(default_factory=PublishConfig)
 
     # Set after loading, not from the file.
     path: Path | None = None

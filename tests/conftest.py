@@ -40,6 +40,14 @@ def scalar(db_path: Path, sql: str, params: tuple = ()) -> Any:
     return query(db_path, sql, params)[0][0]
 
 
+@pytest.fixture(autouse=True)
+def private_token_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test (and every subprocess it starts) gets its own token store, never ~/.config."""
+    path = tmp_path_factory.mktemp("secrets") / "secrets.json"
+    monkeypatch.setenv("HARVEST_SECRETS_FILE", str(path))
+    return path
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return tmp_path

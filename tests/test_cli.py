@@ -203,28 +203,55 @@ def _wait_for(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
     raise AssertionError(f"{url} did not answer within {seconds} s")
 
 
-def test_demo_serves_the_canned_queries_and_prints_the_url(tmp_path: Path) -> None:
+def _login(base: str, name: str, password: str):
+    import httpx
+
+    client = httpx.Client(base_url=base, timeout=10)
+    token = re.search(r'name="csrftoken" value="([^"]+)"', client.get("/-/login").text)
+    assert token, "no login form"
+    response = client.post(
+        "/-/login", data={"username": name, "password": password, "csrftoken": token.group(1)}
+    )
+    assert response.status_code == 302, response.text
+    return client
+
+
+def test_demo_serves_the_store_and_funder_view_with_printed_logins(tmp_path: Path) -> None:
     import httpx
 
     port = _free_port()
+    base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
         [*HARVEST, "demo", "--dir", str(tmp_path / "demo"), "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    assert proc.stdout is not None
+    logins: dict[str, tuple[str, str]] = {}
+    seen = []
     try:
-        _wait_for(f"http://127.0.0.1:{port}/", proc)
-        rows = httpx.get(
-            f"http://127.0.0.1:{port}/harvest/attendances_by_activity.json?_shape=array"
-        ).json()
+        for line in proc.stdout:
+            seen.append(line)
+            found = re.search(r"(funder|staff): user (\S+)\s+password (\S+)", line)
+            if found:
+                logins[found.group(1)] = (found.group(2), found.group(3))
+            if len(logins) == 2:
+                break
+        assert set(logins) == {"funder", "staff"}
+        _wait_for(base + "/-/login", proc)
+        assert httpx.get(base + "/harvest/people_per_month").status_code == 302  # log in first
+        staff = _login(base, *logins["staff"])
+        rows = staff.get("/harvest/attendances_by_activity.json?_shape=array").json()
         assert {r["activity"] for r in rows} >= {"Lunch club", "Youth club", "Food bank"}
-        page = httpx.get(f"http://127.0.0.1:{port}/harvest/people_per_month").text
-        assert "People reached each month" in page
+        assert "People reached each month" in staff.get("/harvest/people_per_month").text
+        funder = _login(base, *logins["funder"])
+        assert funder.get("/harvest/records").status_code == 403
+        assert funder.get("/funders").status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
-    assert f"http://127.0.0.1:{port}/" in out
+    assert f"Browse at {base}/" in "".join(seen) + out
 
 
 def test_progress_bar_mode_still_prints_one_summary_line_per_source(

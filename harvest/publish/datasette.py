@@ -1,16 +1,20 @@
-"""Publish the store with Datasette, for the charity's own staff on this computer.
+"""Run Datasette: the staff view of the store, and the funder view of funders.db.
 
-``build_metadata`` describes every table and column (the record and person
-columns come from the common data standard) and adds the canned queries in
+``build_metadata`` describes every table and column of the store (the record and
+person columns come from the common data standard) and adds the canned queries in
 ``queries.yaml``. ``serve`` writes that metadata beside the database and runs
-Datasette 0.65 in the foreground. The store holds personal data: this is not
-the funder-safe view.
+Datasette 0.65 in the foreground on the store and, when it has been published,
+funders.db. Until users are added (``harvest users add``) the staff view has no
+logins and is for this computer only; after that everyone must log in and the
+store is for staff only. ``serve_funders`` runs the funder view: funders.db only,
+logins always (see site.py for who sees what).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -22,6 +26,17 @@ import yaml
 
 from harvest.errors import PublishError
 from harvest.normalise.standard import Field, load_standard
+from harvest.publish.privacy import PublishConfig
+from harvest.publish.site import (
+    PLUGINS_DIR,
+    auth_plugin_config,
+    datasette_secret,
+    funder_metadata,
+    funders_database_metadata,
+    secure_staff_metadata,
+)
+from harvest.publish.users import User
+from harvest.secrets import TokenStore
 from harvest.store import PERSON_FIELDS
 
 log = logging.getLogger(__name__)
@@ -32,6 +47,7 @@ SETTINGS = {
     "max_returned_rows": "5000",
     "default_page_size": "100",
 }
+LOCKED = {"allow_download": "off", "default_allow_sql": "off"}  # when there are logins
 LICENSE = "Private: personal data held by {organisation}. Not for publication."
 
 RECORD_COLUMNS = {
@@ -88,6 +104,14 @@ TABLES: dict[str, dict[str, Any]] = {
     "standard": {"description": "The common data standard: every field, what it means, its "
                  "hashtag and its allowed values."},
     "person_keys": {"description": "Keys used to match records to people.", "hidden": True},
+    "person_merges": {"description": "People found to be the same person: each merged id and "
+                      "the person it now counts as."},
+    "match_pairs": {"description": "Pairs of records that may be the same person, with the "
+                    "matching probability and whether they were linked or need a review."},
+    "match_decisions": {"description": "Decisions on possible duplicates: same person or not, "
+                        "by whom and when (undone decisions are kept)."},
+    "match_runs": {"description": "Each time people were matched: settings, counts and time "
+                   "taken."},
     "meta": {"description": "Facts about the store, such as the standard's version.",
              "hidden": True},
 }
@@ -155,21 +179,20 @@ def metadata_path_for(db_path: Path) -> Path:
 
 def write_metadata(organisation: str, db_path: Path) -> Path:
     """Write the metadata as JSON next to the database and return its path."""
-    path = metadata_path_for(Path(db_path))
-    metadata = build_metadata(organisation, db_name=Path(db_path).stem)
-    try:
-        path.write_text(json.dumps(metadata, indent=2, ensure_ascii=False) + "\n", "utf-8")
-    except OSError as exc:
-        raise PublishError(f"Could not write the Datasette metadata to {path}: {exc}.") from None
-    return path
+    return write_json(metadata_path_for(Path(db_path)),
+                      build_metadata(organisation, db_name=Path(db_path).stem))
 
 
-def datasette_args(db_path: Path, metadata_path: Path, host: str, port: int) -> list[str]:
-    """The command line that runs Datasette on the store (read-write, as sync may run too)."""
-    args = [sys.executable, "-m", "datasette", "serve", str(db_path),
+def datasette_args(db_path: Path | list[Path], metadata_path: Path, host: str, port: int,
+                   settings: dict[str, str] | None = None, plugins: bool = False) -> list[str]:
+    """The command line that runs Datasette on the databases (read-write, as sync may run too)."""
+    paths = db_path if isinstance(db_path, list) else [db_path]
+    args = [sys.executable, "-m", "datasette", "serve", *map(str, paths),
             "--metadata", str(metadata_path), "--host", host, "--port", str(port)]
-    for name, value in SETTINGS.items():
+    for name, value in (settings or SETTINGS).items():
         args += ["--setting", name, value]
+    if plugins:
+        args += ["--plugins-dir", str(PLUGINS_DIR)]
     return args
 
 
@@ -194,17 +217,80 @@ def check_database(db_path: Path) -> None:
         )
 
 
-def serve(organisation: str, db_path: Path, host: str = "127.0.0.1", port: int = 8001) -> int:
-    """Run Datasette on the store in the foreground until stopped; return its exit code."""
+def write_json(path: Path, metadata: dict[str, Any]) -> Path:
+    try:
+        path.write_text(json.dumps(metadata, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    except OSError as exc:
+        raise PublishError(f"Could not write the Datasette metadata to {path}: {exc}.") from None
+    return path
+
+
+def staff_command(organisation: str, db_path: Path, host: str = "127.0.0.1", port: int = 8001,
+                  funders_db: Path | None = None, users: list[User] | None = None,
+                  settings: PublishConfig | None = None, tokens: TokenStore | None = None,
+                  ) -> tuple[list[str], dict[str, str]]:
+    """The command line and extra environment for the staff server.
+
+    With no users it is the open, this-computer-only server of old; with users, everyone
+    must log in, the store is for staff only and funders see what the funder view shows.
+    """
+    from harvest.publish.users import Users, users_path
+
     db_path = Path(db_path)
     check_database(db_path)
-    check_port_free(host, port)
-    if host not in LOCAL_HOSTS:
-        log.warning("Serving personal data on %s: anyone who can reach this address can "
-                    "read it. harvest serve is meant for localhost.", host)
-    metadata_path = write_metadata(organisation, db_path)
+    funders_db = funders_db or db_path.with_name("funders.db")
+    funders = [Path(funders_db)] if Path(funders_db).is_file() else []
+    users = users if users is not None else Users(users_path(db_path)).all()
+    if not users:
+        if host not in LOCAL_HOSTS:
+            log.warning("Serving personal data on %s with no logins: anyone who can reach this "
+                        "address can read it. Add users with `harvest users add`.", host)
+        metadata = build_metadata(organisation, db_name=db_path.stem)
+        if funders:
+            metadata["databases"][funders[0].stem] = funders_database_metadata(
+                settings or PublishConfig(), with_auth=False)
+        path = write_json(metadata_path_for(db_path), metadata)
+        return datasette_args([db_path, *funders], path, host, port), {}
+    metadata = secure_staff_metadata(
+        build_metadata(organisation, db_name=db_path.stem), db_path.stem, users,
+        funders[0].stem if funders else None, settings or PublishConfig())
+    path = write_json(metadata_path_for(db_path), metadata)
+    env = login_env(users, tokens)
+    args = datasette_args([db_path, *funders], path, host, port, {**SETTINGS, **LOCKED},
+                          plugins=True)
+    return args, env
+
+
+def funders_command(config: Any, host: str = "127.0.0.1", port: int = 8002,
+                    users: list[User] | None = None, tokens: TokenStore | None = None,
+                    ) -> tuple[list[str], dict[str, str]]:
+    """The command line and extra environment for the funder view: funders.db only, logins."""
+    from harvest.publish.funders import funders_path, publish_config
+    from harvest.publish.users import Users, users_path
+
+    db_path = funders_path(config)
+    if not db_path.is_file():
+        raise PublishError(f"There is no funders database at {db_path}: run `harvest publish`.")
+    users = users if users is not None else Users(users_path(config.database_path)).all()
+    if not users:
+        raise PublishError("Nobody can log in to the funder view yet: add a user with "
+                           "`harvest users add NAME --role funder` (and one with --role staff).")
+    metadata = funder_metadata(config.organisation, publish_config(config), users, db_path.stem)
+    path = write_json(metadata_path_for(db_path), metadata)
+    env = login_env(users, tokens)
+    return datasette_args(db_path, path, host, port, {**SETTINGS, **LOCKED}, plugins=True), env
+
+
+def login_env(users: list[User], tokens: TokenStore | None) -> dict[str, str]:
+    """The password hashes and the cookie-signing secret, for Datasette's environment."""
+    return {**auth_plugin_config(users)[1],
+            "DATASETTE_SECRET": datasette_secret(tokens or TokenStore())}
+
+
+def run_datasette(args: list[str], env: dict[str, str]) -> int:
+    """Run Datasette in the foreground until it stops or Ctrl-C; return its exit code."""
     try:
-        proc = subprocess.Popen(datasette_args(db_path, metadata_path, host, port))
+        proc = subprocess.Popen(args, env={**os.environ, **env})
     except OSError as exc:
         raise PublishError(f"Could not start Datasette ({exc}).") from None
     try:
@@ -213,3 +299,19 @@ def serve(organisation: str, db_path: Path, host: str = "127.0.0.1", port: int =
         proc.terminate()
         proc.wait(timeout=15)
         return 0
+
+
+def serve(organisation: str, db_path: Path, host: str = "127.0.0.1", port: int = 8001,
+          funders_db: Path | None = None, users: list[User] | None = None,
+          settings: PublishConfig | None = None) -> int:
+    """Run the staff Datasette on the store (and funders.db) in the foreground until stopped."""
+    check_database(Path(db_path))
+    check_port_free(host, port)
+    args, env = staff_command(organisation, db_path, host, port, funders_db, users, settings)
+    return run_datasette(args, env)
+
+
+def serve_funders(config: Any, host: str = "127.0.0.1", port: int = 8002) -> int:
+    """Run the funder view (funders.db only, logins required) until stopped."""
+    check_port_free(host, port)
+    return run_datasette(*funders_command(config, host, port))

@@ -1,0 +1,59 @@
+"""harvest's Datasette plugin, loaded with ``--plugins-dir`` by the published servers.
+
+* Someone who is not logged in and is refused a page is sent to the login page,
+  so an anonymous visitor sees nothing else.
+* Every table and canned query downloads as ``.xlsx`` as well as CSV and JSON, with
+  any text cell that a spreadsheet would run as a formula (starting ``=``, ``+``,
+  ``-`` or ``@``) neutralised by a leading apostrophe.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+from datasette import hookimpl
+from datasette.utils.asgi import Response
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@hookimpl
+def forbidden(datasette: Any, request: Any, message: str) -> Response | None:
+    if request.actor:
+        return None
+    return Response.redirect(datasette.urls.path("/-/login"))
+
+
+def safe_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return value
+
+
+def render_xlsx(columns: list[str], rows: list[Any], request: Any, query_name: str | None,
+                table: str | None, database: str) -> Response:
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=re.sub(r"[^A-Za-z0-9_ -]", "_",
+                                               query_name or table or database)[:31])
+    sheet.append([safe_cell(c) for c in columns])
+    for row in rows:
+        sheet.append([safe_cell(v) for v in row])
+    out = io.BytesIO()
+    workbook.save(out)
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", query_name or table or database)
+    return Response(
+        out.getvalue(), status=200,
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"content-disposition": f'attachment; filename="{name}.xlsx"'},
+    )
+
+
+@hookimpl
+def register_output_renderer(datasette: Any) -> dict[str, Any]:
+    return {"extension": "xlsx", "render": render_xlsx, "can_render": lambda: True}
