@@ -21,6 +21,7 @@ import glob
 import io
 import os
 from collections.abc import Generator, Iterable, Iterator
+from itertools import chain
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -32,6 +33,7 @@ from python_calamine import (
     PasswordError,
     SheetTypeEnum,
     SheetVisibleEnum,
+    TablesNotSupported,
 )
 
 from harvest.connectors.base import Connector, Problem, Row, Table, register
@@ -165,18 +167,33 @@ class FileConnector(Connector):
 
     def _read(self, path: Path, rel: str) -> Generator[Table | Problem, None, bool]:
         """Yield the file's tables and problems; return True if it was read completely."""
-        reader = _read_text if path.suffix.lower() in TEXT_SUFFIXES else _read_book
-        complete = True
-        for item, rows in reader(path, rel, self.options):
-            yield item
-            if isinstance(item, Problem):
-                complete = complete and not item.fatal
-            elif rows is not None and rows.error:
-                complete = False
-                yield Problem(item.location, rows.error)
-            elif rows is not None and not rows.done:
-                complete = False  # its rows were not all read: read the file again next time
-        return complete
+        return (yield from read_file(path, rel, self.options))
+
+
+def read_file(
+    path: Path, rel: str, options: FileOptions, *, table: str | None = None
+) -> Generator[Table | Problem, None, bool]:
+    """Yield one file's tables and problems; return True if it was read completely.
+
+    ``rel`` names the file in messages and table keys; it need not be ``path`` (a
+    workbook downloaded by an API connector is read from a temporary file). ``table``
+    reads that named table of an .xlsx workbook instead of its sheets.
+    """
+    if path.suffix.lower() in TEXT_SUFFIXES:
+        items = _read_text(path, rel, options)
+    else:
+        items = _read_book(path, rel, options, table)
+    complete = True
+    for item, rows in items:
+        yield item
+        if isinstance(item, Problem):
+            complete = complete and not item.fatal
+        elif rows is not None and rows.error:
+            complete = False
+            yield Problem(item.location, rows.error)
+        elif rows is not None and not rows.done:
+            complete = False  # its rows were not all read: read the file again next time
+    return complete
 
 
 def _skip_reason(path: Path) -> str | None:
@@ -293,21 +310,30 @@ def _counting(lines: Iterator[str], lossy: list[int]) -> Iterator[str]:
 # ---- workbooks ----------------------------------------------------------------------
 
 
-def _read_book(path: Path, rel: str, options: FileOptions) -> Iterator[_Item]:
+def _read_book(
+    path: Path, rel: str, options: FileOptions, table: str | None = None
+) -> Iterator[_Item]:
     try:
         with open(path, "rb") as file:  # plain open() explains permission problems best
             signature = file.read(8)
-        book = CalamineWorkbook.from_path(str(path))
+        book = CalamineWorkbook.from_path(str(path), load_tables=table is not None)
     except OSError as error:
         yield Problem(rel, _unreadable(error)), None
         return
     except PasswordError:
         yield Problem(rel, "The workbook has a password. Remove it in Excel and save again."), None
         return
+    except TablesNotSupported:
+        message = f"Only .xlsx workbooks have named tables; name the sheet holding '{table}' instead."
+        yield Problem(rel, message), None
+        return
     except CalamineError as error:
         yield Problem(rel, _corrupt(path.suffix, signature, error)), None
         return
     with book:
+        if table is not None:
+            yield from _read_named_table(book, table, rel, options)
+            return
         for name, problem in _chosen_sheets(book, rel, options.sheets):
             if problem is not None:
                 yield problem, None
@@ -368,6 +394,34 @@ def _read_sheet(
     except NoTable as empty:
         message = f"Sheet '{name}' is empty, skipped." if not empty.fatal else f"{empty}"
         yield Problem(location, message, fatal=empty.fatal), None
+        return
+    rows.watch(table)
+    yield table, rows
+
+
+def _read_named_table(
+    book: CalamineWorkbook, want: str, rel: str, options: FileOptions
+) -> Iterator[_Item]:
+    """A named Excel table (Insert → Table): its header row, then its rows as Excel numbers them."""
+    names = book.table_names or []
+    name = want if want in names else {n.casefold(): n for n in names}.get(want.strip().casefold())
+    if name is None:
+        have = ", ".join(f"'{n}'" for n in names) or "no named tables"
+        yield Problem(rel, f"There is no table '{want}' (it has {have}). Check 'table'."), None
+        return
+    found = book.get_table_by_name(name)
+    location = f"{rel}, table '{name}'"
+    first = found.start[0] if found.start else 1  # 0-based first data row = 1-based header row
+    records = chain(
+        [(first, [cell_text(v) for v in found.columns])],
+        ((first + 1 + i, [cell_text(v) for v in row]) for i, row in enumerate(found.to_python())),
+    )
+    rows = _Rows()
+    try:
+        table = build_table(location, f"{rel}#{name}", records, header_row=first,
+                            name_date=_name_date(rel))
+    except NoTable as empty:
+        yield Problem(location, f"{empty}", fatal=empty.fatal), None
         return
     rows.watch(table)
     yield table, rows

@@ -13,13 +13,16 @@ Kinds: ``"429"`` (``retry_after`` optional), any other status code as text (``"5
 ``"401"``), ``"not_json"`` (HTTP 200 with an HTML page), ``"drop"`` (close the
 connection without answering), ``"cut"`` (start a 200 answer, then hang up half
 way) and ``"hang"`` (answer after ``delay`` seconds). The server listens on
-127.0.0.1 on a free port and runs in a thread; use it as a context manager.
+127.0.0.1 on a free port and runs in a thread; use it as a context manager. Give it
+an ``ssl.SSLContext`` (``FakeServer(tls=...)``) to serve ``https://`` instead, for clients
+that insist on it (MSAL accepts only https authorities).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +42,7 @@ class Request:
     headers: dict[str, str]          # lower-cased names
     body: bytes = b""
     at: float = field(default_factory=time.monotonic)
+    params: dict[str, list[str]] = field(default_factory=dict)  # every value of each parameter
 
 
 @dataclass
@@ -70,7 +74,8 @@ Handler = Callable[..., Reply]
 class FakeServer:
     """A threaded fake API on 127.0.0.1 with a route table, scripted failures and a request log."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self.failures: list[Failure] = []
         self.requests: list[Request] = []
@@ -105,11 +110,13 @@ class FakeServer:
     def url(self) -> str:
         assert self._httpd is not None, "start the server first"
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
     def start(self) -> FakeServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._httpd.daemon_threads = True
+        if self.tls is not None:
+            self._httpd.socket = self.tls.wrap_socket(self._httpd.socket, server_side=True)
         threading.Thread(target=self._httpd.serve_forever, args=(0.01,), daemon=True).start()
         return self
 
@@ -142,6 +149,11 @@ class FakeServer:
                     return f
         return None
 
+    def error_body(self, status: int) -> Any:
+        """The body of a scripted failure with this status; vendor fakes override it."""
+        return {"status_code": status, "error": _ERRORS.get(status, "ERROR"),
+                "error_description": _DESCRIPTIONS.get(status, "Something went wrong.")}
+
     def dispatch(self, request: Request) -> Reply:
         for method, pattern, handler in self.routes:
             m = pattern.fullmatch(request.path)
@@ -173,11 +185,13 @@ def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
         def _serve(self, method: str) -> None:
             parts = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
+            params = parse_qs(parts.query, keep_blank_values=True)
             request = Request(
                 method, parts.path,
-                {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()},
+                {k: v[-1] for k, v in params.items()},
                 {k.lower(): v for k, v in self.headers.items()},
                 self.rfile.read(length) if length else b"",
+                params=params,
             )
             with server._lock:
                 server.requests.append(request)
@@ -212,9 +226,7 @@ def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
                 return True
             status = int(kind)
             headers = {"Retry-After": failure.retry_after} if failure.retry_after else {}
-            body = {"status_code": status, "error": _ERRORS.get(status, "ERROR"),
-                    "error_description": _DESCRIPTIONS.get(status, "Something went wrong.")}
-            self._send(Reply(status, body, headers))
+            self._send(Reply(status, server.error_body(status), headers))
             return True
 
         def _send(self, reply: Reply) -> None:
