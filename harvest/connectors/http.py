@@ -19,6 +19,12 @@ a body that is not JSON (:meth:`json`)      ``SourceError(retriable=True)`` nami
 
 Messages name the URL's path, never its query string, headers or the token. The
 ``sleep`` function is injectable so tests can record waits instead of waiting.
+
+A vendor library that sends its own requests and *raises* on an error (Google's
+clients, gspread) gets the same policy through :meth:`HttpClient.call`: the
+connector passes a function that describes the library's exception as a
+:class:`Failed` try (status, ``Retry-After``, the API's reason), and the table above
+applies unchanged.
 """
 
 from __future__ import annotations
@@ -144,10 +150,31 @@ class HttpClient:
             self._wait_or_give_up(attempt, problem, path, retry_after, limited)
         raise AssertionError("unreachable")  # the loop returns or raises
 
+    def call(
+        self, fn: Callable[[], T], path: str, explain: Callable[[Exception], Failed | None]
+    ) -> T:
+        """Run ``fn`` (one call of a vendor library that raises on errors) with the policy of
+        :meth:`request`. ``explain`` describes the library's exception as a :class:`Failed`
+        try, or returns None for an exception that is not about HTTP (raised as it is)."""
+        for attempt in range(1, self.policy.max_attempts + 1):
+            self.calls += 1
+            try:
+                return fn()
+            except Exception as exc:
+                failed = explain(exc)
+                if failed is None:
+                    raise
+            if failed.status is not None:
+                self._raise_for_status(failed.status, path, failed.said)
+            self._wait_or_give_up(attempt, failed.problem, path, failed.retry_after,
+                                  failed.status == 429)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
     def _raise_if_final(self, response: requests.Response, path: str) -> None:
         """Raise for a status that trying again will not fix (401, 403, other 4xx)."""
-        status = response.status_code
-        said = describe_error(response)
+        self._raise_for_status(response.status_code, path, describe_error(response))
+
+    def _raise_for_status(self, status: int, path: str, said: str) -> None:
         said = f" ({self.service} said: {said})" if said else ""
         if status == 401:
             raise AuthError(f"The {self.service} token was refused{said}: {self.reauthorise}.")
@@ -198,6 +225,28 @@ class HttpClient:
             ) from None
 
 
+@dataclass(frozen=True)
+class Failed:
+    """One failed try as :meth:`HttpClient.call` sees it, whichever library raised it.
+
+    ``problem`` finishes "Google …" ("answered HTTP 503", "could not be reached");
+    ``status`` is None for a failed connection; ``said`` is the API's own reason.
+    """
+
+    problem: str
+    status: int | None = None
+    retry_after: float | None = None
+    said: str = ""
+
+    @classmethod
+    def http(cls, status: int, retry_after: str | None = None, said: str = "") -> Failed:
+        return cls(f"answered HTTP {status}", status, retry_after_seconds(retry_after), said)
+
+    @classmethod
+    def transport(cls, exc: Exception, read_timeout: float) -> Failed:
+        return cls(_transport_problem(exc, read_timeout))
+
+
 def describe_error(response: requests.Response) -> str:
     """A short reason from an API's error body, in the shapes APIs commonly use."""
     try:
@@ -217,7 +266,7 @@ def describe_error(response: requests.Response) -> str:
 
 
 def _transport_problem(exc: Exception, read_timeout: float) -> str:
-    if isinstance(exc, requests.exceptions.Timeout):
+    if isinstance(exc, requests.exceptions.Timeout | TimeoutError):
         return f"did not answer within {read_timeout:g} s"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
         return "broke off the connection in the middle of an answer"

@@ -50,6 +50,7 @@ _DATE = re.compile(
 )
 _HXL_TAG = re.compile(r"#[a-z][a-z0-9_]*(?:\s*\+\s*[a-z][a-z0-9_]*)*", re.IGNORECASE)
 _NUMBER = re.compile(r"[-+]?[£$€]?\s*[\d,]*\.?\d+%?")
+_DATA_LIKE = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}|\+?(?:[\s()-]*\d){7,}", re.IGNORECASE)
 
 
 class NoTable(Exception):
@@ -286,8 +287,28 @@ def build_table(
     )  # fmt: skip
     if len(head) < limit and not any(_filled(cells) for _, cells in pending):
         table.notes.append("It has headings but no rows of data.")
+    if header_row is None:
+        table.notes += _doubtful_header(number, raw, None if hxl else head[at + 1 : at + 2])
     table.rows = _stream(chain(pending, records), width, table.notes, joiner)
     return table
+
+
+def _doubtful_header(number: int, raw: list[str], below: list[Record] | None) -> list[str]:
+    """Notes when the heading row found may be the wrong one: it holds data (a sheet with
+    no heading row), or the row below fills more columns and looks like headings too."""
+    data = [c.strip() for c in raw if _DATA_LIKE.fullmatch(c.strip())]
+    if data:
+        return [f"Row {number} was taken as the headings, but some of its cells look like data "
+                f"({_listed([repr(c) for c in data], 3)}). If the sheet has no heading row, add "
+                "one above the data (its values are kept meanwhile, as column names)."]
+    if below:
+        n, cells = below[0]
+        if _filled(cells) > _filled(raw) and _looks_like_header(cells) and not any(
+                _DATA_LIKE.fullmatch(c.strip()) for c in cells):
+            return [f"Row {number} was taken as the headings, but row {n} below it also looks "
+                    f"like headings and fills more columns. If row {n} holds the headings, set "
+                    f"header_row: {n} in harvest.yaml."]
+    return []
 
 
 def _row_index(head: list[Record], header_row: int) -> int:
