@@ -1,8 +1,9 @@
-"""`harvest publish` and `harvest users`: the funders' view and who may see it."""
+"""`harvest publish`, `harvest users`, `harvest geo` and `harvest export`: the funders' view."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,6 +16,12 @@ from harvest.errors import ConfigError
 users_app = typer.Typer(
     name="users",
     help="Who may log in to the published Datasette: funders, and the charity's staff.",
+    no_args_is_help=True,
+)
+geo_app = typer.Typer(
+    name="geo",
+    help="Area data for the funder view: local authority, ward, region and deprivation "
+         "per postcode, from the ONS Postcode Directory.",
     no_args_is_help=True,
 )
 
@@ -120,7 +127,68 @@ def users_remove(
     _run(body)
 
 
+@geo_app.command("import")
+def geo_import(
+    files: Annotated[list[Path], typer.Argument(
+        help="The ONSPD CSV: Data/ONSPD_MMM_YYYY_UK.csv (or several of its "
+             "Data/multi_csv files).")],
+    names: Annotated[Path | None, typer.Option(
+        "--names", help="The ONSPD's Documents folder, for the names of local authorities, "
+                        "wards and regions (without it: codes only).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Load the **ONS Postcode Directory** into the store, replacing any earlier import.
+
+    Each live postcode's local authority, ward, region, country and deprivation decile
+    is kept (terminated postcodes are skipped); `harvest publish` then adds them to
+    funders.db. The 1.4 GB file takes a minute or two and is never loaded whole.
+    """
+    from harvest.publish.onspd import import_onspd
+    from harvest.sync import sync_lock
+
+    def body() -> None:
+        cfg = load_config(config)
+        with console.status("Reading the ONS Postcode Directory…") as status:
+            def progress(rows: int) -> None:
+                status.update(f"Reading the ONS Postcode Directory… {rows:,} rows")
+
+            with sync_lock(cfg.database_path):
+                summary = import_onspd(cfg.database_path, files, names, progress)
+        console.print(summary.summary())
+        console.print("Run `harvest publish` to use it in funders.db.")
+
+    _run(body)
+
+
+def export(
+    hxl: Annotated[bool, typer.Option(
+        "--hxl", help="Add a row of HXL hashtags under the header row.")] = False,
+    table: Annotated[list[str] | None, typer.Option(
+        "--table", "-t", help="Only this funder table or canned query (repeatable).")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv or xlsx.")] = "csv",
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="The file to write; for several tables as CSV, a folder "
+                               "(default NAME.csv, funders-export/ or funders.xlsx).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Export the **funder tables and canned queries** from funders.db as CSV or XLSX.
+
+    Only what funders may see, with small numbers suppressed; never the person-level
+    tables. Cells a spreadsheet would run as formulas are neutralised.
+    """
+    from harvest.publish.export import export_funders
+
+    def body() -> None:
+        written = export_funders(load_config(config), table, hxl, fmt.lower(), output)
+        for item in written:
+            console.print(f"{item.name}: {item.rows:,} rows → {item.path}")
+
+    _run(body)
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
     app.command("publish")(publish)
+    app.command("export")(export)
     app.add_typer(users_app)
+    app.add_typer(geo_app)

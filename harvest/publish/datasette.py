@@ -112,6 +112,11 @@ TABLES: dict[str, dict[str, Any]] = {
                         "by whom and when (undone decisions are kept)."},
     "match_runs": {"description": "Each time people were matched: settings, counts and time "
                    "taken."},
+    "geo_postcodes": {"description": "Each live UK postcode with its local authority, ward, "
+                      "region and country codes and deprivation decile (1 = most deprived), "
+                      "from the ONS Postcode Directory (`harvest geo import`). Source: Office "
+                      "for National Statistics, Open Government Licence v3.0."},
+    "geo_areas": {"description": "The names of the areas in geo_postcodes."},
     "meta": {"description": "Facts about the store, such as the standard's version.",
              "hidden": True},
 }

@@ -4,11 +4,12 @@ It holds no names, emails, phones, addresses, full postcodes, dates of birth or 
 text. Each person is a keyed pseudonym (an HMAC of their ``person_id`` with a secret
 kept in the token store: stable from one publish to the next, not reversible
 without the key), with an age band instead of an age, a postcode district instead
-of a postcode, and a month instead of a day. Funders never read these person-level
-tables: the funder Datasette hides them and answers only through the canned queries
-in ``funder_queries.yaml``, which suppress small numbers when they run. The tables
-funders may browse (``coverage``, ``districts``, ``about``) hold no counts of
-people smaller than the rule allows.
+of a postcode (and, once the ONS Postcode Directory is imported, the postcode's local
+authority, ward, region and deprivation decile), and a month instead of a day.
+Funders never read these person-level tables: the funder Datasette hides them and
+answers only through the canned queries in ``funder_queries.yaml``, which suppress
+small numbers when they run. The tables funders may browse (``coverage``,
+``districts``, ``about``) hold no counts of people smaller than the rule allows.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 
 from harvest.errors import PublishError
 from harvest.normalise.standard import load_standard
+from harvest.publish import onspd
 from harvest.publish.geo import ATTRIBUTION, district_of, districts
 from harvest.publish.privacy import PublishConfig, Rule
 from harvest.secrets import TokenStore
@@ -52,7 +54,9 @@ SCHEMA = """
 CREATE TABLE people (
     pseudonym TEXT PRIMARY KEY, age_band TEXT NOT NULL, gender TEXT NOT NULL,
     ethnicity_group TEXT NOT NULL, disability TEXT NOT NULL, role TEXT NOT NULL,
-    postcode_district TEXT, first_month TEXT
+    postcode_district TEXT, first_month TEXT, country TEXT, region TEXT,
+    local_authority_code TEXT, local_authority TEXT, ward_code TEXT, ward TEXT,
+    imd_decile INTEGER
 );
 CREATE TABLE contacts (
     pseudonym TEXT NOT NULL, activity TEXT NOT NULL, month TEXT NOT NULL, quarter TEXT NOT NULL,
@@ -200,6 +204,8 @@ def read_contacts(conn: sqlite3.Connection, ident: Identity) -> dict[tuple[str, 
 
 def read_people(conn: sqlite3.Connection, ident: Identity, first: dict[str, str],
                 today: date) -> Iterator[dict[str, Any]]:
+    """One row per person (merged people once), with areas from the ONSPD when imported."""
+    place_of = onspd.places(conn)
     groups = {v.value: v.group for v in load_standard().values_of("ethnicity")}
     known = districts()
     seen: set[str] = set()
@@ -213,6 +219,7 @@ def read_people(conn: sqlite3.Connection, ident: Identity, first: dict[str, str]
             continue
         seen.add(name)
         district = district_of(r["postcode"])
+        place = place_of(r["postcode"])
         yield {
             "pseudonym": name,
             "age_band": age_band(r["date_of_birth"], r["age"], today),
@@ -222,6 +229,11 @@ def read_people(conn: sqlite3.Connection, ident: Identity, first: dict[str, str]
             "role": r["role"] or NOT_KNOWN,
             "postcode_district": district if district in known else None,
             "first_month": first.get(name),
+            "country": place.country, "region": place.region,
+            "local_authority_code": place.local_authority_code,
+            "local_authority": neutralise(place.local_authority),
+            "ward_code": place.ward_code, "ward": neutralise(place.ward),
+            "imd_decile": place.imd_decile,
         }
 
 
@@ -297,6 +309,7 @@ def publish_funders(config: Any, tokens: TokenStore | None = None,
         people = list(read_people(store, ident, first, today))
         outcomes, scores = read_outcomes(store, ident)
         coverage = list(read_coverage(store, settings.rule()))
+        area_data = onspd.imported(store)
     published_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -316,7 +329,7 @@ def publish_funders(config: Any, tokens: TokenStore | None = None,
             _insert(conn, "scores", scores)
             _insert(conn, "districts", (tuple(d.values()) for d in districts().values()))
             _insert(conn, "coverage", coverage)
-            _insert(conn, "about", about_rows(settings, published_at))
+            _insert(conn, "about", about_rows(settings, published_at, area_data))
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -327,8 +340,9 @@ def publish_funders(config: Any, tokens: TokenStore | None = None,
                           published_at)
 
 
-def about_rows(settings: PublishConfig, published_at: str) -> list[tuple[str, str]]:
-    return [
+def about_rows(settings: PublishConfig, published_at: str,
+               area_data: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+    rows = [
         ("published_at", published_at),
         ("suppress_below", str(settings.suppress_below)),
         ("round_to", str(settings.round_to)),
@@ -336,3 +350,7 @@ def about_rows(settings: PublishConfig, published_at: str) -> list[tuple[str, st
         ("standard_version", str(load_standard().version)),
         ("postcode_data", ATTRIBUTION),
     ]
+    if area_data:
+        rows.append(("area_data", f"ONS Postcode Directory ({', '.join(area_data['files'])}, "
+                     f"imported {area_data['imported_at']}). {onspd.ATTRIBUTION}"))
+    return rows

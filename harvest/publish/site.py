@@ -55,7 +55,9 @@ FUNDER_TABLES: dict[str, dict[str, Any]] = {
     },
     "about": {"description": "When this database was published and the suppression rule used."},
     "people": {"description": "One row per person, as a pseudonym: age band, gender, ethnic "
-               "group, disability, role and postcode district. Staff only."},
+               "group, disability, role and postcode district, and (once the ONS Postcode "
+               "Directory is imported) country, region, local authority, ward and deprivation "
+               "decile. Staff only."},
     "contacts": {"description": "Attendances per person, activity and month. Staff only."},
     "outcomes": {"description": "Outcomes achieved per person, by month. Staff only."},
     "scores": {"description": "Scores per person and measure, in order. Staff only."},
@@ -84,7 +86,9 @@ def funders_database_metadata(settings: PublishConfig, with_auth: bool = True) -
         "description": "Figures for funders: who is taking part, where they come from, what "
                        "they do and what changes, with small numbers suppressed. Nobody is "
                        "named.",
-        "source": ATTRIBUTION, "source_url": SOURCE_URL,
+        "source": f"{ATTRIBUTION}. Local authorities, regions and deprivation deciles, when "
+                  "imported: ONS Postcode Directory (Open Government Licence v3.0).",
+        "source_url": SOURCE_URL,
         "license": "Postcode districts: CC BY 4.0", "license_url": LICENSE_URL,
         "tables": tables, "queries": queries,
     }
