@@ -97,6 +97,8 @@ def sync(
     def body() -> int:
         cfg = load_config(config)
         result = run_sync(cfg, only=source, full=full, reporter=make_reporter(console, progress))
+        if result.matching:
+            console.print(result.matching.summary(), highlight=False)
         if not result.sources:
             console.print("No sources to sync: add one under `sources:` in harvest.yaml.")
         return result.exit_code

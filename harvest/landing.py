@@ -15,7 +15,6 @@ whole (a file) is a snapshot: its rows not seen this time stop being current.
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from typing import Any
 import sqlite_utils
 
 from harvest.connectors.base import Row, Table
+from harvest.normalise.features import email_key, family_key, given_key, phone_key
 from harvest.normalise.mapping import ColumnMap
 from harvest.normalise.record import Normalised, RowNormaliser
 from harvest.normalise.standard import load_standard
@@ -36,7 +36,6 @@ from harvest.store import PERSON_FIELDS, now
 BATCH = 1000
 CONTACT_FIELDS = ("activity", "activity_date", "attendance_status")
 OUTCOME_FIELDS = ("outcome", "measure", "score")
-_NOT_LETTERS = re.compile(r"[^a-z]+")
 
 
 @dataclass
@@ -88,18 +87,26 @@ def _row_json(keys: list[str], values: list[str]) -> str:
 
 
 def person_keys(rec: dict[str, Any]) -> list[str]:
-    """Exact keys that identify a person: email, phone, or name + date of birth."""
-    keys = []
-    if rec.get("email"):
-        keys.append("e:" + rec["email"])
-    if rec.get("phone"):
-        keys.append("p:" + rec["phone"])
-    given, family, dob = rec.get("given_name"), rec.get("family_name"), rec.get("date_of_birth")
-    if given and family and dob:
-        g = _NOT_LETTERS.sub("", given.casefold())
-        f = _NOT_LETTERS.sub("", family.casefold())
-        if g and f:
-            keys.append(f"n:{g}|{f}|{dob}")
+    """Exact keys safe to join records on as they land, before matching.
+
+    Only whole identities: the same given name, family name and date of birth; or
+    the same email or phone *with* the same names (and date of birth, when given).
+    A shared email or phone on its own never joins anyone (a household's landline,
+    an office's inbox): the matching step after the sync weighs those. Placeholder
+    values ("Test", none@none.com, 07777 777777) are not keys.
+    """
+    given = given_key(rec["given_name"]) if rec.get("given_name") else None
+    family = family_key(rec["family_name"]) if rec.get("family_name") else None
+    if not (given and family) or len(given) < 2:
+        return []
+    dob = rec.get("date_of_birth") or ""
+    keys = [f"n:{given}|{family}|{dob}"] if dob else []
+    email = email_key(rec["email"]) if rec.get("email") else None
+    if email:
+        keys.append(f"e:{email}|{given}|{family}|{dob}")
+    phone = phone_key(rec["phone"]) if rec.get("phone") else None
+    if phone:
+        keys.append(f"p:{phone}|{given}|{family}|{dob}")
     return keys
 
 
@@ -251,11 +258,18 @@ class Lander:
     # --- people ------------------------------------------------------------------
 
     def _assign_people(self, pending: list[Pending]) -> None:
-        wanted = {k for p in pending if p.person_id is None for k in person_keys(p.norm.fields)}
+        """A provisional person for each new row: its earlier version's, one with the same
+        exact key (see ``person_keys``), else a new one. Matching then decides."""
+        if not self._ids_checked:  # ids merged away by matching are never given again
+            merged = self._max("SELECT max(merged_id) FROM person_merges")
+            self._next_person = max(self._next_person, merged + 1)
+            self._ids_checked = True
+        all_keys = [person_keys(p.norm.fields) for p in pending]
+        wanted = {k for p, keys in zip(pending, all_keys, strict=True) if p.person_id is None
+                  for k in keys}
         found = self._lookup_keys(wanted)
         new_keys: dict[str, int] = {}
-        for p in pending:
-            keys = person_keys(p.norm.fields)
+        for p, keys in zip(pending, all_keys, strict=True):
             if p.person_id is None:
                 ids = [found[k] for k in keys if k in found]
                 if ids:
@@ -271,12 +285,17 @@ class Lander:
                 "INSERT OR IGNORE INTO person_keys (key, person_id) VALUES (?, ?)", new_keys.items()
             )
 
+    _ids_checked = False
+
     def _lookup_keys(self, keys: set[str]) -> dict[str, int]:
+        """Person ids of known keys, following ids that matching merged into others."""
         found: dict[str, int] = {}
         keys_list = list(keys)
         for i in range(0, len(keys_list), 500):
             chunk = keys_list[i:i + 500]
-            sql = f"SELECT key, person_id FROM person_keys WHERE key IN ({','.join('?' * len(chunk))})"
+            sql = f"""SELECT k.key, coalesce(m.person_id, k.person_id) FROM person_keys k
+                      LEFT JOIN person_merges m ON m.merged_id = k.person_id
+                      WHERE k.key IN ({','.join('?' * len(chunk))})"""
             found.update(self.db.execute(sql, chunk).fetchall())
         return found
 

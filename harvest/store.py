@@ -20,7 +20,7 @@ import sqlite_utils
 
 from harvest.normalise.standard import load_standard
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 PERSON_FIELDS = [
     "given_name",
     "family_name",
@@ -176,6 +176,61 @@ CREATE TABLE IF NOT EXISTS standard (
     synonyms TEXT, identifying INTEGER, special_category INTEGER
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS match_pairs (
+    profile_a INTEGER NOT NULL,
+    profile_b INTEGER NOT NULL,
+    record_a INTEGER NOT NULL,
+    record_b INTEGER NOT NULL,
+    probability REAL NOT NULL,
+    weight REAL NOT NULL,
+    status TEXT NOT NULL,
+    comparisons TEXT,
+    sync_run_id INTEGER,
+    PRIMARY KEY (profile_a, profile_b)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS match_pairs_status ON match_pairs(status);
+CREATE TABLE IF NOT EXISTS match_decisions (
+    id INTEGER PRIMARY KEY,
+    profile_a INTEGER NOT NULL,
+    profile_b INTEGER NOT NULL,
+    record_a INTEGER,
+    record_b INTEGER,
+    decision TEXT NOT NULL,
+    probability REAL,
+    decided_by TEXT,
+    decided_at TEXT NOT NULL,
+    via TEXT,
+    undone_at TEXT
+);
+CREATE INDEX IF NOT EXISTS match_decisions_pair ON match_decisions(profile_a, profile_b);
+CREATE TABLE IF NOT EXISTS person_merges (
+    merged_id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL,
+    merged_at TEXT NOT NULL,
+    sync_run_id INTEGER
+);
+CREATE INDEX IF NOT EXISTS person_merges_person ON person_merges(person_id);
+CREATE TABLE IF NOT EXISTS match_runs (
+    id INTEGER PRIMARY KEY,
+    sync_run_id INTEGER,
+    started_at TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    records INTEGER,
+    profiles INTEGER,
+    new_profiles INTEGER,
+    candidate_pairs INTEGER,
+    links INTEGER,
+    review INTEGER,
+    people INTEGER,
+    merged_people INTEGER,
+    seconds REAL,
+    merge_above REAL,
+    review_above REAL,
+    watermark INTEGER,
+    settings_hash TEXT,
+    model TEXT,
+    notes TEXT
+);
 """
 
 

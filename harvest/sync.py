@@ -25,6 +25,7 @@ from harvest.connectors.base import Activity, Problem, Table
 from harvest.errors import HarvestError, LockedError
 from harvest.landing import Counts, Lander
 from harvest.normalise.mapping import ColumnMap, map_columns
+from harvest.normalise.match import MatchSummary, match_people
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +74,12 @@ class SourceResult:
 class SyncResult:
     run_id: int
     sources: list[SourceResult]
+    matching: MatchSummary | None = None
 
     @property
     def exit_code(self) -> int:
-        return 1 if any(s.status in ("failed", "problems") for s in self.sources) else 0
+        failed = any(s.status in ("failed", "problems") for s in self.sources)
+        return 1 if failed or (self.matching and self.matching.error) else 0
 
 
 @contextmanager
@@ -115,10 +118,22 @@ def sync(
         db = store.connect(config.database_path)
         run_id = store.start_run(db, command)
         results = [sync_source(db, config, src, run_id, full, reporter) for src in sources]
+        matching = match_step(db, config, run_id)
         status = "failed" if any(r.status == "failed" for r in results) else "ok"
         store.finish_run(db, run_id, status)
         db.conn.close()
-    return SyncResult(run_id, results)
+    return SyncResult(run_id, results, matching)
+
+
+def match_step(db: sqlite_utils.Database, config: HarvestConfig, run_id: int) -> MatchSummary:
+    """Match people across every source, in its own transaction, after all have landed."""
+    try:
+        with store.transaction(db):
+            return match_people(db, config.matching, run_id)
+    except Exception as exc:  # the synced rows are kept; the next sync matches again
+        log.exception("Matching people failed")
+        return MatchSummary(error=f"{type(exc).__name__}: {exc}. The synced data is kept; "
+                                  "people will be matched at the next sync.")
 
 
 def sync_source(

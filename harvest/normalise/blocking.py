@@ -1,0 +1,137 @@
+"""Candidate pairs: profiles that share at least one cheap exact key.
+
+Never all pairs. Each key puts profiles into blocks; every pair inside a block is a
+candidate, and the candidates are the union over keys. A block larger than the
+cap (a very common name in one postcode, a dummy date) is skipped for that key:
+its pairs usually share another, tighter key. The keys:
+
+* the sound-alike codes of the given and family names, in either order (swapped
+  names), the given name also as its formal names (Bob → Robert); and the family
+  name's sound with the given name's initial (a typo in the given name);
+* the date of birth with day and month sorted (swapped), plus the initial of the
+  given (or of the family) name;
+* the postcode plus the given-name initial, and the postcode plus the family
+  name's sound;
+* the email; the phone.
+
+With ``new`` only blocks that hold a new profile are expanded, and only pairs that
+include one are kept: a re-sync costs in proportion to what it added.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import jellyfish
+import numpy as np
+
+from harvest.normalise.features import Features
+
+
+@lru_cache(maxsize=200_000)
+def _sound(name: str) -> str:
+    return jellyfish.soundex(name) if name else ""
+
+
+def _explode(owner_codes: np.ndarray, lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """For each owner i with code c, one entry per value in lists[c]: (owner, value)."""
+    counts = np.array([len(v) for v in lists] + [0], dtype=np.int64)
+    flat = np.array([x for v in lists for x in v], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts[:-1])])
+    per = counts[owner_codes]
+    owners = np.repeat(np.arange(len(owner_codes)), per)
+    starts = np.repeat(offsets[owner_codes], per)
+    within = np.arange(len(owners)) - np.repeat(np.cumsum(per) - per, per)
+    return owners, flat[starts + within]
+
+
+def block_pairs(
+    keys: np.ndarray, owners: np.ndarray, cap: int, new: np.ndarray | None = None
+) -> np.ndarray:
+    """Pairs (a < b) of owners sharing a key, as an (m, 2) array; blocks over ``cap`` skipped."""
+    keep = keys >= 0
+    keys, owners = keys[keep], owners[keep]
+    if len(keys) < 2:
+        return np.zeros((0, 2), np.int64)
+    order = np.lexsort((owners, keys))
+    k, o = keys[order], owners[order]
+    first = np.r_[True, (k[1:] != k[:-1]) | (o[1:] != o[:-1])]  # one entry per (key, owner)
+    k, o = k[first], o[first]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    sizes = np.diff(np.r_[starts, len(k)])
+    ok = (sizes >= 2) & (sizes <= cap)
+    if new is not None:
+        ok &= np.maximum.reduceat(new[o].astype(np.int8), starts).astype(bool)
+    out = []
+    for size in np.unique(sizes[ok]):
+        st = starts[ok & (sizes == size)]
+        iu, ju = np.triu_indices(int(size), 1)
+        a, b = o[st[:, None] + iu].ravel(), o[st[:, None] + ju].ravel()
+        out.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
+    pairs = np.concatenate(out) if out else np.zeros((0, 2), np.int64)
+    if new is not None and len(pairs):
+        pairs = pairs[new[pairs[:, 0]] | new[pairs[:, 1]]]
+    return pairs
+
+
+def candidate_pairs(feats: Features, cap: int = 50, new: np.ndarray | None = None) -> np.ndarray:
+    """The union of every key's pairs, unique, as an (m, 2) array of profile indices."""
+    parts = [block_pairs(keys, owners, cap, new) for keys, owners in blocking_keys(feats)]
+    pairs = np.concatenate(parts) if parts else np.zeros((0, 2), np.int64)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    if not len(pairs):
+        return pairs
+    code = np.unique(pairs[:, 0] * feats.n + pairs[:, 1])
+    return np.stack([code // feats.n, code % feats.n], axis=1)
+
+
+def blocking_keys(feats: Features) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(key, owner) arrays for each kind of key, over matchable profiles only."""
+    m = feats.matchable
+    idx = np.flatnonzero(m)
+    sounds: dict[str, int] = {}
+    given_sounds = [
+        [sounds.setdefault(_sound(n), len(sounds)) for n in sorted(group)]
+        for group in feats.given_groups
+    ]
+    given_initials = [sorted({ord(n[0]) - 96 for n in group if n}) for group in feats.given_groups]
+    family_sound = np.array(
+        [sounds.setdefault(_sound(f), len(sounds)) for f in feats.family_values] + [-1],
+        dtype=np.int64,
+    )
+    family_initial = np.array([ord(f[0]) - 96 for f in feats.family_values] + [-1], dtype=np.int64)
+    s = len(sounds) + 1
+    out = []
+
+    # 1. sound of given (as any of its formal names) and family, order-free
+    has = idx[(feats.given[idx] >= 0) & (feats.family[idx] >= 0)]
+    own, gs = _explode(feats.given[has], given_sounds)
+    fs = family_sound[feats.family[has]][own]
+    out.append((np.minimum(gs, fs) * s + np.maximum(gs, fs), has[own]))
+
+    # 1b. sound of the family name + an initial of the given name (typos in the given name)
+    has = idx[(feats.given[idx] >= 0) & (feats.family[idx] >= 0)]
+    own, init = _explode(feats.given[has], given_initials)
+    out.append((family_sound[feats.family[has]][own] * 32 + init, has[own]))
+
+    # 2. date of birth (day and month sorted) + an initial
+    y, mo, d = (feats.dob[:, i].astype(np.int64) for i in range(3))
+    dob_key = (y * 13 + np.minimum(mo, d)) * 32 + np.maximum(mo, d)
+    has = idx[(feats.dob_code[idx] >= 0) & (feats.given[idx] >= 0)]
+    own, init = _explode(feats.given[has], given_initials)
+    out.append((dob_key[has][own] * 32 + init, has[own]))
+    has = idx[(feats.dob_code[idx] >= 0) & (feats.family[idx] >= 0)]
+    out.append((dob_key[has] * 32 + family_initial[feats.family[has]], has))
+
+    # 3. postcode + given initial, postcode + family sound
+    has = idx[(feats.postcode[idx] >= 0) & (feats.given[idx] >= 0)]
+    own, init = _explode(feats.given[has], given_initials)
+    out.append((feats.postcode[has][own] * 32 + init, has[own]))
+    has = idx[(feats.postcode[idx] >= 0) & (feats.family[idx] >= 0)]
+    out.append((feats.postcode[has] * s + family_sound[feats.family[has]], has))
+
+    # 4. email, phone
+    for codes in (feats.email, feats.phone):
+        has = idx[codes[idx] >= 0]
+        out.append((codes[has], has))
+    return out

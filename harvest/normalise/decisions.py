@@ -1,0 +1,68 @@
+"""Review decisions as matching sees them, and thresholds recalibrated from them.
+
+A decision belongs to a pair of profiles (two sets of identifying details); the
+latest one not undone is in force. The charity's decisions are its labelled sample:
+with enough of them the thresholds move to where the decisions put them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harvest.config import MatchingConfig
+
+
+def load_decisions(db, index: dict[int, int]) -> dict[tuple[int, int], bool]:
+    """Active decisions (the latest not undone per pair) as profile indices → same?"""
+    rows = db.execute(
+        """SELECT profile_a, profile_b, decision FROM match_decisions d
+           WHERE undone_at IS NULL AND decision IN ('same', 'different') AND id = (
+             SELECT max(id) FROM match_decisions e WHERE e.profile_a = d.profile_a
+               AND e.profile_b = d.profile_b AND e.undone_at IS NULL)"""
+    ).fetchall()
+    out = {}
+    for ha, hb, decision in rows:
+        a, b = index.get(ha), index.get(hb)
+        if a is not None and b is not None:
+            out[(a, b)] = decision == "same"
+    return out
+
+
+def calibrate(db, settings: MatchingConfig) -> tuple[float, float, list[str]]:
+    """Thresholds, moved by the charity's own decisions when there are enough of them.
+
+    With 20 or more decisions: the merge threshold comes down to the lowest
+    probability above which at least 97% of decided pairs were "same" (never below
+    the review threshold), and the review threshold goes up to the highest
+    probability below which at least 98% were "different".
+    """
+    merge, review = settings.merge_above, settings.review_above
+    rows = db.execute(
+        """SELECT probability, decision = 'same' FROM match_decisions d
+           WHERE undone_at IS NULL AND probability IS NOT NULL AND id = (
+             SELECT max(id) FROM match_decisions e WHERE e.profile_a = d.profile_a
+               AND e.profile_b = d.profile_b AND e.undone_at IS NULL)"""
+    ).fetchall()
+    if not rows:
+        return merge, review, []
+    p = np.array([r[0] for r in rows])
+    same = np.array([bool(r[1]) for r in rows])
+    agree = float(np.mean((p >= 0.5) == same))
+    notes = [f"{len(rows)} review decision(s); the model agreed with {agree:.0%} of them"]
+    if not settings.recalibrate or len(rows) < 20:
+        return merge, review, notes
+    order = np.argsort(-p)
+    p, same = p[order], same[order]
+    precision = np.cumsum(same) / np.arange(1, len(p) + 1)
+    ok = np.flatnonzero((precision >= 0.97) & (np.arange(1, len(p) + 1) >= 10))
+    if len(ok) and p[ok[-1]] < merge:
+        merge = max(float(p[ok[-1]]), review + 1e-6)
+        notes.append(f"decisions lowered the merge threshold to {merge:.4f}")
+    tail_diff = np.cumsum(~same[::-1]) / np.arange(1, len(p) + 1)
+    ok = np.flatnonzero((tail_diff >= 0.98) & (np.arange(1, len(p) + 1) >= 10))
+    if len(ok):
+        cut = float(p[::-1][ok[-1]])
+        if review < cut < merge:
+            review = cut
+            notes.append(f"decisions raised the review threshold to {review:.4f}")
+    return merge, review, notes

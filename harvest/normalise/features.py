@@ -1,0 +1,254 @@
+"""The identifying fields of records as columnar arrays, ready to block and compare.
+
+Records with exactly the same identifying values are one *profile* and are matched
+once (a weekly sign-up sheet repeats the same person many times). Each field is
+factorised into integer codes over its distinct values, so that agreement is an
+integer comparison and the Python work is per distinct value, not per record.
+
+Placeholders never count as evidence: names such as "Test" or "Unknown", emails
+such as none@none.com, phones such as 07777 777777 are treated as blank, and an
+email or phone shared by many different names (an office's) is ignored for
+matching. A profile with no name, or with a name and nothing else, is *not
+matchable*: its records stay people on their own.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+
+import numpy as np
+from nicknames import NickNamer
+
+IDENTITY = ("given_name", "family_name", "date_of_birth", "postcode", "email", "phone", "address")
+PLACEHOLDER_NAMES = frozenset(
+    "test testing tester unknown anon anonymous none null na nil xxx xx x client guest noname "
+    "dummy asdf qwerty person someone somebody tbc tba blank sample example fake".split()
+)
+PLACEHOLDER_EMAIL_USERS = frozenset(
+    "test none noemail nomail no na n a noreply donotreply unknown email blank nobody null "
+    "dummy fake sample xxx x".split()
+)
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def factorize(values: Sequence[object]) -> tuple[np.ndarray, list[object]]:
+    """Integer codes (−1 for None or '') and the distinct values in order of first sight."""
+    index: dict[object, int] = {}
+    codes = np.fromiter(
+        (-1 if v is None or v == "" else index.setdefault(v, len(index)) for v in values),
+        dtype=np.int64,
+        count=len(values),
+    )
+    return codes, list(index)
+
+
+def recode(codes: np.ndarray, uniques: list[object], fn) -> tuple[np.ndarray, list[object]]:
+    """Apply ``fn`` to each distinct value and factorise the results again."""
+    mapped, new_uniques = factorize([fn(u) for u in uniques])
+    table = np.append(mapped, -1)  # code −1 indexes the appended −1
+    return table[codes], new_uniques
+
+
+def fold(text: str) -> str:
+    """Lower case, accents dropped: 'Zoë' → 'zoe'."""
+    text = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=65536)
+def given_key(name: str) -> str | None:
+    """The first given name, letters (and any digits) only: 'Mary-Jane' → 'maryjane', 'R.' → 'r'."""
+    words = fold(name).replace(".", " ").split()
+    first = _NOT_WORD.sub("", words[0]) if words else ""
+    return None if not first or first in PLACEHOLDER_NAMES else first
+
+
+@lru_cache(maxsize=65536)
+def family_key(name: str) -> str | None:
+    """The family name, letters (and any digits) only: "O'Brien-Smith" → 'obriensmith'."""
+    key = _NOT_WORD.sub("", fold(name))
+    return None if not key or key in PLACEHOLDER_NAMES else key
+
+
+def email_key(email: str) -> str | None:
+    user, _, domain = email.partition("@")
+    plain = _NOT_WORD.sub("", user)
+    if not plain or user in PLACEHOLDER_EMAIL_USERS or plain in PLACEHOLDER_EMAIL_USERS:
+        return None
+    if plain == _NOT_WORD.sub("", domain.split(".")[0]):  # none@none.com, test@test.org
+        return None
+    return email
+
+
+def phone_key(phone: str) -> str | None:
+    digits = phone[-10:]
+    if len(set(digits)) <= 2 or digits in "01234567890123456789" or digits in "9876543210":
+        return None
+    return phone
+
+
+def address_key(address: str) -> str | None:
+    words = _NOT_WORD.sub(" ", fold(address)).split()
+    return " ".join(words) or None
+
+
+def dob_parts(iso: str) -> tuple[int, int, int]:
+    try:
+        y, m, d = (int(p) for p in iso[:10].split("-"))
+    except ValueError:
+        return 0, 0, 0
+    return (0, 0, 0) if y < 1901 else (y, m, d)
+
+
+@cache
+def nicknamer() -> NickNamer:
+    return NickNamer()
+
+
+def name_group(name: str) -> frozenset[str]:
+    """The name and the formal names it is a nickname of: 'bob' → {'bob', 'robert'}."""
+    if len(name) < 2:
+        return frozenset({name})
+    return frozenset({name, *nicknamer().canonicals_of(name)})
+
+
+@dataclass
+class Features:
+    """Per-profile arrays. Codes index the lists of distinct values; −1 means blank."""
+
+    n: int
+    record_profile: np.ndarray  # record index → profile index
+    profile_record: np.ndarray  # profile index → its first record index
+    given: np.ndarray
+    given_values: list[str]
+    family: np.ndarray
+    family_values: list[str]
+    dob: np.ndarray  # (n, 3) year, month, day; 0 when blank
+    dob_code: np.ndarray
+    postcode: np.ndarray
+    sector: np.ndarray
+    district: np.ndarray
+    email: np.ndarray
+    phone: np.ndarray
+    address: np.ndarray
+    address_values: list[str]
+    matchable: np.ndarray
+    counts: dict[str, np.ndarray] = field(default_factory=dict)  # value frequencies per field
+    shared: dict[str, int] = field(default_factory=dict)  # emails/phones ignored as shared
+    nick_pairs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    given_groups: list[frozenset[str]] = field(default_factory=list)
+    profiles: list[tuple] = field(default_factory=list)  # identifying values, per profile
+
+    def strings(self, name: str, idx: np.ndarray) -> np.ndarray:
+        values = np.array([*getattr(self, f"{name}_values"), ""], dtype=object)
+        return values[getattr(self, name)[idx]]
+
+    def nickname(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Whether given names a and b (codes) are nicknames of one name: Bob/Robert."""
+        out = np.zeros(len(a), bool)
+        if not len(self.nick_pairs):
+            return out
+        k = len(self.given_values) + 1
+        key = np.minimum(a, b) * k + np.maximum(a, b)
+        pos = np.searchsorted(self.nick_pairs, key).clip(max=len(self.nick_pairs) - 1)
+        return (a >= 0) & (b >= 0) & (self.nick_pairs[pos] == key)
+
+
+def build_features(columns: dict[str, list], shared_limit: int = 5) -> Features:
+    """Features from columns of records (each a list, one value per record)."""
+    n_records = len(columns["given_name"])
+    rows = list(zip(*(columns.get(f) or [None] * n_records for f in IDENTITY), strict=False))
+    record_profile, profiles = factorize(rows)
+    first = np.full(len(profiles), -1, np.int64)
+    first[record_profile[::-1]] = np.arange(n_records)[::-1]  # first record of each profile
+    cols = list(zip(*profiles, strict=False)) if profiles else [()] * len(IDENTITY)
+    col = dict(zip(IDENTITY, cols, strict=False))
+    given, given_values = _coded(col["given_name"], given_key)
+    family, family_values = _coded(col["family_name"], family_key)
+    email, _ = _coded(col["email"], email_key)
+    phone, _ = _coded(col["phone"], phone_key)
+    address, address_values = _coded(col["address"], address_key)
+    pc_codes, pcs = factorize(col["postcode"])
+    postcode = pc_codes
+    sector = recode(pc_codes, pcs, lambda p: str(p)[:-2])[0]
+    district = recode(pc_codes, pcs, lambda p: str(p).split(" ")[0])[0]
+    dob_codes, dobs = factorize(col["date_of_birth"])
+    parts = np.array([dob_parts(str(d)) for d in dobs] + [(0, 0, 0)], dtype=np.int16)
+    dob = parts[dob_codes]
+    dob_code = np.where(dob[:, 0] > 0, dob_codes, -1)
+    feats = Features(
+        len(profiles),
+        record_profile,
+        first,
+        given,
+        given_values,
+        family,
+        family_values,
+        dob,
+        dob_code,
+        postcode,
+        sector,
+        district,
+        email,
+        phone,
+        address,
+        address_values,
+        np.zeros(len(profiles), bool),
+    )
+    feats.profiles = profiles
+    feats.shared = {
+        "email": _drop_shared(feats, "email", shared_limit),
+        "phone": _drop_shared(feats, "phone", shared_limit),
+    }
+    named = (feats.given >= 0) | (feats.family >= 0)
+    other = (
+        (dob_code >= 0) | (postcode >= 0) | (feats.email >= 0) | (feats.phone >= 0) | (address >= 0)
+    )
+    feats.matchable = named & other
+    for name in ("given", "family", "dob_code", "postcode", "email", "phone", "address"):
+        codes = getattr(feats, name)
+        feats.counts[name] = np.bincount(codes[codes >= 0], minlength=codes.max(initial=-1) + 1)
+    _nicknames(feats)
+    return feats
+
+
+def _coded(values: Sequence[object], key) -> tuple[np.ndarray, list[str]]:
+    codes, uniques = factorize(values)
+    return recode(codes, uniques, lambda v: key(str(v)))  # type: ignore[return-value]
+
+
+def _drop_shared(feats: Features, name: str, limit: int) -> int:
+    """Blank an email or phone that many different names use; return how many were."""
+    codes = getattr(feats, name)
+    has = codes >= 0
+    if not has.any():
+        return 0
+    person = (feats.given + 1) * (len(feats.family_values) + 1) + feats.family + 1
+    pairs = np.unique(np.stack([codes[has], person[has]], axis=1), axis=0)
+    names_per_value = np.bincount(pairs[:, 0], minlength=codes.max() + 1)
+    shared = names_per_value >= limit
+    codes[has & shared[np.maximum(codes, 0)]] = -1
+    return int(shared.sum())
+
+
+def _nicknames(feats: Features) -> None:
+    """Pairs of distinct given names (codes) that share a formal name, sorted as keys."""
+    groups = [name_group(g) for g in feats.given_values]
+    feats.given_groups = groups
+    members: dict[str, list[int]] = {}
+    for code, group in enumerate(groups):
+        for name in group:
+            members.setdefault(name, []).append(code)
+    k = len(feats.given_values) + 1
+    keys = {
+        min(a, b) * k + max(a, b)
+        for codes in members.values()
+        if 1 < len(codes) <= 200
+        for i, a in enumerate(codes)
+        for b in codes[i + 1 :]
+    }
+    feats.nick_pairs = np.array(sorted(keys), dtype=np.int64)

@@ -1,0 +1,448 @@
+"""Find the same person across every list: block, compare, learn, cluster, keep ids.
+
+``match_people`` runs after every source of a sync has landed, in its own
+transaction. It reads the identifying fields of all current records into arrays,
+works out which profiles are new since the last match, and then:
+
+1. *blocks*: candidate pairs share a cheap exact key (blocking.py);
+2. *compares* each pair field by field and scores it with a Fellegi-Sunter model
+   whose weights are learnt from the data by EM, review decisions included
+   (compare.py);
+3. stores pairs above ``review_above`` in ``match_pairs``;
+4. *clusters* links above ``merge_above`` (and "same" decisions) into people,
+   guarded against households and chains (clusters.py); everything between the
+   two thresholds, and links the guards held back, wait in the review queue;
+5. gives each person the oldest id its records had, records merged-away ids in
+   ``person_merges``, and refreshes touched people's best values and sources.
+
+A re-sync only scores pairs that involve new profiles, with the model learnt in
+the last full match; a full match happens the first time, when the settings
+change, when the data grew by more than a quarter (and by 500 profiles or more),
+or on request (`harvest match --full`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import sqlite_utils
+
+from harvest.config import MatchingConfig
+from harvest.normalise import people
+from harvest.normalise.blocking import candidate_pairs
+from harvest.normalise.clusters import assign_ids, cluster
+from harvest.normalise.compare import COMPARISONS, FIELD_COMPARISONS, LEVELS, compare, explain
+from harvest.normalise.decisions import calibrate, load_decisions
+from harvest.normalise.features import IDENTITY, Features, build_features
+from harvest.normalise.model import Model, score, train
+from harvest.store import now
+
+log = logging.getLogger(__name__)
+FULL_IF_GROWN = 0.25
+FULL_IF_MORE_THAN = 500  # new profiles; fewer never trigger a full match
+PAIR_STATUSES = ("link", "held", "review", "joined", "decided", "gone")
+PENDING = ("held", "review")
+
+
+@dataclass
+class MatchSummary:
+    mode: str = "none"  # full | incremental | decisions | off
+    records: int = 0
+    profiles: int = 0
+    new_profiles: int = 0
+    candidate_pairs: int = 0
+    links: int = 0
+    review: int = 0
+    people: int = 0
+    merged_people: int = 0
+    seconds: float = 0.0
+    merge_above: float = 0.0
+    review_above: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    error: str = ""
+
+    def summary(self) -> str:
+        if self.error:
+            return f"matching: FAILED — {self.error}"
+        if self.mode == "off":
+            return "matching: off (matching.enabled is false)"
+        line = (
+            f"matching ({self.mode}): {self.records:,} records are {self.people:,} people; "
+            f"{self.merged_people:,} merged this time; {self.review:,} pair(s) to review"
+        )
+        if self.review:
+            line += " with `harvest review`"
+        return line
+
+
+@dataclass
+class Loaded:
+    """Current records' ids, person ids and identifying features."""
+
+    ids: np.ndarray
+    person: np.ndarray
+    feats: Features
+    hashes: np.ndarray  # per profile: a stable 63-bit hash of its identifying values
+    index: dict[int, int]  # profile hash → profile index
+
+
+def settings_hash(settings: MatchingConfig) -> str:
+    keys = ("fields", "exact_keys", "block_size_cap", "shared_value_limit", "learn")
+    text = json.dumps({k: getattr(settings, k) for k in keys}, sort_keys=True)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def profile_hash(values: tuple) -> int:
+    text = "\x1f".join("" if v is None else str(v) for v in values)
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big") >> 1
+
+
+def load(db: sqlite_utils.Database, settings: MatchingConfig) -> Loaded:
+    cols = ", ".join(f"[{f}]" for f in IDENTITY)
+    rows = db.execute(
+        f"SELECT id, coalesce(person_id, 0), {cols} FROM records WHERE is_current = 1 ORDER BY id"
+    ).fetchall()
+    columns = (
+        dict(zip(("id", "person_id", *IDENTITY), zip(*rows, strict=False), strict=False))
+        if rows
+        else {}
+    )
+    del rows
+    ids = np.array(columns.pop("id", ()), dtype=np.int64)
+    person = np.array(columns.pop("person_id", ()), dtype=np.int64)
+    if not len(ids):
+        columns = {f: [] for f in IDENTITY}
+    feats = build_features(columns, settings.shared_value_limit)
+    del columns
+    hashes = np.fromiter((profile_hash(p) for p in feats.profiles), np.int64, feats.n)
+    feats.profiles = []
+    index = dict(zip(hashes.tolist(), range(feats.n), strict=False))
+    return Loaded(ids, person, feats, hashes, index)
+
+
+def last_run(db: sqlite_utils.Database) -> dict | None:
+    row = db.execute(
+        "SELECT watermark, settings_hash, model, merge_above, review_above, profiles FROM match_runs"
+        " WHERE mode != 'off' AND model IS NOT NULL ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    if not row:
+        return None
+    return dict(
+        zip(
+            ("watermark", "settings_hash", "model", "merge_above", "review_above", "profiles"),
+            row,
+            strict=False,
+        )
+    )
+
+
+def match_people(
+    db: sqlite_utils.Database,
+    settings: MatchingConfig,
+    run_id: int | None = None,
+    full: bool = False,
+) -> MatchSummary:
+    """Match new and changed records against everyone; the caller holds the transaction."""
+    started = time.perf_counter()
+    if not settings.enabled:
+        return MatchSummary(mode="off")
+    data = load(db, settings)
+    feats = data.feats
+    state = last_run(db)
+    watermark = int(state["watermark"]) if state else 0
+    new_records = data.ids > watermark
+    new = np.zeros(feats.n, bool)
+    new[feats.record_profile[new_records]] = True
+    is_full = (
+        full
+        or state is None
+        or state["settings_hash"] != settings_hash(settings)
+        or (
+            new.sum() > FULL_IF_GROWN * int(state["profiles"] or 0)
+            and new.sum() > FULL_IF_MORE_THAN
+        )
+    )
+    summary = MatchSummary(
+        mode="full" if is_full else "incremental",
+        records=len(data.ids),
+        profiles=feats.n,
+        new_profiles=int(new.sum()),
+    )
+    use = [c for f in settings.fields for c in FIELD_COMPARISONS[f]]
+    pairs = candidate_pairs(feats, settings.block_size_cap, None if is_full else new)
+    summary.candidate_pairs = len(pairs)
+    cmp = compare(feats, pairs, use)
+    decisions = load_decisions(db, data.index)
+    model = Model.from_json(json.loads(state["model"])) if state and not is_full else None
+    if model is None:
+        model = _learn(feats, cmp, decisions, settings)
+    scored = score(feats, model, cmp)
+    _apply_exact_keys(feats, scored, settings)
+    merge_above, review_above, notes = calibrate(db, settings)
+    summary.merge_above, summary.review_above, summary.notes = merge_above, review_above, notes
+    _store_pairs(db, data, scored, review_above, run_id, replace=is_full)
+    recluster(db, settings, run_id, data=data, decisions=decisions, summary=summary)
+    summary.seconds = round(time.perf_counter() - started, 2)
+    _record_run(db, run_id, summary, int(data.ids.max(initial=0)), settings, model)
+    return summary
+
+
+def match_frame(
+    columns: dict[str, list],
+    settings: MatchingConfig | None = None,
+) -> tuple[np.ndarray, dict]:
+    """Match records held in memory (one list per field of ``IDENTITY``), no store.
+
+    Returns a group label per record and facts about the run (pairs, links, review
+    queue, the model). For benchmarks and tests; the store uses ``match_people``.
+    """
+    settings = settings or MatchingConfig()
+    feats = build_features(columns, settings.shared_value_limit)
+    use = [c for f in settings.fields for c in FIELD_COMPARISONS[f]]
+    pairs = candidate_pairs(feats, settings.block_size_cap)
+    cmp = compare(feats, pairs, use)
+    model = _learn(feats, cmp, {}, settings)
+    scored = score(feats, model, cmp)
+    _apply_exact_keys(feats, scored, settings)
+    link = np.flatnonzero(scored.probability >= settings.merge_above)
+    result = cluster(
+        feats, pairs[link], scored.probability[link], max_size=settings.max_cluster_size
+    )
+    groups = result.labels[feats.record_profile]
+    lone = ~feats.matchable[feats.record_profile]
+    groups = np.where(lone, feats.n + np.arange(len(groups)), groups)
+    pending = (scored.probability >= settings.review_above) & (
+        scored.probability < settings.merge_above
+    )
+    together = result.labels[pairs[:, 0]] == result.labels[pairs[:, 1]]
+    held = np.zeros(len(pairs), bool)
+    held[link[sorted(result.held)]] = True
+    facts = {
+        "profiles": feats.n,
+        "candidate_pairs": len(pairs),
+        "links": len(link),
+        "review": int(((pending | held) & ~together).sum()),
+        "model": model,
+        "scored": scored,
+        "feats": feats,
+    }
+    return groups, facts
+
+
+def _learn(feats: Features, cmp, decisions: dict, settings: MatchingConfig) -> Model:
+    guard = cmp.guard
+    model = Model()
+    if settings.learn and guard.any():
+        labels = np.full(int(guard.sum()), -1)
+        if decisions:
+            keys = cmp.a[guard] * feats.n + cmp.b[guard]
+            pos = {k: i for i, k in enumerate(keys.tolist())}
+            for (a, b), same in decisions.items():
+                i = pos.get(min(a, b) * feats.n + max(a, b))
+                if i is not None:
+                    labels[i] = int(same)
+        use = [c for f in settings.fields for c in FIELD_COMPARISONS[f]]
+        full_labels = np.full(len(guard), -1)
+        full_labels[np.flatnonzero(guard)] = labels
+        model = train(feats, cmp, use, full_labels)
+    return model
+
+
+def _apply_exact_keys(feats: Features, scored, settings: MatchingConfig) -> None:
+    """Pairs that agree exactly on a configured key, pass the guard and do not differ in
+    family name are links whatever their score ("same email (exact key)")."""
+    lv = scored.cmp.levels
+    family_ok = lv[:, 1] != 0
+    exact = np.zeros(len(lv), bool)
+    if "email" in settings.exact_keys:
+        exact |= lv[:, 4] == 1
+    if "phone" in settings.exact_keys:
+        exact |= lv[:, 5] == 1
+    if "name_dob" in settings.exact_keys:
+        exact |= (lv[:, 0] == 4) & (lv[:, 1] == 3) & (lv[:, 2] == 4)
+    hit = exact & family_ok & scored.cmp.guard
+    scored.probability[hit] = np.maximum(scored.probability[hit], 0.999999)
+    scored.exact = hit  # type: ignore[attr-defined]
+
+
+def _store_pairs(db, data: Loaded, scored, review_above: float, run_id, replace: bool) -> None:
+    keep = np.flatnonzero(scored.probability >= review_above)
+    a, b = scored.cmp.a[keep], scored.cmp.b[keep]
+    ha, hb = data.hashes[a], data.hashes[b]
+    swap = ha > hb
+    pa, pb = np.where(swap, hb, ha), np.where(swap, ha, hb)
+    ra = data.ids[data.feats.profile_record[np.where(swap, b, a)]]
+    rb = data.ids[data.feats.profile_record[np.where(swap, a, b)]]
+    exact = getattr(scored, "exact", np.zeros(len(scored.probability), bool))
+    rows = []
+    for j, i in enumerate(keep.tolist()):
+        parts = explain(scored.cmp.levels[i], scored.parts[i], bool(scored.cmp.swapped[i]))
+        if exact[i]:
+            parts.append(["exact key", _exact_reason(scored.cmp.levels[i]), None])
+        rows.append(
+            (
+                int(pa[j]),
+                int(pb[j]),
+                int(ra[j]),
+                int(rb[j]),
+                float(scored.probability[i]),
+                float(scored.weight[i]),
+                "review",
+                json.dumps(parts),
+                run_id,
+            )
+        )
+    if replace:
+        db.execute("DELETE FROM match_pairs")
+    db.conn.executemany(
+        "INSERT OR REPLACE INTO match_pairs (profile_a, profile_b, record_a, record_b,"
+        " probability, weight, status, comparisons, sync_run_id) VALUES (?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
+
+
+def _exact_reason(levels: np.ndarray) -> str:
+    if levels[4] == 1:
+        return "same email (exact key)"
+    if levels[5] == 1:
+        return "same phone (exact key)"
+    return "same name and date of birth (exact key)"
+
+
+def recluster(
+    db: sqlite_utils.Database,
+    settings: MatchingConfig,
+    run_id: int | None = None,
+    data: Loaded | None = None,
+    decisions: dict | None = None,
+    summary: MatchSummary | None = None,
+) -> MatchSummary:
+    """Cluster the stored links and decisions into people and write the ids (no scoring)."""
+    started = time.perf_counter()
+    data = data or load(db, settings)
+    feats = data.feats
+    if summary is None:
+        merge_above, review_above, notes = calibrate(db, settings)
+        summary = MatchSummary(
+            mode="decisions",
+            records=len(data.ids),
+            profiles=feats.n,
+            merge_above=merge_above,
+            review_above=review_above,
+            notes=notes,
+        )
+    decisions = load_decisions(db, data.index) if decisions is None else decisions
+    stored = db.execute(
+        "SELECT profile_a, profile_b, probability, status FROM match_pairs"
+    ).fetchall()
+    a = np.array([data.index.get(r[0], -1) for r in stored], dtype=np.int64)
+    b = np.array([data.index.get(r[1], -1) for r in stored], dtype=np.int64)
+    prob = np.array([r[2] for r in stored], dtype=float)
+    present = (a >= 0) & (b >= 0) & feats.matchable[a] & feats.matchable[b]
+    pairs_decided = _sym(decisions)
+    decided = np.array(
+        [
+            (min(x, y), max(x, y)) in pairs_decided
+            for x, y in zip(a.tolist(), b.tolist(), strict=True)
+        ],
+        bool,
+    )
+    link = present & ~decided & (prob >= summary.merge_above)
+    same = [k for k, v in decisions.items() if v]
+    different = [k for k, v in decisions.items() if not v]
+    li = np.flatnonzero(link)
+    result = cluster(
+        feats,
+        np.stack([a[li], b[li]], axis=1),
+        prob[li],
+        same,
+        different,
+        settings.max_cluster_size,
+    )
+    labels = result.labels
+    held = np.zeros(len(a), bool)
+    held[li[sorted(result.held)]] = True
+    together = present & (labels[np.maximum(a, 0)] == labels[np.maximum(b, 0)])
+    status = np.select(
+        [~present, decided, link & ~held, held & ~together, together, present],
+        ["gone", "decided", "link", "held", "joined", "review"],
+        "review",
+    )
+    changed = [(s, r[0], r[1]) for s, r in zip(status.tolist(), stored, strict=False) if s != r[3]]
+    db.conn.executemany(
+        "UPDATE match_pairs SET status = ? WHERE profile_a = ? AND profile_b = ?", changed
+    )
+    summary.links = int((status == "link").sum())
+    summary.review = int(np.isin(status, PENDING).sum())
+    _write_people(db, data, labels, run_id, summary)
+    if summary.mode == "decisions":
+        summary.seconds = round(time.perf_counter() - started, 2)
+    return summary
+
+
+def _sym(decisions: dict) -> set[tuple[int, int]]:
+    return {(min(a, b), max(a, b)) for a, b in decisions}
+
+
+def _write_people(db, data: Loaded, labels: np.ndarray, run_id, summary: MatchSummary) -> None:
+    feats = data.feats
+    groups = labels[feats.record_profile]
+    lone = ~feats.matchable[feats.record_profile]  # records that are nobody else
+    groups = np.where(lone, feats.n + np.arange(len(groups)), groups)
+    next_id = 1 + max(
+        db.execute("SELECT coalesce(max(person_id), 0) FROM people").fetchone()[0],
+        db.execute("SELECT coalesce(max(merged_id), 0) FROM person_merges").fetchone()[0],
+        int(data.person.max(initial=0)),
+    )
+    result = assign_ids(groups, data.person, next_id)
+    people.write(db, data.ids, data.person, result, run_id)
+    summary.merged_people = len(result.merged)
+    summary.people = len(np.unique(result.person)) if len(result.person) else 0
+
+
+def _record_run(db, run_id, summary: MatchSummary, watermark: int, settings, model: Model) -> None:
+    db["match_runs"].insert(
+        {
+            "sync_run_id": run_id,
+            "started_at": now(),
+            "mode": summary.mode,
+            "records": summary.records,
+            "profiles": summary.profiles,
+            "new_profiles": summary.new_profiles,
+            "candidate_pairs": summary.candidate_pairs,
+            "links": summary.links,
+            "review": summary.review,
+            "people": summary.people,
+            "merged_people": summary.merged_people,
+            "seconds": summary.seconds,
+            "merge_above": summary.merge_above,
+            "review_above": summary.review_above,
+            "watermark": watermark,
+            "settings_hash": settings_hash(settings),
+            "model": json.dumps(model.to_json()),
+            "notes": "\n".join(summary.notes) or None,
+        }
+    )
+
+
+def model_table(model: Model) -> list[dict]:
+    """Each comparison level's m, u and weight in bits, for docs and `harvest match`."""
+    rows = []
+    for name in COMPARISONS:
+        w = model.weights(name)
+        for i, level in enumerate(LEVELS[name]):
+            rows.append(
+                {
+                    "comparison": name,
+                    "level": level,
+                    "m": model.m[name][i],
+                    "u": model.u[name][i],
+                    "bits": float(w[i]),
+                }
+            )
+    return rows

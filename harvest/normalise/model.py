@@ -1,0 +1,240 @@
+"""The Fellegi-Sunter model: what each level of agreement is worth, learnt from the data.
+
+``log2(m / u)`` bits per level, where ``m`` is how often the same person is at that
+level and ``u`` how often two strangers are. ``u`` comes from random pairs of the
+charity's own profiles; ``m`` is estimated by expectation maximisation in two
+sessions, as Splink does, starting from (and gently pulled towards) defaults so that
+a tiny data set still behaves. Review decisions fix their pairs' membership in EM.
+Agreement on a rare value counts for more than on a common one (term frequency).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from harvest.normalise.compare import (
+    COMPARISONS,
+    DEFAULT_M,
+    DEFAULT_U,
+    EXACT,
+    LEVELS,
+    PRIOR_STRENGTH,
+    TF_CLIP,
+    TF_FIELDS,
+    TF_MIN_PROFILES,
+    Compared,
+    compare,
+)
+from harvest.normalise.features import Features
+
+
+@dataclass
+class Model:
+    """m and u per comparison level, and lambda: the chance two random profiles match."""
+
+    m: dict[str, list[float]] = field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_M.items()}
+    )
+    u: dict[str, list[float]] = field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_U.items()}
+    )
+    lam: float = 0.3
+    pairs: int = 0
+    labelled: int = 0
+    iterations: int = 0
+
+    def to_json(self) -> dict:
+        return {
+            "m": self.m,
+            "u": self.u,
+            "lambda": self.lam,
+            "pairs": self.pairs,
+            "labelled": self.labelled,
+            "iterations": self.iterations,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Model:
+        return cls(
+            data["m"],
+            data["u"],
+            data["lambda"],
+            data.get("pairs", 0),
+            data.get("labelled", 0),
+            data.get("iterations", 0),
+        )
+
+    def weights(self, name: str) -> np.ndarray:
+        """log2(m/u) per level, and 0 for blank (indexed by level, −1 → last)."""
+        w = np.log2(np.asarray(self.m[name]) / np.asarray(self.u[name]))
+        return np.append(w, 0.0)
+
+
+def _llr(model: Model, levels: np.ndarray) -> np.ndarray:
+    total = np.zeros(len(levels))
+    for i, name in enumerate(COMPARISONS):
+        total += model.weights(name)[levels[:, i]]
+    return total
+
+
+def estimate_u(
+    feats: Features, use: list[str] | None = None, pairs: int = 300_000, seed: int = 0
+) -> dict[str, list[float]]:
+    """u from random pairs of profiles: how often strangers agree at each level."""
+    idx = np.flatnonzero(feats.matchable)
+    out = {k: list(v) for k, v in DEFAULT_U.items()}
+    if len(idx) < 50:
+        return out
+    rng = np.random.default_rng(seed)
+    n = min(pairs, len(idx) * (len(idx) - 1) // 2)
+    a, b = rng.choice(idx, n), rng.choice(idx, n)
+    keep = a != b
+    levels = compare(feats, np.stack([a[keep], b[keep]], axis=1), use).levels
+    for i, name in enumerate(COMPARISONS):
+        col = levels[:, i]
+        col = col[col >= 0]
+        if len(col) >= 100:
+            k = len(LEVELS[name])
+            counts = np.bincount(col, minlength=k) + 1.0  # add-one: never a zero
+            out[name] = [float(x) for x in counts / counts.sum()]
+    return out
+
+
+def fit(
+    levels: np.ndarray,
+    start: Model | None = None,
+    labels: np.ndarray | None = None,
+    iterations: int = 30,
+    tol: float = 1e-4,
+    fixed_u: dict[str, list[float]] | None = None,
+) -> Model:
+    """Expectation maximisation of m, u and lambda over candidate pairs that pass the guard.
+
+    ``labels`` (1 same, 0 different, −1 unknown) are people's review decisions: those
+    pairs' membership is fixed, so the charity's own decisions calibrate the weights.
+    """
+    model = Model(
+        m={k: list(v) for k, v in (start or Model()).m.items()},
+        u={k: list(v) for k, v in (fixed_u or (start or Model()).u).items()},
+        lam=(start or Model()).lam,
+    )
+    lam = model.lam
+    known = labels if labels is not None else np.full(len(levels), -1)
+    for it in range(iterations):
+        logit = _llr(model, levels) * np.log(2) + np.log(lam / (1 - lam))
+        p = 1 / (1 + np.exp(-np.clip(logit, -50, 50)))
+        p = np.where(known >= 0, known, p)
+        new_lam = (p.sum() + PRIOR_STRENGTH * 0.3) / (len(p) + PRIOR_STRENGTH)
+        new = Model(
+            m={k: list(v) for k, v in model.m.items()},
+            u={k: list(v) for k, v in model.u.items()},
+            lam=float(np.clip(new_lam, 0.001, 0.999)),
+        )
+        for i, name in enumerate(COMPARISONS):
+            col = levels[:, i]
+            ok = col >= 0
+            if not ok.any():
+                continue
+            k = len(LEVELS[name])
+            todo = [(new.m, p, DEFAULT_M)] + ([] if fixed_u else [(new.u, 1 - p, DEFAULT_U)])
+            for target, weights, default in todo:
+                counts = np.bincount(col[ok], weights=weights[ok], minlength=k)
+                prior = PRIOR_STRENGTH * np.asarray(default[name])
+                probs = (counts + prior) / (counts.sum() + PRIOR_STRENGTH)
+                target[name] = [float(x) for x in np.clip(probs, 1e-6, 1)]
+        delta = abs(new.lam - lam) + max(
+            float(np.max(np.abs(np.subtract(new.m[c], model.m[c])))) for c in COMPARISONS
+        )
+        model, lam = new, new.lam
+        model.iterations = it + 1
+        if delta < tol:
+            break
+    model.pairs = len(levels)
+    model.labelled = int((known >= 0).sum())
+    return model
+
+
+def train(
+    feats: Features, cmp: Compared, use: list[str] | None = None, labels: np.ndarray | None = None
+) -> Model:
+    """Learn m by EM in two sessions, as Splink does, with u from random pairs.
+
+    Among candidates whose names agree exactly, EM learns how often matches agree
+    on everything else; among those whose dates of birth agree, on the names. A
+    session never learns about the fields it was chosen by (they agree by
+    construction). Then lambda, the chance that two random profiles are one person,
+    is found as the fixed point of (expected matches among candidates) / (all pairs).
+    """
+    u = estimate_u(feats, use)
+    model = Model(u=u)
+    lv, guard = cmp.levels, cmp.guard
+    known = labels if labels is not None else np.full(len(lv), -1)
+    learnt: dict[str, list[list[float]]] = {c: [] for c in COMPARISONS}
+    sessions = [((lv[:, 0] == 4) & (lv[:, 1] == 3), (0, 1)), (lv[:, 2] == 4, (2,))]
+    for chosen, blanked in sessions:
+        mask = guard & chosen
+        if mask.sum() < 100:
+            continue
+        sub = lv[mask].copy()
+        sub[:, list(blanked)] = -1
+        fitted = fit(sub, start=model, labels=known[mask], fixed_u=u)
+        model.iterations += fitted.iterations
+        for i, c in enumerate(COMPARISONS):
+            if i not in blanked and (sub[:, i] >= 0).any():
+                learnt[c].append(fitted.m[c])
+    for c, ms in learnt.items():
+        if ms:
+            model.m[c] = [float(x) for x in np.mean(ms, axis=0)]
+    model.pairs = int(guard.sum())
+    model.labelled = int((known >= 0).sum())
+    m = int(feats.matchable.sum())
+    total = max(m * (m - 1) / 2, 1.0)
+    model.lam = min(0.5, 1 / max(m, 2))
+    base = cmp.levels[guard]
+    adj = tf_adjust(feats, model, cmp)[guard]
+    for _ in range(20):
+        w = _llr(model, base) + adj.sum(axis=1) + np.log2(model.lam / (1 - model.lam))
+        expected = float((1 / (1 + np.exp2(-np.clip(w, -60, 60)))).sum())
+        lam = float(np.clip(expected / total, 1e-12, 0.5))
+        if abs(np.log(lam / model.lam)) < 1e-3:
+            break
+        model.lam = lam
+    return model
+
+
+def tf_adjust(feats: Features, model: Model, cmp: Compared) -> np.ndarray:
+    """Bits added per comparison for agreeing on a rare value (taken away for a common one)."""
+    adj = np.zeros(cmp.tf_code.shape)
+    if feats.n < TF_MIN_PROFILES:
+        return adj  # too few records to tell a rare value from a common one
+    for i, name in enumerate(COMPARISONS):
+        codes = cmp.tf_code[:, i]
+        hit = codes >= 0
+        if hit.any():
+            freq = feats.counts[TF_FIELDS[name]][codes[hit]] / max(feats.n, 1)
+            base = model.u[name][EXACT[name]]
+            adj[hit, i] = np.clip(np.log2(base / freq), -TF_CLIP, TF_CLIP)
+    return adj
+
+
+@dataclass
+class Scored:
+    cmp: Compared
+    weight: np.ndarray  # total match weight in bits, prior included
+    probability: np.ndarray  # 0 for pairs the guard refuses
+    parts: np.ndarray  # (n, comparisons) bits per comparison
+
+
+def score(feats: Features, model: Model, cmp: Compared) -> Scored:
+    parts = (
+        np.stack([model.weights(c)[cmp.levels[:, i]] for i, c in enumerate(COMPARISONS)], axis=1)
+        if len(cmp.levels)
+        else np.zeros((0, len(COMPARISONS)))
+    )
+    parts = parts + tf_adjust(feats, model, cmp)
+    weight = parts.sum(axis=1) + np.log2(model.lam / (1 - model.lam))
+    prob = 1 / (1 + np.exp2(-np.clip(weight, -60, 60)))
+    prob = np.where(cmp.guard, prob, 0.0)
+    return Scored(cmp, weight, prob, parts)

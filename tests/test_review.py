@@ -1,0 +1,204 @@
+"""Reviewing uncertain pairs: in the terminal, through a spreadsheet, and decisions that win."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pytest
+from conftest import query, scalar, write_config, write_csv
+from typer.testing import CliRunner
+
+from harvest import review
+from harvest.cli import app
+from harvest.config import MatchingConfig, load_config
+from harvest.normalise.decisions import calibrate
+from harvest.store import connect
+from harvest.sync import sync
+
+runner = CliRunner()
+HEADER = ["First name", "Surname", "Date of birth", "Postcode", "Email"]
+ROWS = [
+    ["Ann", "Lee", "01/02/1950", "M1 1AE", ""],
+    ["Anne", "Lee", "", "M1 1AE", ""],
+    ["Raj", "Patel", "05/06/1977", "B1 1AA", ""],
+    ["Raj", "Patel", "", "B1 1AA", "rp@example.org"],
+    ["Cy", "Ng", "09/09/1999", "LS1 4AP", ""],
+    ["Cy", "Ng", "09/09/1999", "LS6 2AB", ""],
+]
+# Everything is uncertain: every candidate pair goes to the review queue.
+ALL_UNCERTAIN = {"merge_above": 0.99999999999, "review_above": 0.000001, "exact_keys": []}
+
+
+@pytest.fixture
+def queued(project: Path) -> Path:
+    write_csv(project / "list.csv", [HEADER, *ROWS])
+    cfg = write_config(
+        project,
+        [{"name": "list", "type": "file", "options": {"path": "list.csv"}}],
+        matching=ALL_UNCERTAIN,
+    )
+    result = sync(load_config(cfg))
+    assert (
+        result.matching.review == 3
+        and scalar(project / "harvest.db", "SELECT count(*) FROM people") == 6
+    )
+    return cfg
+
+
+def _queue(cfg: Path) -> list[review.Pair]:
+    db = connect(load_config(cfg).database_path)
+    try:
+        return review.queue(db)
+    finally:
+        db.close()
+
+
+def _person(db: Path, given: str) -> set[int]:
+    return {r[0] for r in query(db, "SELECT person_id FROM records WHERE given_name = ?", (given,))}
+
+
+def _same_person(db: Path, record_a: int, record_b: int) -> bool:
+    ids = query(db, "SELECT person_id FROM records WHERE id IN (?, ?)", (record_a, record_b))
+    return len({r[0] for r in ids}) == 1
+
+
+def _invoke(cfg: Path, *args: str, input: str | None = None):
+    return runner.invoke(app, ["review", "-c", str(cfg), "--by", "tester", *args], input=input)
+
+
+def test_terminal_review_records_same_different_and_skip(queued: Path) -> None:
+    pairs = _queue(queued)
+    result = _invoke(queued, input="s\nd\nk\n")
+    assert result.exit_code == 0, result.output
+    assert "Pair 1 of 3" in result.output and "✓ same" in result.output
+    assert "✗ differs" in result.output or "—" in result.output
+    db = queued.parent / "harvest.db"
+    assert query(db, "SELECT decision, decided_by, via FROM match_decisions ORDER BY id") == [
+        ("same", "tester", "terminal"),
+        ("different", "tester", "terminal"),
+    ]
+    assert _same_person(db, pairs[0].a.record_id, pairs[0].b.record_id)
+    assert not _same_person(db, pairs[1].a.record_id, pairs[1].b.record_id)
+    assert [p.key for p in _queue(queued)] == [pairs[2].key]  # the skipped one waits
+    assert scalar(db, "SELECT count(*) FROM people") == 5
+
+
+def test_undo_in_the_terminal_and_from_the_command_line(queued: Path) -> None:
+    pairs = _queue(queued)
+    result = _invoke(queued, input="s\nu\nd\nq\n")
+    assert result.exit_code == 0, result.output
+    db = queued.parent / "harvest.db"
+    rows = query(db, "SELECT decision, undone_at IS NOT NULL FROM match_decisions ORDER BY id")
+    assert rows == [("same", 1), ("different", 0)]
+    assert not _same_person(db, pairs[0].a.record_id, pairs[0].b.record_id)
+    assert _invoke(queued, "--undo").exit_code == 0
+    assert scalar(db, "SELECT count(*) FROM match_decisions WHERE undone_at IS NULL") == 0
+    assert pairs[0].key in [p.key for p in _queue(queued)]  # back in the queue
+
+
+def test_decisions_win_over_the_score_for_good(queued: Path) -> None:
+    pairs = _queue(queued)
+    _invoke(queued, input="d\ns\nq\n")
+    db = queued.parent / "harvest.db"
+    # Now make every pair a definite match: the "different" one must still stay apart.
+    project = queued.parent
+    write_config(
+        project,
+        [{"name": "list", "type": "file", "options": {"path": "list.csv"}}],
+        matching={"merge_above": 0.000002, "review_above": 0.000001},
+    )
+    assert runner.invoke(app, ["match", "--full", "-c", str(queued)]).exit_code == 0
+    assert not _same_person(db, pairs[0].a.record_id, pairs[0].b.record_id)
+    assert _same_person(db, pairs[2].a.record_id, pairs[2].b.record_id)
+    # And back to nothing definite: the "same" one stays joined.
+    write_config(
+        project,
+        [{"name": "list", "type": "file", "options": {"path": "list.csv"}}],
+        matching=ALL_UNCERTAIN,
+    )
+    assert runner.invoke(app, ["match", "--full", "-c", str(queued)]).exit_code == 0
+    assert _same_person(db, pairs[1].a.record_id, pairs[1].b.record_id)
+    assert not _same_person(db, pairs[0].a.record_id, pairs[0].b.record_id)
+    person = query(db, "SELECT person_id FROM records WHERE id = ?", (pairs[1].a.record_id,))[0][0]
+    shown = runner.invoke(app, ["person", str(person), "-c", str(queued)])
+    assert shown.exit_code == 0 and "marked same by tester" in shown.output
+    assert runner.invoke(app, ["person", "99999", "-c", str(queued)]).exit_code == 1
+
+
+def test_spreadsheet_round_trip(queued: Path, tmp_path: Path) -> None:
+    path = tmp_path / "review.xlsx"
+    result = _invoke(queued, "--export", str(path))
+    assert result.exit_code == 0 and "3 pair(s)" in result.output
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["Instructions", "Pairs"]
+    assert "same person" in wb["Instructions"]["A3"].value
+    ws = wb["Pairs"]
+    header = [c.value for c in ws[1]]
+    assert header[:4] == ["Pair", "Decision", "Probability", "Differs"]
+    assert "Given name (A)" in header and "Given name (B)" in header
+    [validation] = ws.data_validations.dataValidation
+    assert validation.formula1 == '"same,different,skip"' and "B2" in str(validation.sqref)
+    keys = [ws.cell(r, 1).value for r in range(2, 5)]
+    ws["B2"], ws["B3"], ws["B4"] = "same", "Different ", "skip"
+    wb.save(path)
+    result = _invoke(queued, "--import", str(path))
+    assert result.exit_code == 0, result.output
+    assert "Recorded 1 same and 1 different; 1 left for later" in result.output
+    db = queued.parent / "harvest.db"
+    assert query(db, "SELECT decision, via FROM match_decisions ORDER BY id") == [
+        ("same", "spreadsheet"),
+        ("different", "spreadsheet"),
+    ]
+    pairs = {p.key: p for p in review.queue(connect(db))}
+    assert list(pairs) == [keys[2]]
+    assert scalar(db, "SELECT count(*) FROM people") == 5
+
+
+def test_bad_spreadsheet_rows_are_reported_and_the_good_ones_kept(
+    queued: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "review.xlsx"
+    _invoke(queued, "--export", str(path))
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Pairs"]
+    ws["B2"] = "maybe"
+    ws["A3"], ws["B3"] = "not-a-pair", "same"
+    ws["B4"] = "same"
+    wb.save(path)
+    result = _invoke(queued, "--import", str(path))
+    assert result.exit_code == 1
+    assert "row 2: 'maybe' is not same, different or skip" in result.output
+    assert "row 3: pair 'not-a-pair'" in result.output
+    assert "Recorded 1 same" in result.output
+    assert scalar(queued.parent / "harvest.db", "SELECT count(*) FROM match_decisions") == 1
+
+
+def test_a_file_that_is_not_a_review_workbook_is_refused(queued: Path, tmp_path: Path) -> None:
+    bogus = tmp_path / "review.xlsx"
+    bogus.write_bytes(b"not a workbook")
+    result = _invoke(queued, "--import", str(bogus))
+    assert result.exit_code == 1 and "could not be read as an Excel workbook" in result.output
+    other = tmp_path / "other.xlsx"
+    openpyxl.Workbook().save(other)
+    assert "has no sheet called 'Pairs'" in _invoke(queued, "--import", str(other)).output
+
+
+def test_decisions_recalibrate_the_thresholds(tmp_path: Path) -> None:
+    db = connect(tmp_path / "h.db")
+    rows = [
+        (i, i + 1000, "same" if p >= 0.345 else "different", p, "2026-01-01")
+        for i, p in enumerate([0.11 + 0.02 * k for k in range(30)])
+    ]
+    db.conn.executemany(
+        "INSERT INTO match_decisions (profile_a, profile_b, decision, probability,"
+        " decided_at) VALUES (?, ?, ?, ?, ?)",
+        rows,
+    )
+    merge, review_above, notes = calibrate(db, MatchingConfig(review_above=0.1))
+    assert merge == pytest.approx(0.35) and review_above == pytest.approx(0.33)
+    assert "30 review decision(s); the model agreed with" in notes[0]
+    assert any("lowered the merge threshold" in n for n in notes)
+    fixed = calibrate(db, MatchingConfig(recalibrate=False))
+    assert fixed[:2] == (0.95, 0.5)
+    db.close()
