@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from harvest.connectors.base import Connector, connector_types
+from harvest.connectors.base import Connector, connector_class, connector_names
 from harvest.errors import ConfigError
 from harvest.normalise.standard import load_standard
 from harvest.publish.privacy import PublishConfig
@@ -125,7 +125,7 @@ class HarvestConfig(BaseModel):
         raise ConfigError(f"{self.path}: there is no source called {name!r} (sources: {known}).")
 
     def connector(self, source: SourceConfig) -> Connector:
-        cls = connector_types()[source.type]
+        cls = connector_class(source.type)
         return cls(source.name, cls.Options.model_validate(source.options), self.base_dir)
 
 
@@ -153,7 +153,7 @@ def _pydantic_problems(exc: ValidationError, raw: dict[str, Any], prefix: tuple 
 
 def _check_sources(raw_sources: list[Any]) -> list[str]:
     problems: list[str] = []
-    types = connector_types()
+    types = connector_names()
     seen: set[str] = set()
     for i, src in enumerate(raw_sources):
         if not isinstance(src, dict):
@@ -166,11 +166,11 @@ def _check_sources(raw_sources: list[Any]) -> list[str]:
         seen.add(name)
         stype = src.get("type")
         if stype not in types:
-            known = ", ".join(sorted(types))
+            known = ", ".join(types)
             problems.append(f"sources[{i}].type: unknown source type {stype!r} (known: {known})")
             continue
         try:
-            types[stype].Options.model_validate(src.get("options") or {})
+            connector_class(stype).Options.model_validate(src.get("options") or {})
         except ValidationError as exc:
             problems += _pydantic_problems(exc, src, ("sources", i, "options"))
     return problems

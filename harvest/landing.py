@@ -83,7 +83,7 @@ def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
 
 def _row_json(keys: list[str], values: list[str]) -> str:
     """The row as a JSON object of header → text (keys are pre-encoded ``"header":``)."""
-    return "{" + ",".join([k + _json_str(v) for k, v in zip(keys, values)]) + "}"
+    return "{" + ",".join([k + _json_str(v) for k, v in zip(keys, values, strict=False)]) + "}"
 
 
 def person_keys(rec: dict[str, Any]) -> list[str]:
@@ -441,6 +441,8 @@ class Lander:
 
     def finish(self) -> None:
         """Drop contacts of records that are no longer current; refresh people touched."""
+        if not self.counts.read:
+            return  # nothing was read (unchanged files): nothing to tidy
         for table in ("attendances", "outcomes"):
             self.db.execute(
                 f"""DELETE FROM {table} WHERE source = ? AND record_id IN (

@@ -25,7 +25,7 @@ from harvest.connectors.base import Activity, Problem, Table
 from harvest.errors import HarvestError, LockedError
 from harvest.landing import Counts, Lander
 from harvest.normalise.mapping import ColumnMap, map_columns
-from harvest.normalise.match import MatchSummary, match_people
+from harvest.normalise.match_state import MatchSummary, nothing_new
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +127,12 @@ def sync(
 
 def match_step(db: sqlite_utils.Database, config: HarvestConfig, run_id: int) -> MatchSummary:
     """Match people across every source, in its own transaction, after all have landed."""
+    if not config.matching.enabled:
+        return MatchSummary(mode="off")
+    if nothing_new(db, config.matching):
+        return MatchSummary(mode="unchanged")
+    from harvest.normalise.match import match_people  # numpy and friends: only when needed
+
     try:
         with store.transaction(db):
             return match_people(db, config.matching, run_id)

@@ -1,5 +1,3 @@
-"""Connectors read sources. Importing this package registers the built-in ones."""
+"""Connectors read sources. Each built-in registers itself when first used (see base.BUILTIN)."""
 
 from __future__ import annotations
-
-from harvest.connectors import eventbrite, files, google, microsoft  # noqa: F401

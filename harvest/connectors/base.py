@@ -107,6 +107,17 @@ class Connector:
 
 _REGISTRY: dict[str, type[Connector]] = {}
 
+# Built-in connectors register themselves with @register when their module is imported;
+# the module is imported only when a source of that type is used, so a sync of files
+# never pays for loading the Google or Microsoft client libraries.
+BUILTIN = {
+    "file": "harvest.connectors.files",
+    "eventbrite": "harvest.connectors.eventbrite",
+    "google_forms": "harvest.connectors.google_forms",
+    "google_sheets": "harvest.connectors.google_sheets",
+    "microsoft_excel": "harvest.connectors.microsoft",
+}
+
 
 def register(cls: type[Connector]) -> type[Connector]:
     """Class decorator that makes a connector available as ``type: <cls.type>``."""
@@ -114,7 +125,20 @@ def register(cls: type[Connector]) -> type[Connector]:
     return cls
 
 
-def connector_types() -> dict[str, type[Connector]]:
-    from harvest import connectors  # noqa: F401  (registers the built-ins)
+def connector_names() -> list[str]:
+    """Every source type harvest knows, without importing the connectors."""
+    return sorted(set(BUILTIN) | set(_REGISTRY))
 
-    return dict(_REGISTRY)
+
+def connector_class(type_name: str) -> type[Connector]:
+    """The connector class for a source type, importing its module the first time."""
+    if type_name not in _REGISTRY and type_name in BUILTIN:
+        import importlib
+
+        importlib.import_module(BUILTIN[type_name])
+    return _REGISTRY[type_name]
+
+
+def connector_types() -> dict[str, type[Connector]]:
+    """Every connector class (imports them all)."""
+    return {name: connector_class(name) for name in connector_names()}

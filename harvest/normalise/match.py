@@ -27,7 +27,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import sqlite_utils
@@ -39,6 +39,7 @@ from harvest.normalise.clusters import assign_ids, cluster
 from harvest.normalise.compare import COMPARISONS, FIELD_COMPARISONS, LEVELS, compare, explain
 from harvest.normalise.decisions import calibrate, load_decisions
 from harvest.normalise.features import IDENTITY, Features, build_features
+from harvest.normalise.match_state import MatchSummary, last_run, nothing_new, settings_hash
 from harvest.normalise.model import Model, score, train
 from harvest.store import now
 
@@ -48,36 +49,6 @@ FULL_IF_MORE_THAN = 500  # new profiles; fewer never trigger a full match
 PAIR_STATUSES = ("link", "held", "review", "joined", "decided", "gone")
 PENDING = ("held", "review")
 
-
-@dataclass
-class MatchSummary:
-    mode: str = "none"  # full | incremental | decisions | off
-    records: int = 0
-    profiles: int = 0
-    new_profiles: int = 0
-    candidate_pairs: int = 0
-    links: int = 0
-    review: int = 0
-    people: int = 0
-    merged_people: int = 0
-    seconds: float = 0.0
-    merge_above: float = 0.0
-    review_above: float = 0.0
-    notes: list[str] = field(default_factory=list)
-    error: str = ""
-
-    def summary(self) -> str:
-        if self.error:
-            return f"matching: FAILED — {self.error}"
-        if self.mode == "off":
-            return "matching: off (matching.enabled is false)"
-        line = (
-            f"matching ({self.mode}): {self.records:,} records are {self.people:,} people; "
-            f"{self.merged_people:,} merged this time; {self.review:,} pair(s) to review"
-        )
-        if self.review:
-            line += " with `harvest review`"
-        return line
 
 
 @dataclass
@@ -89,12 +60,6 @@ class Loaded:
     feats: Features
     hashes: np.ndarray  # per profile: a stable 63-bit hash of its identifying values
     index: dict[int, int]  # profile hash → profile index
-
-
-def settings_hash(settings: MatchingConfig) -> str:
-    keys = ("fields", "exact_keys", "block_size_cap", "shared_value_limit", "learn")
-    text = json.dumps({k: getattr(settings, k) for k in keys}, sort_keys=True)
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def profile_hash(values: tuple) -> int:
@@ -125,22 +90,6 @@ def load(db: sqlite_utils.Database, settings: MatchingConfig) -> Loaded:
     return Loaded(ids, person, feats, hashes, index)
 
 
-def last_run(db: sqlite_utils.Database) -> dict | None:
-    row = db.execute(
-        "SELECT watermark, settings_hash, model, merge_above, review_above, profiles FROM match_runs"
-        " WHERE mode != 'off' AND model IS NOT NULL ORDER BY id DESC LIMIT 1"
-    ).fetchone()
-    if not row:
-        return None
-    return dict(
-        zip(
-            ("watermark", "settings_hash", "model", "merge_above", "review_above", "profiles"),
-            row,
-            strict=False,
-        )
-    )
-
-
 def match_people(
     db: sqlite_utils.Database,
     settings: MatchingConfig,
@@ -151,6 +100,8 @@ def match_people(
     started = time.perf_counter()
     if not settings.enabled:
         return MatchSummary(mode="off")
+    if not full and nothing_new(db, settings):
+        return MatchSummary(mode="unchanged")
     data = load(db, settings)
     feats = data.feats
     state = last_run(db)
