@@ -99,6 +99,9 @@ def sync(
         result = run_sync(cfg, only=source, full=full, reporter=make_reporter(console, progress))
         if result.matching:
             console.print(result.matching.summary(), highlight=False)
+        for line in (result.published, result.publish_error):
+            if line:
+                console.print(line, highlight=False, soft_wrap=True)
         if not result.sources:
             console.print("No sources to sync: add one under `sources:` in harvest.yaml.")
         return result.exit_code
@@ -261,7 +264,7 @@ def demo(
         cfg = _prepare_demo(directory)
         console.print(f"Demo files copied to {directory}/ — syncing {len(cfg.sources)} sources:")
         result = run_sync(cfg, reporter=make_reporter(console))
-        console.print(publish_funders(cfg).summary())
+        console.print(result.published or publish_funders(cfg).summary())
         if no_serve:
             return result.exit_code
         logins = demo_logins(Users(users_path(cfg.database_path)))

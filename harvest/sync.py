@@ -75,11 +75,13 @@ class SyncResult:
     run_id: int
     sources: list[SourceResult]
     matching: MatchSummary | None = None
+    published: str | None = None  # a one-line summary of rebuilding funders.db, if it ran
+    publish_error: str | None = None
 
     @property
     def exit_code(self) -> int:
         failed = any(s.status in ("failed", "problems") for s in self.sources)
-        return 1 if failed or (self.matching and self.matching.error) else 0
+        return 1 if failed or (self.matching and self.matching.error) or self.publish_error else 0
 
 
 @contextmanager
@@ -122,7 +124,25 @@ def sync(
         status = "failed" if any(r.status == "failed" for r in results) else "ok"
         store.finish_run(db, run_id, status)
         db.conn.close()
-    return SyncResult(run_id, results, matching)
+        result = SyncResult(run_id, results, matching)
+        publish_step(config, result)
+    return result
+
+
+def publish_step(config: HarvestConfig, result: SyncResult) -> None:
+    """Rebuild funders.db when this sync read anything (or it does not exist yet)."""
+    from harvest.publish.funders import funders_path, publish_funders
+
+    if not config.publish.after_sync:
+        return
+    read = any(s.counts.read for s in result.sources)
+    merged = bool(result.matching and result.matching.mode not in ("off", "unchanged"))
+    if not (read or merged or not funders_path(config).exists()):
+        return
+    try:
+        result.published = publish_funders(config).summary()
+    except HarvestError as exc:
+        result.publish_error = f"funders.db was not rebuilt: {exc}"
 
 
 def match_step(db: sqlite_utils.Database, config: HarvestConfig, run_id: int) -> MatchSummary:

@@ -355,3 +355,22 @@ def test_hxl_row_windows_1252_and_workbook_dates_end_to_end(project):
     assert scalar(db, "SELECT count(DISTINCT person_id) FROM records WHERE source = 'youth'") == 1
     raw = json.loads(scalar(db, "SELECT data FROM raw_rows WHERE source = 'council'"))
     assert raw == {"Prénom": "Zoë", "Nom": "Smith", "Où": "m14 5tq", "Téléphone": "07700 900125"}
+
+
+def test_every_sync_that_reads_something_rebuilds_funders_db(project, signup_rows, lunch_source):
+    write_csv(project / "lunch.csv", signup_rows)
+    cfg = write_config(project, [lunch_source()])
+    first = _sync(cfg)
+    funders = project / "funders.db"
+    assert first.published and "Published funders.db" in first.published and funders.exists()
+    built = funders.stat().st_mtime_ns
+    again = _sync(cfg)  # nothing read: funders.db is left as it is
+    assert again.published is None and funders.stat().st_mtime_ns == built
+    os.utime(project / "lunch.csv", ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert _sync(cfg).published
+
+
+def test_publishing_can_be_left_to_harvest_publish(project, signup_rows, lunch_source):
+    write_csv(project / "lunch.csv", signup_rows)
+    cfg = write_config(project, [lunch_source()], publish={"after_sync": False})
+    assert _sync(cfg).published is None and not (project / "funders.db").exists()

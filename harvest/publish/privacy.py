@@ -39,6 +39,9 @@ class PublishConfig(BaseModel):
     funders_database: str = Field(
         "funders.db", description="The funder-safe database, relative to harvest.yaml's folder."
     )
+    after_sync: bool = Field(
+        True, description="Rebuild funders.db at the end of every sync that read anything new."
+    )
     suppress_below: int = Field(8, ge=1, description="Counts from 1 to this minus 1 are hidden.")
     round_to: int = Field(5, ge=1, description="Other counts are rounded to a multiple of this.")
     special_suppress_below: int = Field(
