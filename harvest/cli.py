@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table as RichTable
 
-from harvest import __version__, cli_auth, cli_match, cli_publish, store
+from harvest import __version__, cli_auth, cli_match, cli_privacy, cli_publish, store
 from harvest.cli_common import ConfigOpt, _run, console
 from harvest.config import DEFAULT_CONFIG, HarvestConfig, load_config
 from harvest.errors import ConfigError
@@ -292,7 +292,7 @@ def _prepare_demo(directory: Path) -> HarvestConfig:
     return load_config(directory / "harvest.yaml")
 
 
-for _module in (cli_auth, cli_match, cli_publish):
+for _module in (cli_auth, cli_match, cli_publish, cli_privacy):
     _module.register(app)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -153,12 +153,24 @@ def _applied(summary) -> None:
 def person(
     person_id: Annotated[int, typer.Argument(help="The person's id (person_id).")],
     config: ConfigOpt = None,
+    export: Annotated[Path | None, typer.Option(
+        "--export", help="Write everything held about them (subject access) to FILE.xlsx "
+                         "or FILE.json instead.")] = None,
 ) -> None:
-    """Show a person's records and why they were joined: each comparison and its weight."""
+    """Show a person's records and why they were joined: each comparison and its weight.
+
+    With `--export FILE.xlsx` (or `.json`): everything held about them, raw rows included,
+    with where and when each was read, for a subject access request.
+    """
     from harvest.normalise.explain import explain_person
 
     def body() -> int:
         cfg = load_config(config)
+        if export:  # data protection: subject access (harvest/dataprotection/access.py)
+            from harvest.dataprotection.access import export_person
+
+            console.print(export_person(_db(cfg), person_id, export).summary())
+            return 0
         show_person(console, explain_person(_db(cfg), person_id))
         return 0
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
+from harvest import audit
 from harvest.cli_common import ConfigOpt, _run, console
 from harvest.config import load_config
 from harvest.errors import ConfigError
@@ -46,6 +47,8 @@ def publish(
     def body() -> int:
         cfg = load_config(config)
         summary = publish_funders(cfg)
+        audit.record_at(cfg.database_path, "publish", {  # data protection: the audit trail
+            "people": summary.people, "contacts": summary.contacts}, command="publish")
         console.print(summary.summary())
         if not serve:
             return 0
@@ -59,6 +62,14 @@ def _users(config: ConfigOpt):  # type: ignore[no-untyped-def]
     from harvest.publish.users import Users, users_path
 
     return Users(users_path(load_config(config).database_path))
+
+
+def _audit_users(config: ConfigOpt, action: str, role: str | None) -> None:
+    """An audit entry for a login change, in the store when there is one (no login names)."""
+    db_path = load_config(config).database_path
+    if db_path.exists():
+        audit.record_at(db_path, action, {"funder": role == "funder", "staff": role == "staff"},
+                        command=action.replace(".", " "))
 
 
 def _read_password(password_stdin: bool) -> str:
@@ -88,6 +99,7 @@ def users_add(
         if not password:
             raise ConfigError("No password given: type one, or pipe it in with --password-stdin.")
         users.add(name, role, password, replace=replace)
+        _audit_users(config, "users.add", role)
         console.print(f"Added {name} ({role}) to {users.path}.")
 
     _run(body)
@@ -121,6 +133,7 @@ def users_remove(
         users = _users(config)
         if not users.remove(name):
             raise ConfigError(f"There is no user called {name!r} (see `harvest users list`).")
+        _audit_users(config, "users.remove", None)
         console.print(f"Removed {name}. Restart `harvest serve` or `harvest publish --serve`.")
         return 0
 

@@ -25,6 +25,7 @@ from pydantic import (
 from harvest.connectors.base import Connector, connector_class, connector_names
 from harvest.errors import ConfigError
 from harvest.normalise.standard import load_standard
+from harvest.dataprotection.retention import RetentionConfig
 from harvest.publish.privacy import PublishConfig
 
 DEFAULT_CONFIG = "harvest.yaml"
@@ -104,6 +105,7 @@ class HarvestConfig(BaseModel):
     sources: list[SourceConfig] = Field(default_factory=list)
     matching: MatchingConfig = Field(default_factory=MatchingConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     # Set after loading, not from the file.
     path: Path | None = None

@@ -27,6 +27,7 @@ from typing import Any
 import sqlite_utils
 
 from harvest.connectors.base import Row, Table
+from harvest.dataprotection.tombstones import Tombstones
 from harvest.normalise.features import email_key, family_key, given_key, phone_key
 from harvest.normalise.mapping import ColumnMap
 from harvest.normalise.record import Normalised, RowNormaliser
@@ -68,6 +69,7 @@ class Counts:
     changed: int = 0
     unchanged: int = 0
     problems: int = 0
+    forgotten: int = 0  # rows skipped because they were forgotten (tombstones)
     problem_kinds: Counter = field(default_factory=Counter)
 
 
@@ -135,6 +137,8 @@ class Lander:
             *self.fields, "extra", "synced_at",
         ])
         self._people_sql = self._people_upsert_sql()
+        # data protection: a row that was forgotten (`harvest forget`) never lands again
+        self.tombstones = Tombstones.for_source(db, source)
 
     def _max(self, sql: str) -> int:
         return int(self.db.execute(sql).fetchone()[0] or 0)
@@ -179,6 +183,10 @@ class Lander:
         for row in batch:
             joined = "\x1f".join(row.values)
             items.append((row, self._row_key(table, row, id_idx, joined), _hash(prefix + joined)))
+        if self.tombstones:  # data protection: skip (and count) rows that were forgotten
+            kept = [i for i in items if not self.tombstones.forgotten(i[1], i[2])]
+            self.counts.forgotten += len(items) - len(kept)
+            items = kept
         existing = self._existing({key for _, key, _ in items})
         touched: list[int] = []
         pending: list[Pending] = []

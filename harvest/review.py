@@ -20,6 +20,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from harvest import audit
 from harvest.config import MatchingConfig
 from harvest.errors import HarvestError
 from harvest.normalise.match import PENDING, MatchSummary, recluster
@@ -119,6 +120,7 @@ def decide(db: sqlite_utils.Database, pair: Pair, decision: str, by: str, via: s
         " probability, decided_by, decided_at, via) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [pa, pb, pair.a.record_id, pair.b.record_id, decision, pair.probability, by, now(), via],
     )
+    audit.record(db, f"review.{decision}", {"decisions": 1}, command=f"review ({via})")  # audit
     return int(cur.lastrowid)
 
 
@@ -134,6 +136,7 @@ def undo(db: sqlite_utils.Database, decision_id: int | None = None) -> dict | No
     if row is None:
         return None
     db.execute("UPDATE match_decisions SET undone_at = ? WHERE id = ?", [now(), row[0]])
+    audit.record(db, "review.undo", {"decisions": 1}, command="review --undo")  # audit
     return dict(
         zip(
             ("id", "profile_a", "profile_b", "decision", "decided_by", "decided_at"),
@@ -195,6 +198,7 @@ def export_xlsx(db: sqlite_utils.Database, path: Path, limit: int | None = None)
         ws.append(row)
     _format(ws, len(pairs))
     wb.save(path)
+    audit.record(db, "export.review", {"pairs": len(pairs)}, command="review --export")  # audit
     return len(pairs)
 
 

@@ -20,7 +20,7 @@ import sqlite_utils
 
 from harvest.normalise.standard import load_standard
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: audit_runs and tombstones (data protection)
 PERSON_FIELDS = [
     "given_name",
     "family_name",
@@ -231,6 +231,27 @@ CREATE TABLE IF NOT EXISTS match_runs (
     model TEXT,
     notes TEXT
 );
+-- data protection (harvest/audit.py, harvest/dataprotection/): an append-only audit
+-- trail, and keyed hashes of rows that were forgotten so that a sync never lands them again
+CREATE TABLE IF NOT EXISTS audit_runs (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    action TEXT NOT NULL,
+    command TEXT,
+    user TEXT,
+    counts TEXT NOT NULL DEFAULT '{{}}'
+);
+CREATE TRIGGER IF NOT EXISTS audit_runs_no_update BEFORE UPDATE ON audit_runs
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_runs_no_delete BEFORE DELETE ON audit_runs
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE IF NOT EXISTS tombstones (
+    digest TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    forgotten_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tombstones_source ON tombstones(source);
 """
 
 

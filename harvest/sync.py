@@ -19,9 +19,10 @@ from typing import Protocol
 
 import sqlite_utils
 
-from harvest import store
+from harvest import audit, store
 from harvest.config import HarvestConfig, SourceConfig
 from harvest.connectors.base import Activity, Problem, Table
+from harvest.dataprotection.retention import RetentionResult, run_retention
 from harvest.errors import HarvestError, LockedError
 from harvest.landing import Counts, Lander
 from harvest.normalise.mapping import ColumnMap, map_columns
@@ -67,6 +68,8 @@ class SourceResult:
         )
         if c.problems:
             line += f"; {c.problems:,} data problem(s), see `harvest check {self.name}`"
+        if c.forgotten:  # data protection: rows erased with `harvest forget`, still at source
+            line += f"; {c.forgotten:,} forgotten row(s) skipped"
         return line
 
 
@@ -77,6 +80,7 @@ class SyncResult:
     matching: MatchSummary | None = None
     published: str | None = None  # a one-line summary of rebuilding funders.db, if it ran
     publish_error: str | None = None
+    retention: RetentionResult | None = None  # what the retention policy removed, if any
 
     @property
     def exit_code(self) -> int:
@@ -121,12 +125,29 @@ def sync(
         run_id = store.start_run(db, command)
         results = [sync_source(db, config, src, run_id, full, reporter) for src in sources]
         matching = match_step(db, config, run_id)
+        retention = run_retention(db, config, command=command)  # data protection
         status = "failed" if any(r.status == "failed" for r in results) else "ok"
         store.finish_run(db, run_id, status)
+        _audit_sync(db, command, results, retention)
         db.conn.close()
-        result = SyncResult(run_id, results, matching)
+        result = SyncResult(run_id, results, matching, retention=retention)
         publish_step(config, result)
     return result
+
+
+def _audit_sync(db: sqlite_utils.Database, command: str, results: list[SourceResult],
+                retention: RetentionResult) -> None:
+    """One audit entry per sync: counts only (data protection, see harvest/audit.py)."""
+    def total(name: str) -> int:
+        return sum(getattr(r.counts, name) for r in results)
+
+    audit.record(db, "sync", {
+        "sources": [r.name for r in results],
+        "failed": sum(r.status == "failed" for r in results),
+        **{f"rows_{n}": total(n) for n in ("read", "new", "changed", "unchanged", "forgotten")},
+        "retention_records_deleted": retention.records_deleted,
+        "retention_people_removed": retention.people_removed,
+    }, command=command)
 
 
 def publish_step(config: HarvestConfig, result: SyncResult) -> None:
@@ -137,6 +158,7 @@ def publish_step(config: HarvestConfig, result: SyncResult) -> None:
         return
     read = any(s.counts.read for s in result.sources)
     merged = bool(result.matching and result.matching.mode not in ("off", "unchanged"))
+    merged = merged or bool(result.retention and result.retention.records_deleted)
     if not (read or merged or not funders_path(config).exists()):
         return
     try:

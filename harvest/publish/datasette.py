@@ -112,6 +112,12 @@ TABLES: dict[str, dict[str, Any]] = {
                         "by whom and when (undone decisions are kept)."},
     "match_runs": {"description": "Each time people were matched: settings, counts and time "
                    "taken."},
+    # data protection (harvest/audit.py, harvest/dataprotection/)
+    "audit_runs": {"description": "Who did what, and when: each sync, publish, review decision, "
+                  "export, erasure and login change, with counts (never personal data). "
+                  "Append-only."},
+    "tombstones": {"description": "Keyed hashes of rows erased with `harvest forget`, so a sync "
+                   "never brings them back. They cannot be read back into values."},
     "geo_postcodes": {"description": "Each live UK postcode with its local authority, ward, "
                       "region and country codes and deprivation decile (1 = most deprived), "
                       "from the ONS Postcode Directory (`harvest geo import`). Source: Office "
