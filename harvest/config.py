@@ -23,9 +23,9 @@ from pydantic import (
 )
 
 from harvest.connectors.base import Connector, connector_class, connector_names
+from harvest.dataprotection.retention import RetentionConfig
 from harvest.errors import ConfigError
 from harvest.normalise.standard import load_standard
-from harvest.dataprotection.retention import RetentionConfig
 from harvest.publish.privacy import PublishConfig
 
 DEFAULT_CONFIG = "harvest.yaml"

@@ -38,7 +38,7 @@ from harvest.normalise.standard import Field, Value, load_standard
 
 Result = tuple[object | None, str | None]
 EMPTY: Result = (None, None)
-CACHE_SIZE = 4096  # per cleaner: repeated values (dates, towns, categories) hit; memory stays flat
+CACHE_SIZE = 16_384  # per cleaner: repeated values (dates, towns, categories) hit; memory stays flat
 
 PLACEHOLDERS = frozenset({
     "", "-", "--", "n/a", "na", "n.a.", "#n/a", "none", "null", "nan", "unknown", "not known",

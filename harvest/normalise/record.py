@@ -16,7 +16,7 @@ from harvest.normalise.mapping import ColumnMap
 from harvest.normalise.standard import Standard, load_standard
 
 MAX_CELL = 10_000  # longer cells are kept in the raw row but flagged
-MEMO_LIMIT = 4096  # cleaned values remembered per column (values repeat: dates, activities)
+MEMO_LIMIT = 20_000  # cleaned values remembered per column (values repeat: dates, activities)
 
 
 @dataclass
