@@ -264,6 +264,8 @@ def demo(
         cfg = _prepare_demo(directory)
         console.print(f"Demo files copied to {directory}/ — syncing {len(cfg.sources)} sources:")
         result = run_sync(cfg, reporter=make_reporter(console))
+        if result.matching:
+            console.print(result.matching.summary(), highlight=False)
         console.print(result.published or publish_funders(cfg).summary())
         if no_serve:
             return result.exit_code
