@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import csv
+import re
+import socket
 import sqlite3
+import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -40,8 +45,54 @@ def scalar(db_path: Path, sql: str, params: tuple = ()) -> Any:
     return query(db_path, sql, params)[0][0]
 
 
+# --- real servers (Datasette) started by tests -------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(proc: subprocess.Popen, url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"Datasette exited with code {proc.returncode} before starting")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"Datasette did not answer at {url} within {timeout} seconds")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def login(base: str, name: str, password: str) -> httpx.Client:
+    client = httpx.Client(base_url=base, timeout=10)
+    token = re.search(r'name="csrftoken" value="([^"]+)"', client.get("/-/login").text)
+    assert token, "no login form"
+    response = client.post(
+        "/-/login", data={"username": name, "password": password, "csrftoken": token.group(1)}
+    )
+    assert response.status_code == 302 and "ds_actor" in client.cookies
+    return client
+
+
 @pytest.fixture(autouse=True)
-def private_token_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def private_token_store(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Every test (and every subprocess it starts) gets its own token store, never ~/.config."""
     path = tmp_path_factory.mktemp("secrets") / "secrets.json"
     monkeypatch.setenv("HARVEST_SECRETS_FILE", str(path))

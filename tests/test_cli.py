@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import scalar, write_config, write_csv
+from conftest import free_port, login, scalar, wait_until_up, write_config, write_csv
 from typer.testing import CliRunner
 
 from harvest.cli import app
@@ -180,46 +180,10 @@ def test_real_subprocess_runs(args: list[str]) -> None:
     assert result.returncode == 0 and result.stdout
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
-    import httpx
-
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the server exited with {proc.returncode}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer within {seconds} s")
-
-
-def _login(base: str, name: str, password: str):
-    import httpx
-
-    client = httpx.Client(base_url=base, timeout=10)
-    token = re.search(r'name="csrftoken" value="([^"]+)"', client.get("/-/login").text)
-    assert token, "no login form"
-    response = client.post(
-        "/-/login", data={"username": name, "password": password, "csrftoken": token.group(1)}
-    )
-    assert response.status_code == 302, response.text
-    return client
-
-
 def test_demo_serves_the_store_and_funder_view_with_printed_logins(tmp_path: Path) -> None:
     import httpx
 
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
         [*HARVEST, "demo", "--dir", str(tmp_path / "demo"), "--port", str(port)],
@@ -239,13 +203,13 @@ def test_demo_serves_the_store_and_funder_view_with_printed_logins(tmp_path: Pat
             if len(logins) == 2:
                 break
         assert set(logins) == {"funder", "staff"}
-        _wait_for(base + "/-/login", proc)
+        wait_until_up(proc, base + "/-/login", timeout=60)
         assert httpx.get(base + "/harvest/people_per_month").status_code == 302  # log in first
-        staff = _login(base, *logins["staff"])
+        staff = login(base, *logins["staff"])
         rows = staff.get("/harvest/attendances_by_activity.json?_shape=array").json()
         assert {r["activity"] for r in rows} >= {"Lunch club", "Youth club", "Food bank"}
         assert "People reached each month" in staff.get("/harvest/people_per_month").text
-        funder = _login(base, *logins["funder"])
+        funder = login(base, *logins["funder"])
         assert funder.get("/harvest/records").status_code == 403
         assert funder.get("/funders").status_code == 200
     finally:

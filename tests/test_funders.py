@@ -19,9 +19,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import write_config, write_csv
+from conftest import free_port, login, stop, wait_until_up, write_config, write_csv
 from openpyxl import load_workbook
-from test_publish import free_port, stop, wait_until_up
 from typer.testing import CliRunner
 
 from harvest.cli import app
@@ -373,16 +372,6 @@ def staff_server(project: Path) -> Iterator[str]:
     command = staff_command("Test Trust", project / "harvest.db", port=port, tokens=tokens)
     with datasette(command, port) as base:
         yield base
-
-
-def login(base: str, name: str, password: str) -> httpx.Client:
-    client = httpx.Client(base_url=base, timeout=10)
-    token = re.search(r'name="csrftoken" value="([^"]+)"', client.get("/-/login").text)
-    assert token, "no login form"
-    response = client.post("/-/login", data={"username": name, "password": password,
-                                             "csrftoken": token.group(1)})
-    assert response.status_code == 302 and "ds_actor" in client.cookies
-    return client
 
 
 def status(client: httpx.Client, path: str) -> int:
