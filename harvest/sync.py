@@ -157,9 +157,9 @@ def publish_step(config: HarvestConfig, result: SyncResult) -> None:
     if not config.publish.after_sync:
         return
     read = any(s.counts.read for s in result.sources)
-    merged = bool(result.matching and result.matching.mode not in ("off", "unchanged"))
-    merged = merged or bool(result.retention and result.retention.records_deleted)
-    if not (read or merged or not funders_path(config).exists()):
+    rematched = bool(result.matching and result.matching.mode not in ("off", "unchanged"))
+    retained = bool(result.retention and result.retention.records_deleted)
+    if not (read or rematched or retained or not funders_path(config).exists()):
         return
     try:
         result.published = publish_funders(config).summary()

@@ -40,13 +40,8 @@ class RetentionConfig(BaseModel):
 
 
 def retention_config(config: Any) -> RetentionConfig:
-    """The settings of a HarvestConfig (or a RetentionConfig), or none (keep everything)."""
-    if isinstance(config, RetentionConfig):
-        return config
-    value = getattr(config, "retention", None)
-    if isinstance(value, dict):
-        return RetentionConfig.model_validate(value)
-    return value or RetentionConfig()
+    """The settings of a HarvestConfig's `retention:` (or a RetentionConfig given directly)."""
+    return config if isinstance(config, RetentionConfig) else config.retention
 
 
 @dataclass
@@ -133,7 +128,7 @@ def run_retention(db: sqlite_utils.Database, settings: Any, dry_run: bool = Fals
     db.execute("PRAGMA secure_delete=ON")  # freed pages are zeroed, not left readable
     with store.transaction(db):
         result = apply_retention(db, settings, dry_run)
-        if not dry_run and retention_config(settings).active:
+        if not dry_run:
             audit.record(db, "retention", {
                 "raw_rows_blanked": result.raw_rows_blanked,
                 "records_deleted": result.records_deleted,

@@ -102,8 +102,8 @@ class PublishSummary:
 
 
 def publish_config(config: Any) -> PublishConfig:
-    """The ``publish:`` settings of a HarvestConfig, or the defaults."""
-    return getattr(config, "publish", None) or PublishConfig()
+    """The ``publish:`` settings of a HarvestConfig."""
+    return config.publish
 
 
 def funders_path(config: Any) -> Path:
