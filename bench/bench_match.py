@@ -251,17 +251,7 @@ def febrl() -> list[dict]:
         ("FEBRL3 (5,000 records)", load_febrl3()),
         ("FEBRL4 A+B (10,000 records)", pd.concat([a, b])),
     ):
-        frame = frame.drop(columns=["soc_sec_id"]).fillna("")
-        truth = np.array([int(i.split("-")[1]) for i in frame.index])
-        columns = {
-            "given_name": _blank(frame.given_name),
-            "family_name": _blank(frame.surname),
-            "date_of_birth": [_iso(d) for d in frame.date_of_birth],
-            "postcode": _blank(frame.postcode),
-            "address": _blank(frame.street_number + " " + frame.address_1 + " " + frame.suburb),
-            "email": [None] * len(frame),
-            "phone": [None] * len(frame),
-        }
+        columns, truth = febrl_columns(frame)
         started = time.perf_counter()
         labels, facts = match_frame(columns)
         p, r, f1 = pairwise(truth, labels)
@@ -277,6 +267,26 @@ def febrl() -> list[dict]:
         )
         print(f"  {name}: F1 {f1:.4f}", flush=True)
     return out
+
+
+def febrl_columns(frame) -> tuple[dict[str, list], np.ndarray]:
+    """harvest's identifying fields from a FEBRL frame (its soc_sec_id left out), and the
+    truth: the original record's number in each record id."""
+    frame = frame.drop(columns=["soc_sec_id"]).fillna("")
+    truth = np.array([int(i.split("-")[1]) for i in frame.index])
+    address = (
+        frame.street_number + " " + frame.address_1 + " " + frame.address_2 + " " + frame.suburb
+    )
+    columns = {
+        "given_name": _blank(frame.given_name),
+        "family_name": _blank(frame.surname),
+        "date_of_birth": [_iso(d) for d in frame.date_of_birth],
+        "postcode": _blank(frame.postcode),
+        "address": _blank(address),
+        "email": [None] * len(frame),
+        "phone": [None] * len(frame),
+    }
+    return columns, truth
 
 
 def _blank(values) -> list:

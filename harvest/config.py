@@ -87,6 +87,7 @@ class MatchingConfig(BaseModel):
     max_cluster_size: int = Field(30, ge=2)
     block_size_cap: int = Field(50, ge=2)
     shared_value_limit: int = Field(5, ge=2)
+    households: bool | Literal["auto"] = "auto"
 
     @model_validator(mode="after")
     def _thresholds_in_order(self) -> MatchingConfig:

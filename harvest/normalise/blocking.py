@@ -6,12 +6,13 @@ cap (a very common name in one postcode, a dummy date) is skipped for that key:
 its pairs usually share another, tighter key. The keys:
 
 * the sound-alike codes of the given and family names, in either order (swapped
-  names), the given name also as its formal names (Bob → Robert); and the family
-  name's sound with the given name's initial (a typo in the given name);
-* the date of birth with day and month sorted (swapped), plus the initial of the
-  given (or of the family) name;
-* the postcode plus the given-name initial, and the postcode plus the family
-  name's sound;
+  names), the given name also as its formal names (Bob → Robert);
+* the same split by birth year, and by postcode district (a common name's block is
+  over the cap, these are not);
+* the date of birth with day and month sorted (swapped), and the postcode, each
+  plus the initial of either name (so swapped names still meet);
+* the date of birth plus the postcode district, and the address alone, whatever the
+  names say (both mistyped, or a new family name);
 * the email; the phone.
 
 With ``new`` only blocks that hold a new profile are expanded, and only pairs that
@@ -31,6 +32,11 @@ from harvest.normalise.features import Features
 @lru_cache(maxsize=200_000)
 def _sound(name: str) -> str:
     return jellyfish.soundex(name) if name else ""
+
+
+def _initial(name: str) -> int:
+    """1-26 for a name starting a-z, 27 for anything else."""
+    return ord(name[0]) - 96 if "a" <= name[0] <= "z" else 27
 
 
 def _explode(owner_codes: np.ndarray, lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -94,41 +100,48 @@ def blocking_keys(feats: Features) -> list[tuple[np.ndarray, np.ndarray]]:
         [sounds.setdefault(_sound(n), len(sounds)) for n in sorted(group)]
         for group in feats.given_groups
     ]
-    given_initials = [sorted({ord(n[0]) - 96 for n in group if n}) for group in feats.given_groups]
+    given_initials = [sorted({_initial(n) for n in group if n}) for group in feats.given_groups]
     family_sound = np.array(
         [sounds.setdefault(_sound(f), len(sounds)) for f in feats.family_values] + [-1],
         dtype=np.int64,
     )
-    family_initial = np.array([ord(f[0]) - 96 for f in feats.family_values] + [-1], dtype=np.int64)
+    family_initial = np.array([_initial(f) for f in feats.family_values] + [-1], dtype=np.int64)
     s = len(sounds) + 1
     out = []
 
-    # 1. sound of given (as any of its formal names) and family, order-free
+    # 1. sound of given (as any of its formal names) and family, order-free; and the same
+    #    split by birth year and by postcode district, so that a block of a common name
+    #    over the cap still pairs the people in it born the same year or living nearby
     has = idx[(feats.given[idx] >= 0) & (feats.family[idx] >= 0)]
     own, gs = _explode(feats.given[has], given_sounds)
     fs = family_sound[feats.family[has]][own]
-    out.append((np.minimum(gs, fs) * s + np.maximum(gs, fs), has[own]))
+    names = np.minimum(gs, fs) * s + np.maximum(gs, fs)
+    who = has[own]
+    out.append((names, who))
+    year = feats.dob[who, 0].astype(np.int64)
+    out.append((np.where(year > 0, names * 256 + year % 256, -1), who))
+    district = feats.district[who]
+    out.append((np.where(district >= 0, names * (feats.district.max() + 1) + district, -1), who))
 
-    # 1b. sound of the family name + an initial of the given name (typos in the given name)
-    has = idx[(feats.given[idx] >= 0) & (feats.family[idx] >= 0)]
-    own, init = _explode(feats.given[has], given_initials)
-    out.append((family_sound[feats.family[has]][own] * 32 + init, has[own]))
-
-    # 2. date of birth (day and month sorted) + an initial
+    # 2-3. date of birth (day and month sorted), and postcode: each with the initial of
+    #    either name, in one key space, so that swapped names still meet
+    own, init = _explode(feats.given[idx], given_initials)
+    whose = np.concatenate([idx[own], idx])
+    initial = np.concatenate([init, family_initial[feats.family[idx]]])
     y, mo, d = (feats.dob[:, i].astype(np.int64) for i in range(3))
-    dob_key = (y * 13 + np.minimum(mo, d)) * 32 + np.maximum(mo, d)
-    has = idx[(feats.dob_code[idx] >= 0) & (feats.given[idx] >= 0)]
-    own, init = _explode(feats.given[has], given_initials)
-    out.append((dob_key[has][own] * 32 + init, has[own]))
-    has = idx[(feats.dob_code[idx] >= 0) & (feats.family[idx] >= 0)]
-    out.append((dob_key[has] * 32 + family_initial[feats.family[has]], has))
+    dob_key = np.where(
+        feats.dob_code >= 0, (y * 13 + np.minimum(mo, d)) * 32 + np.maximum(mo, d), -1
+    )
+    for codes in (dob_key, feats.postcode):
+        key = codes[whose]
+        out.append((np.where((key >= 0) & (initial >= 0), key * 32 + initial, -1), whose))
 
-    # 3. postcode + given initial, postcode + family sound
-    has = idx[(feats.postcode[idx] >= 0) & (feats.given[idx] >= 0)]
-    own, init = _explode(feats.given[has], given_initials)
-    out.append((feats.postcode[has][own] * 32 + init, has[own]))
-    has = idx[(feats.postcode[idx] >= 0) & (feats.family[idx] >= 0)]
-    out.append((feats.postcode[has] * s + family_sound[feats.family[has]], has))
+    # 3b. the date of birth in the postcode district, and the address alone: whatever
+    #    the names say (both mistyped, or a new family name)
+    has = idx[(feats.dob_code[idx] >= 0) & (feats.district[idx] >= 0)]
+    out.append((feats.dob_code[has] * (feats.district.max() + 1) + feats.district[has], has))
+    has = idx[feats.address[idx] >= 0]
+    out.append((feats.address[has], has))
 
     # 4. email, phone
     for codes in (feats.email, feats.phone):

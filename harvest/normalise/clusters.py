@@ -5,8 +5,9 @@ ones). Two groups are joined only when:
 
 * nobody decided that any of their profiles are different people;
 * together they stay within the size cap (distinct profiles, not records);
-* every given name and date of birth in one agrees with every one in the other
-  (nickname-aware), so A–B and B–C never drag an incompatible A and C together.
+* every date of birth in one agrees with every one in the other, and most of
+  their given names do (nickname-aware), so A–B and B–C never drag an
+  incompatible A and C together.
 
 A link refused by these rules is *held* for a person to review. "Same" decisions
 join first and always win. Ids: each new group takes the oldest person id its
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from rapidfuzz.distance import JaroWinkler
 
-from harvest.normalise.compare import dob_levels
+from harvest.normalise.compare import dob_levels, given_alike
 from harvest.normalise.features import Features
 
 
@@ -70,21 +71,28 @@ class Clustering:
 
 def compatible(feats: Features, x: int, y: int) -> bool:
     """The household guard for two profiles, one pair at a time."""
-    gx, gy = feats.given[x], feats.given[y]
-    if gx >= 0 and gy >= 0 and gx != gy:
-        a, b = feats.given_values[gx], feats.given_values[gy]
-        nick = bool(feats.given_groups[gx] & feats.given_groups[gy])
-        initial = (len(a) == 1 and a in {n[:1] for n in feats.given_groups[gy]}) or (
-            len(b) == 1 and b in {n[:1] for n in feats.given_groups[gx]}
-        )
-        swapped = feats.family[y] >= 0 and a == feats.family_values[feats.family[y]]
-        if not (nick or initial or swapped or JaroWinkler.normalized_similarity(a, b) >= 0.85):
-            return False
+    return _dates_agree(feats, x, y) and _given_agree(feats, x, y)
+
+
+def _dates_agree(feats: Features, x: int, y: int) -> bool:
     if feats.dob_code[x] >= 0 and feats.dob_code[y] >= 0 and feats.dob_code[x] != feats.dob_code[y]:
-        level = dob_levels(feats.dob[[x]], feats.dob[[y]])[0]
-        if level < 2:
-            return False
+        return bool(dob_levels(feats.dob[[x]], feats.dob[[y]])[0] >= 2)
     return True
+
+
+def _given_agree(feats: Features, x: int, y: int) -> bool:
+    gx, gy = feats.given[x], feats.given[y]
+    return gx < 0 or gy < 0 or given_alike(feats, gx, gy) or _swapped(feats, x, y)
+
+
+def _swapped(feats: Features, x: int, y: int) -> bool:
+    """Either profile's given name is (nearly) the other's family name."""
+    for p, q in ((x, y), (y, x)):
+        if feats.given[p] >= 0 and feats.family[q] >= 0:
+            given, family = feats.given_values[feats.given[p]], feats.family_values[feats.family[q]]
+            if JaroWinkler.normalized_similarity(given, family) >= 0.9:
+                return True
+    return False
 
 
 def cluster(
@@ -94,8 +102,10 @@ def cluster(
     same: list[tuple[int, int]] = (),  # type: ignore[assignment]
     different: list[tuple[int, int]] = (),  # type: ignore[assignment]
     max_size: int = 30,
+    households: bool = True,
 ) -> Clustering:
-    """Group profiles: decisions first, then links from strongest to weakest, guarded."""
+    """Group profiles: decisions first, then links from strongest to weakest, guarded
+    (without ``households`` only by size and by decisions)."""
     groups = Groups(feats.n)
     for a, b in different:
         groups.cannot.setdefault(a, set()).add(b)
@@ -115,7 +125,7 @@ def cluster(
         if groups.forbidden(ra, rb):
             continue
         ga, gb = groups.group(ra), groups.group(rb)
-        if len(ga) + len(gb) > max_size or not _agree(feats, ga, gb):
+        if len(ga) + len(gb) > max_size or (households and not _agree(feats, ga, gb)):
             held.add(i)
             continue
         groups.union(ra, rb)
@@ -124,9 +134,15 @@ def cluster(
 
 
 def _agree(feats: Features, ga: list[int], gb: list[int]) -> bool:
+    """Whether two groups may be one person: no two dates of birth in them disagree,
+    and most pairs of given names across them agree (one odd spelling in a group of
+    five does not keep it apart; a brother's name does)."""
     if len(ga) == 1 and len(gb) == 1:
         return True  # the link itself passed the guard
-    return all(compatible(feats, x, y) for x in ga for y in gb)
+    if not all(_dates_agree(feats, x, y) for x in ga for y in gb):
+        return False
+    agree = sum(_given_agree(feats, x, y) for x in ga for y in gb)
+    return agree * 2 > len(ga) * len(gb)
 
 
 # --- person ids --------------------------------------------------------------------------

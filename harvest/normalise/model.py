@@ -44,6 +44,7 @@ class Model:
     pairs: int = 0
     labelled: int = 0
     iterations: int = 0
+    households: bool = True  # the household guard applies (compare.households_in)
 
     def to_json(self) -> dict:
         return {
@@ -53,6 +54,7 @@ class Model:
             "pairs": self.pairs,
             "labelled": self.labelled,
             "iterations": self.iterations,
+            "households": self.households,
         }
 
     @classmethod
@@ -64,6 +66,7 @@ class Model:
             data.get("pairs", 0),
             data.get("labelled", 0),
             data.get("iterations", 0),
+            data.get("households", True),
         )
 
     def weights(self, name: str) -> np.ndarray:
@@ -206,7 +209,7 @@ def train(
 
 def tf_adjust(feats: Features, model: Model, cmp: Compared) -> np.ndarray:
     """Bits added per comparison for agreeing on a rare value (taken away for a common one)."""
-    adj = np.zeros(cmp.tf_code.shape)
+    adj = np.zeros(cmp.tf_code.shape, np.float32)
     if feats.n < TF_MIN_PROFILES:
         return adj  # too few records to tell a rare value from a common one
     for i, name in enumerate(COMPARISONS):
@@ -228,13 +231,10 @@ class Scored:
 
 
 def score(feats: Features, model: Model, cmp: Compared) -> Scored:
-    parts = (
-        np.stack([model.weights(c)[cmp.levels[:, i]] for i, c in enumerate(COMPARISONS)], axis=1)
-        if len(cmp.levels)
-        else np.zeros((0, len(COMPARISONS)))
-    )
-    parts = parts + tf_adjust(feats, model, cmp)
-    weight = parts.sum(axis=1) + np.log2(model.lam / (1 - model.lam))
+    parts = tf_adjust(feats, model, cmp)  # float32: (pairs × comparisons) can be large
+    for i, c in enumerate(COMPARISONS):
+        parts[:, i] += model.weights(c)[cmp.levels[:, i]]
+    weight = parts.sum(axis=1, dtype=np.float64) + np.log2(model.lam / (1 - model.lam))
     prob = 1 / (1 + np.exp2(-np.clip(weight, -60, 60)))
     prob = np.where(cmp.guard, prob, 0.0)
     return Scored(cmp, weight, prob, parts)

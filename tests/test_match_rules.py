@@ -1,0 +1,136 @@
+"""The rules that decide which pairs are compared and which may be one person.
+
+Blocking keys that survive swapped names and changed names, given-name typos told
+apart from sisters and brothers with alike names, and the household test that turns
+the guard on for data about families and off for lists of unrelated people.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from test_match import _features as _features_and_columns
+
+from harvest.normalise.blocking import candidate_pairs
+from harvest.normalise.clusters import cluster, compatible
+from harvest.normalise.compare import Compared, compare, households_in
+
+
+def _features(people: list[tuple]):
+    return _features_and_columns(people)[0]
+
+
+def _pair_set(feats) -> set[tuple[int, int]]:
+    return {tuple(p) for p in candidate_pairs(feats, cap=50).tolist()}
+
+
+def _crowd(n: int, given: str, family: str, seed: int = 0) -> list[tuple]:
+    """n people of one name, with different dates of birth and postcodes."""
+    rng = np.random.default_rng(seed)
+    return [
+        (
+            given,
+            family,
+            f"{1940 + int(rng.integers(60))}-{1 + int(rng.integers(12)):02d}-{1 + int(rng.integers(28)):02d}",
+            f"M{1 + i % 9} {1 + i % 9}A{'BDEFGHJ'[i % 7]}",
+        )
+        for i in range(n)
+    ]
+
+
+def test_swapped_names_with_the_same_birthday_are_candidates() -> None:
+    feats = _features(
+        [
+            ("Donald", "Thomas", "1977-05-20", None, None, "+447700900111"),
+            ("Thomas", "Donald", "1977-05-20", None, None, "+447700900222"),
+            *_crowd(60, "Donald", "Thomas"),  # a block over the cap for the names
+        ]
+    )
+    assert (0, 1) in _pair_set(feats)
+
+
+def test_a_common_name_over_the_cap_still_pairs_people_born_the_same_year() -> None:
+    crowd = _crowd(80, "Zainab", "Jones")
+    feats = _features(
+        [
+            ("Zainab", "Jones", "1951-01-22", None, None, "+447700900111"),
+            ("Jones", "Zainab", "1951-01-22", "SW1A 1AA"),
+            *crowd,
+        ]
+    )
+    assert (0, 1) in _pair_set(feats)
+
+
+def test_both_names_changed_still_meet_on_address_or_birthday_nearby() -> None:
+    feats = _features(
+        [
+            ("Madison", "Oh", None, None, None, None, "4 Kent Road"),
+            ("Lily", "Ho", None, None, None, None, "4 Kent Road"),
+            ("Emily", "Nicely", "1991-01-26", "LS6 2AB"),
+            ("Brydee", "Westermann", "1991-01-26", "LS6 9ZZ"),
+        ]
+    )
+    assert {(0, 1), (2, 3)} <= _pair_set(feats)
+
+
+def test_a_rare_misspelling_of_a_common_name_is_similar_but_two_common_names_are_not() -> None:
+    common = [("Donald", f"Family{i}", None, "E1 6AN") for i in range(30)]
+    common += [("Ronald", f"Other{i}", None, "E1 6AN") for i in range(30)]
+    feats = _features(
+        [
+            ("Donald", "Holwell", "1950-09-04", "N1 1AA"),
+            ("Ronald", "Holwell", "1950-09-04", "N1 1AA"),
+            ("Donald", "Fox", "1950-09-04", "N2 1AA"),
+            ("Doanld", "Fox", "1950-09-04", "N2 1AA"),
+            ("Mia", "Rushshaw", "1960-07-04", "N3 1AA"),
+            ("Mai", "Rushshaw", "1960-07-04", "N3 1AA"),
+            *common,
+        ]
+    )
+    levels = compare(feats, np.array([[0, 1], [2, 3], [4, 5]])).levels
+    assert levels[:, 0].tolist() == [0, 2, 2]  # brothers; a typo; letters swapped
+    assert not compatible(feats, 0, 1)
+    assert compatible(feats, 2, 3) and compatible(feats, 4, 5)
+
+
+def test_a_name_typed_in_the_wrong_box_is_recognised() -> None:
+    feats = _features(
+        [
+            ("Gemma", "Lowe", "1970-05-24", "CF10 1AA"),
+            ("Lowe", "Chelsea", "1970-05-24", "CF10 1AA"),
+        ]
+    )
+    cmp = compare(feats, np.array([[0, 1]]))
+    assert cmp.swapped[0] and cmp.levels[0, 1] == 3  # the family names agree, crosswise
+
+
+def _compared(levels: list[list[int]]) -> Compared:
+    lv = np.array(levels, dtype=np.int8)
+    n = len(lv)
+    zeros = np.zeros(n, np.int64)
+    return Compared(zeros, zeros, lv, np.full(lv.shape, -1), np.zeros(n, bool))
+
+
+def test_households_are_recognised_from_the_pairs_themselves() -> None:
+    same = [[4, 3, 4, 3, -1, -1]] * 100  # one person listed twice
+    siblings = [[0, 3, 0, 3, -1, -1]] * 60  # same family and home, other name and birthday
+    assert households_in(_compared(same + siblings))
+    assert not households_in(_compared(same + siblings[:5]))  # a list of unrelated people
+    assert households_in(_compared(same[:10]))  # too little to tell: assume households
+
+
+def test_without_households_a_changed_given_name_is_weighed_not_refused() -> None:
+    cmp = _compared([[0, 3, 4, 3, -1, -1], [0, 0, 0, 0, -1, -1]])
+    assert not cmp.guard[0]
+    cmp.households = False
+    assert cmp.guard.tolist() == [True, False]  # still needs one field that agrees exactly
+    feats = _features(
+        [
+            ("Amy", "Hunting", "1943-08-18", "B1 1AA"),
+            ("Tristan", "Hunting", "1943-08-18", "B1 1AA"),
+            ("Amy", "Hunting", None, "B1 1AA"),
+        ]
+    )
+    links = np.array([[0, 2], [1, 2]])
+    strength = np.array([0.99, 0.98])
+    assert cluster(feats, links, strength).held == {1}
+    assert cluster(feats, links, strength, households=False).held == set()
