@@ -80,7 +80,7 @@ class MatchingConfig(BaseModel):
     exact_keys: list[Literal["email", "phone", "name_dob"]] = Field(
         default_factory=lambda: ["email", "phone", "name_dob"]
     )
-    merge_above: float = Field(0.95, gt=0, lt=1)
+    merge_above: float = Field(0.8, gt=0, lt=1)
     review_above: float = Field(0.5, gt=0, lt=1)
     learn: bool = True
     recalibrate: bool = True

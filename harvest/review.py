@@ -90,15 +90,50 @@ PAIR_SQL = """SELECT profile_a, profile_b, record_a, record_b, probability, stat
               FROM match_pairs"""
 
 
+QUEUE_SQL = """
+WITH pending AS (
+  SELECT m.profile_a, m.profile_b, m.record_a, m.record_b, m.probability, m.status,
+         m.comparisons, min(ra.person_id, rb.person_id) AS p1, max(ra.person_id, rb.person_id) AS p2
+  FROM match_pairs m
+  JOIN records ra ON ra.id = m.record_a
+  JOIN records rb ON rb.id = m.record_b
+  WHERE m.status IN ({statuses})
+), refused AS (
+  SELECT min(ra.person_id, rb.person_id) AS p1, max(ra.person_id, rb.person_id) AS p2
+  FROM match_decisions d
+  JOIN records ra ON ra.id = d.record_a
+  JOIN records rb ON rb.id = d.record_b
+  WHERE d.decision = 'different' AND d.undone_at IS NULL
+), ranked AS (
+  SELECT *, row_number() OVER (
+    PARTITION BY p1, p2 ORDER BY probability DESC, profile_a, profile_b) AS rank
+  FROM pending WHERE (p1, p2) NOT IN (SELECT p1, p2 FROM refused)
+)"""
+
+
 def queue(db: sqlite_utils.Database, limit: int | None = None) -> list[Pair]:
-    """Pairs waiting for a person, most likely first."""
+    """What waits for a person, most likely first: one question per pair of people.
+
+    Two people can be linked by several uncertain pairs of their records; the
+    strongest stands for them all (a "same" joins the two people, and a "different"
+    keeps them apart, so the others need no answer).
+    """
     sql = (
-        f"{PAIR_SQL} WHERE status IN ({', '.join('?' * len(PENDING))})"
-        " ORDER BY probability DESC, profile_a, profile_b"
+        QUEUE_SQL.format(statuses=", ".join("?" * len(PENDING)))
+        + " SELECT profile_a, profile_b, record_a, record_b, probability, status, comparisons"
+        " FROM ranked WHERE rank = 1 ORDER BY probability DESC, profile_a, profile_b"
     )
     if limit:
         sql += f" LIMIT {int(limit)}"
     return [_pair(db, r) for r in db.execute(sql, list(PENDING)).fetchall()]
+
+
+def queue_size(db: sqlite_utils.Database) -> int:
+    """How many questions wait in the queue (pairs of people, see ``queue``)."""
+    sql = QUEUE_SQL.format(statuses=", ".join("?" * len(PENDING)))
+    return int(
+        db.execute(sql + " SELECT count(*) FROM ranked WHERE rank = 1", list(PENDING)).fetchone()[0]
+    )
 
 
 def find_pair(db: sqlite_utils.Database, key: str) -> Pair | None:

@@ -200,5 +200,41 @@ def test_decisions_recalibrate_the_thresholds(tmp_path: Path) -> None:
     assert "30 review decision(s); the model agreed with" in notes[0]
     assert any("lowered the merge threshold" in n for n in notes)
     fixed = calibrate(db, MatchingConfig(recalibrate=False))
-    assert fixed[:2] == (0.95, 0.5)
+    assert fixed[:2] == (0.8, 0.5)
     db.close()
+
+
+def test_one_question_per_pair_of_people_and_none_after_different(project: Path) -> None:
+    rows = [
+        ["Ann", "Lee", "01/02/1950", "M1 1AE", "ann@example.org"],
+        ["Ann", "Lee", "01/02/1950", "M1 1AE", ""],
+        ["Anne", "Lee", "", "M1 1AE", ""],
+    ]
+    write_csv(project / "list.csv", [HEADER, *rows])
+    cfg = write_config(
+        project,
+        [{"name": "list", "type": "file", "options": {"path": "list.csv"}}],
+        matching=ALL_UNCERTAIN,
+    )
+    sync(load_config(cfg))
+    settings = load_config(cfg).matching
+    db_path = project / "harvest.db"
+    db = connect(db_path)
+    try:
+        pairs = review.queue(db)
+        assert len(pairs) == review.queue_size(db) == 3
+        both_ann = next(
+            p for p in pairs if not {p.a.values["given_name"], p.b.values["given_name"]} - {"Ann"}
+        )
+        review.decide(db, both_ann, "same", "tester", "terminal")
+        review.apply(db, settings)
+        # Anne is now uncertain against one person through two pairs of records: one question
+        assert scalar(db_path, "SELECT count(*) FROM match_pairs WHERE status = 'review'") == 2
+        pairs = review.queue(db)
+        assert len(pairs) == review.queue_size(db) == 1
+        review.decide(db, pairs[0], "different", "tester", "terminal")
+        review.apply(db, settings)
+        assert review.queue(db) == [] and review.queue_size(db) == 0
+    finally:
+        db.close()
+    assert scalar(db_path, "SELECT count(DISTINCT person_id) FROM records") == 2
