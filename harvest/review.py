@@ -23,7 +23,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from harvest import audit
 from harvest.config import MatchingConfig
 from harvest.errors import HarvestError
-from harvest.normalise.match import PENDING, MatchSummary, recluster
+from harvest.normalise.match import MatchSummary, recluster
+from harvest.normalise.match_state import QUEUE_SQL, pending_questions
 from harvest.store import now, transaction
 
 SHOWN = {  # field → label, in the order a person reads them
@@ -90,27 +91,6 @@ PAIR_SQL = """SELECT profile_a, profile_b, record_a, record_b, probability, stat
               FROM match_pairs"""
 
 
-QUEUE_SQL = """
-WITH pending AS (
-  SELECT m.profile_a, m.profile_b, m.record_a, m.record_b, m.probability, m.status,
-         m.comparisons, min(ra.person_id, rb.person_id) AS p1, max(ra.person_id, rb.person_id) AS p2
-  FROM match_pairs m
-  JOIN records ra ON ra.id = m.record_a
-  JOIN records rb ON rb.id = m.record_b
-  WHERE m.status IN ({statuses})
-), refused AS (
-  SELECT min(ra.person_id, rb.person_id) AS p1, max(ra.person_id, rb.person_id) AS p2
-  FROM match_decisions d
-  JOIN records ra ON ra.id = d.record_a
-  JOIN records rb ON rb.id = d.record_b
-  WHERE d.decision = 'different' AND d.undone_at IS NULL
-), ranked AS (
-  SELECT *, row_number() OVER (
-    PARTITION BY p1, p2 ORDER BY probability DESC, profile_a, profile_b) AS rank
-  FROM pending WHERE (p1, p2) NOT IN (SELECT p1, p2 FROM refused)
-)"""
-
-
 def queue(db: sqlite_utils.Database, limit: int | None = None) -> list[Pair]:
     """What waits for a person, most likely first: one question per pair of people.
 
@@ -119,21 +99,18 @@ def queue(db: sqlite_utils.Database, limit: int | None = None) -> list[Pair]:
     keeps them apart, so the others need no answer).
     """
     sql = (
-        QUEUE_SQL.format(statuses=", ".join("?" * len(PENDING)))
+        QUEUE_SQL
         + " SELECT profile_a, profile_b, record_a, record_b, probability, status, comparisons"
         " FROM ranked WHERE rank = 1 ORDER BY probability DESC, profile_a, profile_b"
     )
     if limit:
         sql += f" LIMIT {int(limit)}"
-    return [_pair(db, r) for r in db.execute(sql, list(PENDING)).fetchall()]
+    return [_pair(db, r) for r in db.execute(sql).fetchall()]
 
 
 def queue_size(db: sqlite_utils.Database) -> int:
     """How many questions wait in the queue (pairs of people, see ``queue``)."""
-    sql = QUEUE_SQL.format(statuses=", ".join("?" * len(PENDING)))
-    return int(
-        db.execute(sql + " SELECT count(*) FROM ranked WHERE rank = 1", list(PENDING)).fetchone()[0]
-    )
+    return pending_questions(db)
 
 
 def find_pair(db: sqlite_utils.Database, key: str) -> Pair | None:

@@ -255,6 +255,32 @@ CREATE INDEX IF NOT EXISTS tombstones_source ON tombstones(source);
 """
 
 
+MATCH_CACHE_SQL = """
+CREATE TABLE IF NOT EXISTS match_cache (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS match_flips (record_id INTEGER PRIMARY KEY);
+CREATE TRIGGER IF NOT EXISTS match_cache_delete AFTER DELETE ON records
+BEGIN DELETE FROM match_cache; END;
+CREATE TRIGGER IF NOT EXISTS match_cache_edit AFTER UPDATE OF
+    given_name, family_name, date_of_birth, postcode, email, phone, address ON records
+BEGIN DELETE FROM match_cache; END;
+CREATE TRIGGER IF NOT EXISTS match_flips_log AFTER UPDATE OF is_current ON records
+WHEN old.is_current IS NOT new.is_current
+BEGIN INSERT OR IGNORE INTO match_flips VALUES (new.id); END;
+CREATE INDEX IF NOT EXISTS match_pairs_b ON match_pairs(profile_b);
+"""
+
+
+def ensure_match_cache(db: sqlite_utils.Database) -> None:
+    """The tables matching keeps between runs (harvest/normalise/match_cache.py), made the
+    first time they are needed. Triggers empty the cache whenever a record is deleted
+    (`harvest forget`, retention) or its identifying values change, so it never outlives
+    the personal data it was made from; records that stop or start being current are
+    listed (by id only) in ``match_flips``."""
+    for statement in MATCH_CACHE_SQL.split(";\n"):
+        if statement.strip():
+            db.execute(statement)
+
+
 def connect(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the store, with WAL and the schema in place."""
     path = Path(path)

@@ -13,6 +13,7 @@ from test_match import _features as _features_and_columns
 from harvest.normalise.blocking import candidate_pairs
 from harvest.normalise.clusters import cluster, compatible
 from harvest.normalise.compare import Compared, compare, households_in
+from harvest.normalise.features import IDENTITY
 
 
 def _features(people: list[tuple]):
@@ -134,3 +135,20 @@ def test_without_households_a_changed_given_name_is_weighed_not_refused() -> Non
     strength = np.array([0.99, 0.98])
     assert cluster(feats, links, strength).held == {1}
     assert cluster(feats, links, strength, households=False).held == set()
+
+
+def test_the_household_decision_is_made_once_and_kept_with_the_model() -> None:
+    from harvest.config import MatchingConfig
+    from harvest.normalise.match import match_frame
+
+    people = [
+        ("Amy", "Hunting", "1943-08-18", "B1 1AA"),
+        ("Tristan", "Hunting", "1943-08-18", "B1 1AA"),
+    ]
+    columns = {f: [p[i] if i < len(p) else None for p in people] for i, f in enumerate(IDENTITY)}
+    guarded, facts = match_frame(columns)
+    assert facts["model"].households  # too few pairs to tell: the guard stays on
+    assert guarded[0] != guarded[1]
+    loose, facts = match_frame(columns, MatchingConfig(households=False))
+    assert not facts["model"].households
+    assert loose[0] == loose[1]  # surname, birthday and home agree: one person, renamed

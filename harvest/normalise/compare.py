@@ -101,7 +101,8 @@ def similar_given(
 
 def given_alike(feats: Features, x: int, y: int) -> bool:
     """One profile pair's given names (codes, both set) could be one person's: the same,
-    nicknames of one name, an initial of it, or one name mistyped."""
+    nicknames of one name, an initial of it, or one name mistyped (as ``similar_given``,
+    for one pair)."""
     if x == y:
         return True
     if feats.given_groups[x] & feats.given_groups[y]:
@@ -111,12 +112,14 @@ def given_alike(feats: Features, x: int, y: int) -> bool:
         len(b) == 1 and b in {n[:1] for n in feats.given_groups[x]}
     ):
         return True
-    jw = JaroWinkler.normalized_similarity(a, b)
-    return bool(
-        similar_given(
-            feats, np.array([x]), np.array([y]), np.array([jw]), np.array([OSA.distance(a, b)])
-        )[0]
+    alike = JaroWinkler.normalized_similarity(a, b) >= SIMILAR_GIVEN or (
+        min(len(a), len(b)) >= 3 and OSA.distance(a, b) <= 1
     )
+    if not alike:
+        return False
+    counts = feats.counts.get("given")
+    ca, cb = (int(counts[x]), int(counts[y])) if counts is not None else (0, 0)
+    return min(ca, cb) <= typo_limit(feats) or min(ca, cb) * 5 <= max(ca, cb)
 
 
 def _jw(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -151,6 +154,11 @@ class Compared:
 
 HOUSEHOLD_RATIO = 0.25
 HOUSEHOLD_MIN_PAIRS = 30
+
+
+def households_setting(setting: bool | str, cmp: Compared) -> bool:
+    """``matching.households``: true or false as set, or judged from the pairs (auto)."""
+    return households_in(cmp) if setting == "auto" else bool(setting)
 
 
 def households_in(cmp: Compared) -> bool:

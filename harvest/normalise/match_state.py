@@ -77,3 +77,30 @@ def nothing_new(db: sqlite_utils.Database, settings: MatchingConfig) -> bool:
         return False
     newest = db.execute("SELECT max(id) FROM records").fetchone()[0] or 0
     return newest <= int(state["watermark"] or 0)
+
+
+QUEUE_SQL = """
+WITH pending AS (
+  SELECT m.profile_a, m.profile_b, m.record_a, m.record_b, m.probability, m.status,
+         m.comparisons, min(ra.person_id, rb.person_id) AS p1, max(ra.person_id, rb.person_id) AS p2
+  FROM match_pairs m
+  JOIN records ra ON ra.id = m.record_a
+  JOIN records rb ON rb.id = m.record_b
+  WHERE m.status IN ('held', 'review')
+), refused AS (
+  SELECT min(ra.person_id, rb.person_id) AS p1, max(ra.person_id, rb.person_id) AS p2
+  FROM match_decisions d
+  JOIN records ra ON ra.id = d.record_a
+  JOIN records rb ON rb.id = d.record_b
+  WHERE d.decision = 'different' AND d.undone_at IS NULL
+), ranked AS (
+  SELECT *, row_number() OVER (
+    PARTITION BY p1, p2 ORDER BY probability DESC, profile_a, profile_b) AS rank
+  FROM pending WHERE (p1, p2) NOT IN (SELECT p1, p2 FROM refused)
+)"""
+
+
+def pending_questions(db: sqlite_utils.Database) -> int:
+    """How many questions the review queue holds: pairs of people with at least one
+    uncertain pair of records between them and no "different" decision."""
+    return int(db.execute(QUEUE_SQL + " SELECT count(*) FROM ranked WHERE rank = 1").fetchone()[0])

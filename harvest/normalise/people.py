@@ -82,9 +82,9 @@ def refresh(db: sqlite_utils.Database, person_ids: Iterable[int], run_id: int | 
     db.execute("DELETE FROM temp.touched")
     db.conn.executemany("INSERT OR IGNORE INTO temp.touched VALUES (?)", [(p,) for p in person_ids])
     cols = ", ".join(f"r.[{f}]" for f in PERSON_FIELDS)
-    cursor = db.execute(
-        f"""SELECT r.person_id, r.source, r.synced_at, {cols} FROM records r
-            JOIN temp.touched t ON t.person_id = r.person_id
+    cursor = db.execute(  # CROSS JOIN: look up the touched people, never scan every record
+        f"""SELECT r.person_id, r.source, r.synced_at, {cols} FROM temp.touched t
+            CROSS JOIN records r ON r.person_id = t.person_id
             WHERE r.is_current = 1 ORDER BY r.person_id, r.id"""
     )
     rows, group, batch = 0, [], []

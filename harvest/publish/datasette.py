@@ -112,6 +112,12 @@ TABLES: dict[str, dict[str, Any]] = {
                         "by whom and when (undone decisions are kept)."},
     "match_runs": {"description": "Each time people were matched: settings, counts and time "
                    "taken."},
+    "match_cache": {"description": "The identifying values of current records, grouped as "
+                    "matching uses them, kept so that a re-sync need not read every record "
+                    "again. Emptied whenever a record is deleted or its identifying values "
+                    "change.", "hidden": True},
+    "match_flips": {"description": "Ids of records that stopped or started being current "
+                    "since the last match.", "hidden": True},
     # data protection (harvest/audit.py, harvest/dataprotection/)
     "audit_runs": {"description": "Who did what, and when: each sync, publish, review decision, "
                   "export, erasure and login change, with counts (never personal data). "
