@@ -316,7 +316,15 @@ def table(rows: list[dict], febrl_rows: list[dict], seed: int) -> str:
         "settings, thresholds not tuned on this data. Pairwise precision, recall and F1 of the "
         "people found; review queue: the questions `harvest review` asks (pairs of people), "
         "as a share of records; wall time and peak memory of the "
-        "matching process alone (the sync before it is not counted).",
+        "matching process alone (the sync before it is not counted). Splink (DuckDB): the "
+        "comparisons its documentation recommends (`NameComparison` for each name, "
+        "`DateOfBirthComparison`, `PostcodeComparison`, `EmailComparison`, exact phone with term "
+        "frequencies), u by random sampling, EM on names and on date of birth; F1 at its default "
+        "0.5 clustering threshold, and its best F1 over 0.5–0.9999 in the review column (the "
+        "threshold scan is not timed). All rows of a size come from the same run, on the same "
+        f"data. Run on {time.strftime('%Y-%m-%d')} with `python bench/bench_match.py "
+        f"--sizes {','.join(str(r['size']) for r in rows[::3]) if rows else ''}` on a 2-core, "
+        "23 GB machine.",
         "",
         "| records | tool | precision | recall | F1 | review queue | time | peak memory |",
         "|---:|---|---:|---:|---:|---:|---:|---:|",
