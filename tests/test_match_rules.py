@@ -152,3 +152,16 @@ def test_the_household_decision_is_made_once_and_kept_with_the_model() -> None:
     loose, facts = match_frame(columns, MatchingConfig(households=False))
     assert not facts["model"].households
     assert loose[0] == loose[1]  # surname, birthday and home agree: one person, renamed
+
+
+def test_a_short_form_the_nicknames_list_lacks_is_a_nickname() -> None:
+    feats = _features(
+        [
+            ("Mo", "Ali", "1969-04-22", "M13 0FE"),
+            ("Mohammed", "Ali", "1969-04-22", "M13 0FE"),
+            ("M", "Ali", "1969-04-22", "M13 0FE"),
+        ]
+    )
+    levels = compare(feats, np.array([[0, 1], [1, 2]])).levels
+    assert levels[:, 0].tolist() == [3, 1]  # a short form; an initial (one letter) is not one
+    assert compatible(feats, 0, 1)

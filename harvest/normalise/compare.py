@@ -101,7 +101,7 @@ def similar_given(
 
 def given_alike(feats: Features, x: int, y: int) -> bool:
     """One profile pair's given names (codes, both set) could be one person's: the same,
-    nicknames of one name, an initial of it, or one name mistyped (as ``similar_given``,
+    nicknames of one name, an initial or short form of it, or one name mistyped (as ``similar_given``,
     for one pair)."""
     if x == y:
         return True
@@ -112,6 +112,8 @@ def given_alike(feats: Features, x: int, y: int) -> bool:
         len(b) == 1 and b in {n[:1] for n in feats.given_groups[x]}
     ):
         return True
+    if _begins(a, b) or _begins(b, a):
+        return True
     alike = JaroWinkler.normalized_similarity(a, b) >= SIMILAR_GIVEN or (
         min(len(a), len(b)) >= 3 and OSA.distance(a, b) <= 1
     )
@@ -120,6 +122,27 @@ def given_alike(feats: Features, x: int, y: int) -> bool:
     counts = feats.counts.get("given")
     ca, cb = (int(counts[x]), int(counts[y])) if counts is not None else (0, 0)
     return min(ca, cb) <= typo_limit(feats) or min(ca, cb) * 5 <= max(ca, cb)
+
+
+def short_form(feats: Features, short: np.ndarray, long: np.ndarray) -> np.ndarray:
+    """Given names (codes) where the shorter, two letters or more, begins the longer one:
+    Mo for Mohammed, Abdi for Abdirahman (short forms the nicknames list lacks)."""
+    out = np.zeros(len(short), bool)
+    ok = (short >= 0) & (long >= 0) & (short != long)
+    if not ok.any():
+        return out
+    k = len(feats.given_values) + 1
+    keys, back = np.unique(short[ok] * k + long[ok], return_inverse=True)
+    values = feats.given_values
+    hit = np.array(
+        [_begins(values[int(key // k)], values[int(key % k)]) for key in keys.tolist()], bool
+    )
+    out[ok] = hit[back]
+    return out
+
+
+def _begins(short: str, long: str) -> bool:
+    return 2 <= len(short) < len(long) and long.startswith(short)
 
 
 def _jw(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -240,11 +263,8 @@ def _names(feats: Features, a, b, levels, tf) -> np.ndarray:
     initial = (g_len[short] == 1) & ((first[short] & initials[other]) > 0)
     edits = process.cpdist(sga, sgb, scorer=OSA.distance, workers=-1) if len(a) else np.zeros(0)
     similar = np.where(swapped, g_sim >= SIMILAR_GIVEN, similar_given(feats, ga, gb, g_sim, edits))
-    g = np.select(
-        [g_sim >= 1.0, feats.nickname(ga, gb) & ~swapped, similar, initial & ~swapped],
-        [4, 3, 2, 1],
-        0,
-    )
+    nickname = (feats.nickname(ga, gb) | short_form(feats, short, other)) & ~swapped
+    g = np.select([g_sim >= 1.0, nickname, similar, initial & ~swapped], [4, 3, 2, 1], 0)
     levels[:, 0] = np.where(both_g, g, -1)
     both_f = (fa >= 0) & (fb >= 0)
     f = np.select([f_sim >= 1.0, f_sim >= 0.88, f_sim >= 0.8], [3, 2, 1], 0)
