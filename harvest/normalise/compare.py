@@ -92,11 +92,16 @@ def similar_given(
     Winkler, or one letter changed, added, dropped or two swapped) and at least one of
     them rare, or much rarer than the other."""
     counts = np.append(feats.counts.get("given", np.zeros(0, np.int64)), 0)
-    g_len = np.array([len(v) for v in feats.given_values] + [0])
-    short = np.minimum(g_len[ga], g_len[gb])
+    short = np.minimum(feats.given_lengths[ga], feats.given_lengths[gb])
     alike = (jw >= SIMILAR_GIVEN) | ((edits <= 1) & (short >= 3))
     rare, common = np.minimum(counts[ga], counts[gb]), np.maximum(counts[ga], counts[gb])
-    return alike & ((rare <= typo_limit(feats)) | (rare * 5 <= common))
+    return alike & _mistyping(feats, rare, common)
+
+
+def _mistyping(feats: Features, rare, common):
+    """Whether the rarer of two alike spellings (counts, or arrays of them) is rare enough,
+    or rare enough beside the other, to be a mistyping of it."""
+    return (rare <= typo_limit(feats)) | (rare * 5 <= common)
 
 
 def given_alike(feats: Features, x: int, y: int) -> bool:
@@ -121,7 +126,7 @@ def given_alike(feats: Features, x: int, y: int) -> bool:
         return False
     counts = feats.counts.get("given")
     ca, cb = (int(counts[x]), int(counts[y])) if counts is not None else (0, 0)
-    return min(ca, cb) <= typo_limit(feats) or min(ca, cb) * 5 <= max(ca, cb)
+    return bool(_mistyping(feats, min(ca, cb), max(ca, cb)))
 
 
 def short_form(feats: Features, short: np.ndarray, long: np.ndarray) -> np.ndarray:
@@ -251,7 +256,7 @@ def _names(feats: Features, a, b, levels, tf) -> np.ndarray:
     g_sim = np.where(swapped, x1, g_sim)
     f_sim = np.where(swapped, x2, f_sim)
     both_g = (ga >= 0) & (gb >= 0)
-    g_len = np.array([len(v) for v in feats.given_values] + [0])
+    g_len = feats.given_lengths
     initials = _initial_masks(feats)
     short = np.where(g_len[ga] <= g_len[gb], ga, gb)
     other = np.where(g_len[ga] <= g_len[gb], gb, ga)

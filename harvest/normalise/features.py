@@ -18,7 +18,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 
 import numpy as np
 from nicknames import NickNamer
@@ -142,6 +142,11 @@ class Features:
     nick_pairs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     given_groups: list[frozenset[str]] = field(default_factory=list)
     profiles: list[tuple] = field(default_factory=list)  # identifying values, per profile
+
+    @cached_property
+    def given_lengths(self) -> np.ndarray:
+        """Each given name's length, by code (code −1 indexes the 0 at the end)."""
+        return np.array([len(v) for v in self.given_values] + [0])
 
     def strings(self, name: str, idx: np.ndarray) -> np.ndarray:
         values = np.array([*getattr(self, f"{name}_values"), ""], dtype=object)
