@@ -110,33 +110,18 @@ def quality(db_path: Path) -> dict:
 
 
 def bench_harvest(size: int, seed: int, work: Path) -> list[dict]:
-    main, extra = ensure_data(size, seed)
-    write_config(work, [main])
-    subprocess.run(
-        [str(HARVEST), "sync", "-c", "harvest.yaml"],
-        cwd=work,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    seconds, mb, error = timed([str(HARVEST), "match", "-c", "harvest.yaml"], work)
-    out = [
-        {
-            "tool": "harvest match",
-            "size": size,
-            "seconds": seconds,
-            "mb": mb,
-            "error": error,
-            **(quality(work / "harvest.db") if not error else {}),
-        }
-    ]
-    print(f"  {size:>9,}  harvest match: {seconds:.1f} s, {mb:.0f} MB {error}", flush=True)
-    return out
+    main, _ = ensure_data(size, seed)
+    return [_sync_and_match(work, [main], size, "harvest match", "harvest match")]
 
 
 def bench_resync(size: int, seed: int, work: Path) -> list[dict]:
     main, extra = ensure_data(size, seed)
-    out = []
-    write_config(work, [main, extra])
+    return [_sync_and_match(work, [main, extra], size, "harvest re-sync +1%", "harvest +1%")]
+
+
+def _sync_and_match(work: Path, files: list[Path], size: int, tool: str, label: str) -> dict:
+    """Sync ``files`` (matching off), then time `harvest match` on the store."""
+    write_config(work, files)
     subprocess.run(
         [str(HARVEST), "sync", "-c", "harvest.yaml"],
         cwd=work,
@@ -144,18 +129,15 @@ def bench_resync(size: int, seed: int, work: Path) -> list[dict]:
         stdout=subprocess.DEVNULL,
     )
     seconds, mb, error = timed([str(HARVEST), "match", "-c", "harvest.yaml"], work)
-    out.append(
-        {
-            "tool": "harvest re-sync +1%",
-            "size": size,
-            "seconds": seconds,
-            "mb": mb,
-            "error": error,
-            **(quality(work / "harvest.db") if not error else {}),
-        }
-    )
-    print(f"  {size:>9,}  harvest +1%: {seconds:.1f} s, {mb:.0f} MB {error}", flush=True)
-    return out
+    print(f"  {size:>9,}  {label}: {seconds:.1f} s, {mb:.0f} MB {error}", flush=True)
+    return {
+        "tool": tool,
+        "size": size,
+        "seconds": seconds,
+        "mb": mb,
+        "error": error,
+        **(quality(work / "harvest.db") if not error else {}),
+    }
 
 
 # --- Splink ------------------------------------------------------------------------------
@@ -323,7 +305,7 @@ def table(rows: list[dict], febrl_rows: list[dict], seed: int) -> str:
         "0.5 clustering threshold, and its best F1 over 0.5–0.9999 in the review column (the "
         "threshold scan is not timed). All rows of a size come from the same run, on the same "
         f"data. Run on {time.strftime('%Y-%m-%d')} with `python bench/bench_match.py "
-        f"--sizes {','.join(str(r['size']) for r in rows[::3]) if rows else ''}` on a 2-core, "
+        f"--sizes {','.join(str(x) for x in dict.fromkeys(r['size'] for r in rows))}` on a 2-core, "
         "23 GB machine.",
         "",
         "| records | tool | precision | recall | F1 | review queue | time | peak memory |",

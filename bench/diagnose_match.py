@@ -1,6 +1,7 @@
 """Where matching loses true pairs and makes false ones, on a benchmark store.
 
-    .venv/bin/python bench/diagnose_match.py STORE [--examples 20]
+    .venv/bin/python bench/diagnose_match.py STORE [--examples 20] [--quick]
+                                             [--thresholds 0.7,0.8,0.9]
 
 STORE is a store synced by bench_match.py (matching may be off): its records carry
 the generator's truth in ``extra.Person``. The pipeline of ``match_frame`` runs on
@@ -56,11 +57,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("store", help="a benchmark store, or febrl3 / febrl4")
     parser.add_argument("--examples", type=int, default=15)
     parser.add_argument("--quick", action="store_true", help="F1 and the review queue only")
+    parser.add_argument(
+        "--thresholds", help="comma-separated merge_above values: F1 and review queue at each"
+    )
     args = parser.parse_args(argv)
     if args.store in ("febrl3", "febrl4"):
         columns, truth = load_febrl(args.store)
     else:
         columns, truth = load(Path(args.store))
+    if args.thresholds:
+        from bench_match import pairwise
+
+        for t in (float(x) for x in args.thresholds.split(",")):
+            labels, facts = match_frame(columns, MatchingConfig(merge_above=t))
+            prec, rec, f1 = pairwise(truth, labels)
+            print(
+                f"merge_above {t}: precision {prec:.4f} recall {rec:.4f} F1 {f1:.4f}"
+                f" review {facts['review']} ({facts['review'] / len(truth):.2%})",
+                flush=True,
+            )
+        return 0
     settings = MatchingConfig()
     labels, facts = match_frame(columns, settings)
     if args.quick:
