@@ -165,3 +165,55 @@ def test_a_short_form_the_nicknames_list_lacks_is_a_nickname() -> None:
     levels = compare(feats, np.array([[0, 1], [1, 2]])).levels
     assert levels[:, 0].tolist() == [3, 1]  # a short form; an initial (one letter) is not one
     assert compatible(feats, 0, 1)
+
+
+def test_the_same_address_says_more_than_the_same_postcode() -> None:
+    feats = _features(
+        [
+            ("Ann", "Lee", None, "LS6 1AA", None, None, "12 Cliff Road"),
+            ("Ann", "Lee", None, "LS6 1AA", None, None, "12 CLIFF ROAD"),  # same home
+            ("Ann", "Lee", None, "LS6 1AA", None, None, "40 Cliff Road"),  # same street
+            ("Ann", "Lee", None, None, None, None, "12 Cliff Road"),  # no postcode to compare
+            ("Ann", "Lee", None, "LS6 1AB", None, None, "12 Cliff Road"),  # postcode mistyped
+            ("Ann", "Lee", None, None, None, None, "3 Elm Row"),
+        ]
+    )
+    levels = compare(feats, np.array([[0, 1], [0, 2], [0, 3], [0, 4], [3, 5]])).levels
+    assert levels[:, 3].tolist() == [4, 3, 4, 3, 0]
+
+
+def test_a_short_list_of_regulars_does_not_make_a_shared_birthday_look_common() -> None:
+    """u is learnt from random pairs; where each person is listed many times some of those
+    pairs are one person, and counted as strangers they would make a shared date of birth
+    look ordinary. The first model's view of each sampled pair takes them out."""
+    from harvest.normalise.model import estimate_u, random_pairs, train
+
+    rng = np.random.default_rng(3)
+    people = []
+    for i in range(60):
+        dob = f"{1940 + i}-{1 + i % 12:02d}-{1 + i % 28:02d}"
+        postcode = f"M{1 + i % 9} {1 + i % 7}A{'BDEFGHJ'[i % 7]}"
+        given, family = f"Given{i:02d}", f"Family{i:02d}"
+        for k in range(8):  # eight sign-ups each, with a different phone every time
+            phone = f"07700 9{i:02d}{k}{rng.integers(10)}0"
+            people.append((given, family, dob, postcode, None, phone))
+    feats = _features(people)
+    sample = random_pairs(feats)
+    naive = estimate_u(sample)["dob"][4]
+    cmp = compare(feats, candidate_pairs(feats, cap=50))
+    cmp.households = False
+    model = train(feats, cmp)
+    assert naive > 0.01  # one random pair in 60 is a person and their own sign-up
+    assert model.u["dob"][4] < naive / 10
+
+
+def test_a_model_saved_before_the_address_level_scores_it_as_the_same_postcode() -> None:
+    from harvest.normalise.model import Model
+
+    saved = Model().to_json()
+    saved["m"]["location"], saved["u"]["location"] = (
+        [0.1, 0.01, 0.01, 0.88],
+        [0.99, 0.005, 0.004, 0.001],
+    )
+    bits = Model.from_json(saved).weights("location")
+    assert len(bits) == 6 and bits[4] == bits[3] > 0  # five levels, then blank

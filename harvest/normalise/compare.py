@@ -11,7 +11,9 @@ sensible defaults, so a tiny data set still behaves. Agreement on a rare value
 counts for more than on a common one (term frequency): a shared unusual surname
 is stronger evidence than a shared "Smith".
 
-Location (postcode, else address) is one comparison, counted once, and the
+Location (postcode and address) is one comparison, counted once: its top level is the
+same address with the same postcode (or none to compare), which says more than a
+postcode that a street of people share. The
 household guard refuses any pair whose given names or dates of birth disagree:
 brothers, sisters, partners and parents share surname, address and phone, and
 adding those up would join them.
@@ -31,7 +33,13 @@ LEVELS: dict[str, list[str]] = {
     "given": ["different", "initial only", "similar", "nickname", "same"],
     "family": ["different", "a little alike", "similar", "same"],
     "dob": ["different", "same year only", "one part different", "day and month swapped", "same"],
-    "location": ["different", "same district", "same sector", "same postcode or address"],
+    "location": [
+        "different",
+        "same district",
+        "same sector",
+        "same postcode or address",
+        "same address and postcode",
+    ],
     "email": ["different", "same"],
     "phone": ["different", "same"],
 }
@@ -50,7 +58,7 @@ DEFAULT_M = {
     "given": [0.01, 0.04, 0.07, 0.04, 0.84],
     "family": [0.04, 0.01, 0.06, 0.89],
     "dob": [0.01, 0.01, 0.04, 0.02, 0.92],
-    "location": [0.1, 0.01, 0.01, 0.88],
+    "location": [0.1, 0.01, 0.01, 0.48, 0.4],
     "email": [0.2, 0.8],
     "phone": [0.35, 0.65],
 }
@@ -58,7 +66,7 @@ DEFAULT_U = {
     "given": [0.98, 0.002, 0.002, 0.001, 0.015],
     "family": [0.98, 0.005, 0.002, 0.013],
     "dob": [0.986, 0.012, 0.002, 0.0001, 0.0001],
-    "location": [0.995, 0.002, 0.002, 0.001],
+    "location": [0.995, 0.002, 0.002, 0.0009, 0.0001],
     "email": [0.9999, 0.0001],
     "phone": [0.9995, 0.0005],
 }
@@ -174,7 +182,7 @@ class Compared:
         near misses (a typo in every field) never makes a link on its own. Data without
         households keeps only the anchor, and the weights decide."""
         g, f, d, loc, e, p = (self.levels[:, i] for i in range(6))
-        anchor = (g >= 3) | (f == 3) | (d == 4) | (loc == 3) | (e == 1) | (p == 1)
+        anchor = (g >= 3) | (f == 3) | (d == 4) | (loc >= 3) | (e == 1) | (p == 1)
         if not self.households:
             return anchor
         return (g != 0) & ((d == -1) | (d >= 2)) & anchor
@@ -201,7 +209,7 @@ def households_in(cmp: Compared) -> bool:
     refuse. Too few pairs to tell: assume households.
     """
     g, f, d, loc = (cmp.levels[:, i] for i in range(4))
-    place = (f == 3) & (loc == 3)
+    place = (f == 3) & (loc >= 3)
     same = int((place & (g >= 3) & (d == 4)).sum())
     related = int((place & (g == 0) & (d == 0)).sum())
     return same < HOUSEHOLD_MIN_PAIRS or related >= HOUSEHOLD_RATIO * same
@@ -327,16 +335,22 @@ def _location(feats: Features, a, b, levels, tf) -> None:
     )
     loc = np.where(both, pc, -1)
     aa, ab = feats.address[a], feats.address[b]
-    both_addr = np.flatnonzero((aa >= 0) & (ab >= 0) & (loc < 3))
-    if len(both_addr):
+    both_addr = (aa >= 0) & (ab >= 0)
+    alike = both_addr & (aa == ab)
+    near = np.flatnonzero(both_addr & (aa != ab))
+    if len(near):
         sim = process.cpdist(
-            feats.strings("address", a[both_addr]),
-            feats.strings("address", b[both_addr]),
+            feats.strings("address", a[near]),
+            feats.strings("address", b[near]),
             scorer=fuzz.token_sort_ratio,
             workers=-1,
         )
-        same = np.where(sim >= 90, 3, np.where(loc[both_addr] >= 0, loc[both_addr], 0))
-        loc[both_addr] = np.maximum(loc[both_addr], same)
+        alike[near] = sim >= 90
+    # alike addresses: the top level where the postcodes agree or one is missing, else
+    # "same postcode or address" (a mistyped postcode); unlike ones with no postcode to
+    # compare: different
+    loc = np.where(alike, np.where((loc == 3) | (loc == -1), 4, 3), loc)
+    loc = np.where(both_addr & ~alike & (loc == -1), 0, loc)
     levels[:, 3] = loc
     tf[:, 3] = np.where(both & (pa == pb), pa, -1)
 

@@ -60,8 +60,8 @@ class Model:
     @classmethod
     def from_json(cls, data: dict) -> Model:
         return cls(
-            data["m"],
-            data["u"],
+            _padded(data["m"]),
+            _padded(data["u"]),
             data["lambda"],
             data.get("pairs", 0),
             data.get("labelled", 0),
@@ -75,6 +75,12 @@ class Model:
         return np.append(w, 0.0)
 
 
+def _padded(probs: dict[str, list[float]]) -> dict[str, list[float]]:
+    """A model saved before a comparison gained a top level (location: "same address and
+    postcode") weighs that level as the one below it until the next full match."""
+    return {name: list(p) + [p[-1]] * (len(LEVELS[name]) - len(p)) for name, p in probs.items()}
+
+
 def _llr(model: Model, levels: np.ndarray) -> np.ndarray:
     total = np.zeros(len(levels))
     for i, name in enumerate(COMPARISONS):
@@ -82,25 +88,39 @@ def _llr(model: Model, levels: np.ndarray) -> np.ndarray:
     return total
 
 
-def estimate_u(
+def random_pairs(
     feats: Features, use: list[str] | None = None, pairs: int = 300_000, seed: int = 0
-) -> dict[str, list[float]]:
-    """u from random pairs of profiles: how often strangers agree at each level."""
+) -> Compared | None:
+    """Random pairs of matchable profiles, compared: the sample ``u`` is learnt from."""
     idx = np.flatnonzero(feats.matchable)
-    out = {k: list(v) for k, v in DEFAULT_U.items()}
     if len(idx) < 50:
-        return out
+        return None
     rng = np.random.default_rng(seed)
     n = min(pairs, len(idx) * (len(idx) - 1) // 2)
     a, b = rng.choice(idx, n), rng.choice(idx, n)
     keep = a != b
-    levels = compare(feats, np.stack([a[keep], b[keep]], axis=1), use).levels
+    return compare(feats, np.stack([a[keep], b[keep]], axis=1), use)
+
+
+def estimate_u(sample: Compared | None, same: np.ndarray | None = None) -> dict[str, list[float]]:
+    """u from random pairs: how often strangers agree at each level.
+
+    ``same`` is each sampled pair's chance of being one person. Where people recur
+    often (a short list, many sign-ups each) a random pair is now and then one person
+    twice, and counting it as strangers makes agreeing look common: a date of birth
+    shared by chance seems ten times likelier than it is. Weighting each pair by
+    ``1 - same`` counts strangers only.
+    """
+    out = {k: list(v) for k, v in DEFAULT_U.items()}
+    if sample is None:
+        return out
+    weight = np.ones(len(sample.levels)) if same is None else 1 - same
     for i, name in enumerate(COMPARISONS):
-        col = levels[:, i]
-        col = col[col >= 0]
-        if len(col) >= 100:
+        col = sample.levels[:, i]
+        ok = col >= 0
+        if ok.sum() >= 100:
             k = len(LEVELS[name])
-            counts = np.bincount(col, minlength=k) + 1.0  # add-one: never a zero
+            counts = np.bincount(col[ok], weights=weight[ok], minlength=k) + 1.0  # never zero
             out[name] = [float(x) for x in counts / counts.sum()]
     return out
 
@@ -170,7 +190,20 @@ def train(
     construction). Then lambda, the chance that two random profiles are one person,
     is found as the fixed point of (expected matches among candidates) / (all pairs).
     """
-    u = estimate_u(feats, use)
+    sample = random_pairs(feats, use)
+    if sample is not None:
+        sample.households = cmp.households
+    u = estimate_u(sample)
+    model = _train_once(feats, cmp, u, labels)
+    if sample is not None:
+        # once: the first model tells which random pairs were one person (estimate_u)
+        model = _train_once(feats, cmp, estimate_u(sample, posterior(feats, model, sample)), labels)
+    return model
+
+
+def _train_once(
+    feats: Features, cmp: Compared, u: dict[str, list[float]], labels: np.ndarray | None
+) -> Model:
     model = Model(u=u)
     lv, guard = cmp.levels, cmp.guard
     known = labels if labels is not None else np.full(len(lv), -1)
@@ -228,6 +261,11 @@ class Scored:
     weight: np.ndarray  # total match weight in bits, prior included
     probability: np.ndarray  # 0 for pairs the guard refuses
     parts: np.ndarray  # (n, comparisons) bits per comparison
+
+
+def posterior(feats: Features, model: Model, cmp: Compared) -> np.ndarray:
+    """Each pair's chance of being one person (0 where the guard refuses it)."""
+    return score(feats, model, cmp).probability
 
 
 def score(feats: Features, model: Model, cmp: Compared) -> Scored:
