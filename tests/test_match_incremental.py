@@ -16,7 +16,7 @@ from conftest import query, scalar, write_config, write_csv
 from harvest import store
 from harvest.config import load_config
 from harvest.dataprotection.erasure import Who, find_person, forget
-from harvest.normalise import match, match_cache
+from harvest.normalise import match, match_cache, match_load
 from harvest.normalise.features import IDENTITY, build_features
 from harvest.review import apply, decide, find_pair
 from harvest.sync import sync
@@ -92,7 +92,8 @@ def no_full_reads(monkeypatch):
         raise AssertionError("the whole store was read or re-clustered")
 
     def guard():
-        monkeypatch.setattr(match, "load", refuse)
+        monkeypatch.setattr(match, "load", refuse)  # where match_people looks it up
+        monkeypatch.setattr(match_load, "load", refuse)  # and _load_any, without a cache
         monkeypatch.setattr(match, "recluster", refuse)
 
     return guard
