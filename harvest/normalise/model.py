@@ -2,7 +2,7 @@
 
 ``log2(m / u)`` bits per level, where ``m`` is how often the same person is at that
 level and ``u`` how often two strangers are. ``u`` comes from random pairs of the
-charity's own profiles; ``m`` is estimated by expectation maximisation in two
+charity's own profiles, less those a first model takes for one person; ``m`` is estimated by expectation maximisation in two
 sessions, as Splink does, starting from (and gently pulled towards) defaults so that
 a tiny data set still behaves. Review decisions fix their pairs' membership in EM.
 Agreement on a rare value counts for more than on a common one (term frequency).
@@ -182,7 +182,8 @@ def fit(
 def train(
     feats: Features, cmp: Compared, use: list[str] | None = None, labels: np.ndarray | None = None
 ) -> Model:
-    """Learn m by EM in two sessions, as Splink does, with u from random pairs.
+    """Learn m by EM in two sessions, as Splink does, with u from random pairs; then once
+    more, with u from the random pairs the first model takes for strangers.
 
     Among candidates whose names agree exactly, EM learns how often matches agree
     on everything else; among those whose dates of birth agree, on the names. A
