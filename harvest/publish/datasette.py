@@ -314,7 +314,11 @@ def run_datasette(args: list[str], env: dict[str, str]) -> int:
         return proc.wait()
     except KeyboardInterrupt:  # Ctrl-C: the normal way to stop serving
         proc.terminate()
-        proc.wait(timeout=15)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:  # still finishing requests: stop it outright
+            proc.kill()
+            proc.wait()
         return 0
 
 
