@@ -63,16 +63,22 @@ class Result:
         return max(r.peak_mb for r in self.runs)
 
 
-def timed(cmd: list[str], cwd: Path, stdin: str | None = None,
-          env: dict[str, str] | None = None) -> Run:
+def timed(
+    cmd: list[str], cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None
+) -> Run:
     """Run one child; its wall time, its own peak RSS (wait4) and any failure."""
     err_path = cwd / "stderr.txt"
     with err_path.open("wb") as err:
         start = time.perf_counter()
         try:
-            proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.PIPE if stdin else None,
-                                    stdout=subprocess.DEVNULL, stderr=err,
-                                    env={**os.environ, **(env or {})})
+            proc = subprocess.Popen(
+                cmd,
+                cwd=cwd,
+                stdin=subprocess.PIPE if stdin else None,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                env={**os.environ, **(env or {})},
+            )
         except OSError as exc:
             return Run(0.0, 0.0, f"could not start {cmd[0]}: {exc}")
         if stdin:
@@ -93,8 +99,10 @@ def ensure_data(size: int) -> Path:
     if not path.exists():
         print(f"generating {path.relative_to(ROOT)} ...", flush=True)
         tmp = path.with_suffix(".part")
-        subprocess.run([sys.executable, str(ROOT / "bench" / "gen_signups.py"), str(size),
-                        str(tmp)], check=True)
+        subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "gen_signups.py"), str(size), str(tmp)],
+            check=True,
+        )
         tmp.replace(path)
     return path
 
@@ -133,10 +141,13 @@ def one_repeat(csv_path: Path, harvest: str) -> dict[str, Run]:
             runs[TOOLS[1]] = timed([harvest, "sync"], work / "harvest", env=env)
         else:
             runs[TOOLS[1]] = Run(0.0, 0.0, "skipped: the first sync failed")
-        runs[TOOLS[2]] = timed([str(VENV_BIN / "sqlite-utils"), "insert", "fresh.db", "rows",
-                                str(csv_path), "--csv"], work / "sqlite-utils")
-        runs[TOOLS[3]] = timed(["sqlite3", "fresh.db"], work / "sqlite3",
-                               stdin=f".mode csv\n.import {csv_path} rows\n")
+        runs[TOOLS[2]] = timed(
+            [str(VENV_BIN / "sqlite-utils"), "insert", "fresh.db", "rows", str(csv_path), "--csv"],
+            work / "sqlite-utils",
+        )
+        runs[TOOLS[3]] = timed(
+            ["sqlite3", "fresh.db"], work / "sqlite3", stdin=f".mode csv\n.import {csv_path} rows\n"
+        )
     return runs
 
 
@@ -152,10 +163,13 @@ def bench_size(size: int, repeat: int, harvest: str) -> list[Result]:
 
 
 def table(results: list[Result]) -> str:
-    lines = ["| rows | tool | median s | rows/s | peak MB | × sqlite-utils |",
-             "|---:|---|---:|---:|---:|---:|"]
-    baseline = {r.size: r.median for r in results
-                if r.tool == "sqlite-utils insert" and not r.error}
+    lines = [
+        "| rows | tool | median s | rows/s | peak MB | × sqlite-utils |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    baseline = {
+        r.size: r.median for r in results if r.tool == "sqlite-utils insert" and not r.error
+    }
     for r in results:
         if r.error:
             lines.append(f"| {r.size:,} | {r.tool} | – | – | – | {r.error.replace('|', '/')} |")
@@ -163,8 +177,9 @@ def table(results: list[Result]) -> str:
         base = baseline.get(r.size)
         ratio = f"{r.median / base:.2f}" if base else "–"
         rate = f"{r.size / r.median:,.0f}" if r.median > 0 else "–"
-        lines.append(f"| {r.size:,} | {r.tool} | {r.median:.2f} | {rate} | {r.peak_mb:.0f} "
-                     f"| {ratio} |")
+        lines.append(
+            f"| {r.size:,} | {r.tool} | {r.median:.2f} | {rate} | {r.peak_mb:.0f} | {ratio} |"
+        )
     return "\n".join(lines)
 
 
@@ -175,32 +190,45 @@ def machine() -> str:
         except (OSError, subprocess.CalledProcessError):
             return "unknown"
 
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
-               "unknown") if Path("/proc/cpuinfo").exists() else "unknown"
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "unknown",
+        )
+        if Path("/proc/cpuinfo").exists()
+        else "unknown"
+    )
     mem = out(["free", "-g"]).splitlines()
     total = mem[1].split()[1] + " GB" if len(mem) > 1 else "unknown"
-    return (f"{out(['nproc'])} CPUs ({cpu}), {total} RAM, Python {sys.version.split()[0]}, "
-            f"SQLite {out(['sqlite3', '--version']).split(' ')[0]}, "
-            f"sqlite-utils {out([str(VENV_BIN / 'sqlite-utils'), '--version']).split()[-1]}")
+    return (
+        f"{out(['nproc'])} CPUs ({cpu}), {total} RAM, Python {sys.version.split()[0]}, "
+        f"SQLite {out(['sqlite3', '--version']).split(' ')[0]}, "
+        f"sqlite-utils {out([str(VENV_BIN / 'sqlite-utils'), '--version']).split()[-1]}"
+    )
 
 
 def section(results: list[Result], argv: list[str], repeat: int) -> str:
     command = "python bench/bench_sync.py " + " ".join(shlex.quote(a) for a in argv)
-    return "\n".join([
-        START,
-        "## `harvest sync` against plain CSV loaders",
-        "",
-        f"Run on {time.strftime('%Y-%m-%d')} with `{command.strip()}`  ",
-        f"Machine: {machine()}  ",
-        f"Median of {repeat} run(s), each on a fresh database; peak MB is the child "
-        "process's maximum resident set size; × sqlite-utils is the time relative to "
-        "`sqlite-utils insert --csv` on the same file (lower is faster). The second sync "
-        "reads the same, unchanged file into the database the first sync made.",
-        "",
-        table(results),
-        END,
-    ])
+    return "\n".join(
+        [
+            START,
+            "## `harvest sync` against plain CSV loaders",
+            "",
+            f"Run on {time.strftime('%Y-%m-%d')} with `{command.strip()}`  ",
+            f"Machine: {machine()}  ",
+            f"Median of {repeat} run(s), each on a fresh database; peak MB is the child "
+            "process's maximum resident set size; × sqlite-utils is the time relative to "
+            "`sqlite-utils insert --csv` on the same file (lower is faster). The second sync "
+            "reads the same, unchanged file into the database the first sync made.",
+            "",
+            table(results),
+            END,
+        ]
+    )
 
 
 def write_docs(doc: Path, text: str) -> None:
@@ -221,13 +249,23 @@ def write_docs(doc: Path, text: str) -> None:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="10000,100000,1000000",
-                        help="comma-separated row counts (default: 10000,100000,1000000)")
+    parser.add_argument(
+        "--sizes",
+        default="10000,100000,1000000",
+        help="comma-separated row counts (default: 10000,100000,1000000)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per tool (default: 3)")
-    parser.add_argument("--harvest", default=str(VENV_BIN / "harvest"),
-                        help="the harvest command to time (default: the venv's)")
-    parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md",
-                        help="markdown file to update (default: docs/benchmarks.md)")
+    parser.add_argument(
+        "--harvest",
+        default=str(VENV_BIN / "harvest"),
+        help="the harvest command to time (default: the venv's)",
+    )
+    parser.add_argument(
+        "--docs",
+        type=Path,
+        default=ROOT / "docs" / "benchmarks.md",
+        help="markdown file to update (default: docs/benchmarks.md)",
+    )
     parser.add_argument("--no-docs", action="store_true", help="print the table only")
     args = parser.parse_args(argv)
     try:

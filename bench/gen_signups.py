@@ -24,31 +24,95 @@ from pathlib import Path
 
 SEED = 1066
 CHUNK = 20_000
-PEOPLE = 25_000        # distinct people; rows reuse them, as real sign-up sheets do
-SESSIONS = 20_000      # distinct (activity, date, status, referral, notes) combinations
+PEOPLE = 25_000  # distinct people; rows reuse them, as real sign-up sheets do
+SESSIONS = 20_000  # distinct (activity, date, status, referral, notes) combinations
 
-HEADER = ["First name", "Surname", "Date of birth", "Gender", "Postcode", "Phone", "Email",
-          "Activity", "Session date", "Attended", "Referral source", "Notes"]
-GIVEN = ("Olivia Amelia Isla Ava Mia Grace Zoë Renée Aisha Fatima Priya Gurpreet Chloe Ellie "
-         "Margaret Patricia Dorothy Kathleen Yvonne Hannah Sarah Oliver George Noah Leo Jack "
-         "Robert Bob William Bill José Mohammed Abdul Kwame Winston Tomasz Daniel Michael Jayden "
-         "Kai Lee Jamal Stanisław Siobhan Ewan Rhys Dylan Aaliyah Yusuf").split()
-FAMILY = ("Smith Jones Williams Taylor Brown Davies Evans Wilson Thomas Roberts Johnson Walker "
-          "Wright Robinson Thompson White Hughes Edwards Green Hall Wood Harris Martin Jackson "
-          "Clarke O'Brien Doyle Byrne Okafor Mensah Asante Adebayo Patel Khan Begum Rahman Ali "
-          "Hussain Sandhu Chen Nowak Kowalski Fernandes Hassan Ibrahim McDonald Campbell "
-          "Fischer Bennett Palmer Morris").split()
+HEADER = [
+    "First name",
+    "Surname",
+    "Date of birth",
+    "Gender",
+    "Postcode",
+    "Phone",
+    "Email",
+    "Activity",
+    "Session date",
+    "Attended",
+    "Referral source",
+    "Notes",
+]
+GIVEN = (
+    "Olivia Amelia Isla Ava Mia Grace Zoë Renée Aisha Fatima Priya Gurpreet Chloe Ellie "
+    "Margaret Patricia Dorothy Kathleen Yvonne Hannah Sarah Oliver George Noah Leo Jack "
+    "Robert Bob William Bill José Mohammed Abdul Kwame Winston Tomasz Daniel Michael Jayden "
+    "Kai Lee Jamal Stanisław Siobhan Ewan Rhys Dylan Aaliyah Yusuf"
+).split()
+FAMILY = (
+    "Smith Jones Williams Taylor Brown Davies Evans Wilson Thomas Roberts Johnson Walker "
+    "Wright Robinson Thompson White Hughes Edwards Green Hall Wood Harris Martin Jackson "
+    "Clarke O'Brien Doyle Byrne Okafor Mensah Asante Adebayo Patel Khan Begum Rahman Ali "
+    "Hussain Sandhu Chen Nowak Kowalski Fernandes Hassan Ibrahim McDonald Campbell "
+    "Fischer Bennett Palmer Morris"
+).split()
 DISTRICTS = "NW1 NW5 N7 N19 E8 E5 SE15 SE5 SW9 M14 M13 M16 M21 M8 M40".split()
-ACTIVITIES = ["Lunch club", "Youth club", "Food bank", "Coffee morning", "ESOL class",
-              "Walking group", "Homework club", "Chair yoga", "Digital drop-in", "Men's shed"]
-GENDERS = ["F", "M", "Female", "Male", "female", "male", "Woman", "Man", "Non-binary",
-           "Prefer not to say", "", "f", "m"]
+ACTIVITIES = [
+    "Lunch club",
+    "Youth club",
+    "Food bank",
+    "Coffee morning",
+    "ESOL class",
+    "Walking group",
+    "Homework club",
+    "Chair yoga",
+    "Digital drop-in",
+    "Men's shed",
+]
+GENDERS = [
+    "F",
+    "M",
+    "Female",
+    "Male",
+    "female",
+    "male",
+    "Woman",
+    "Man",
+    "Non-binary",
+    "Prefer not to say",
+    "",
+    "f",
+    "m",
+]
 ATTENDED = ["Y", "Yes", "yes", "y", "x", "✓", "No", "N", "DNA", "", "1", "0", "TRUE"]
-REFERRALS = ["", "", "Self", "Self-referral", "GP", "GP – social prescriber", "Friend",
-             "Citizens Advice", "Jobcentre Plus", "Housing officer", "School", "Poster"]
-NOTES = ["", "", "", "", "", "Needs lift home", "Diabetic, no sugar", "Brought a friend",
-         "Paid £2.50", "Café voucher", "Wheelchair user; ground floor please",
-         'Said "see you next week"', "Interpreter: Polish", "Allergic to nuts, eggs"]
+REFERRALS = [
+    "",
+    "",
+    "Self",
+    "Self-referral",
+    "GP",
+    "GP – social prescriber",
+    "Friend",
+    "Citizens Advice",
+    "Jobcentre Plus",
+    "Housing officer",
+    "School",
+    "Poster",
+]
+NOTES = [
+    "",
+    "",
+    "",
+    "",
+    "",
+    "Needs lift home",
+    "Diabetic, no sugar",
+    "Brought a friend",
+    "Paid £2.50",
+    "Café voucher",
+    "Wheelchair user; ground floor please",
+    'Said "see you next week"',
+    "Interpreter: Polish",
+    "Allergic to nuts, eggs",
+]
 
 
 def typed_date(day: date, rng: random.Random) -> str:
@@ -71,8 +135,17 @@ def typed_phone(rng: random.Random) -> str:
         n = f"{rng.randrange(1000):04d}"
         return rng.choice([f"020 7946 {n}", f"(020) 7946 {n}", f"0207946{n}", f"+44 20 7946 {n}"])
     n = f"{rng.randrange(1000):03d}"
-    return rng.choice([f"07700 900{n}", f"07700900{n}", f"+44 7700 900{n}", f"+447700900{n}",
-                       f"7700900{n}", f"07700-900-{n}", ""])
+    return rng.choice(
+        [
+            f"07700 900{n}",
+            f"07700900{n}",
+            f"+44 7700 900{n}",
+            f"+447700900{n}",
+            f"7700900{n}",
+            f"07700-900-{n}",
+            "",
+        ]
+    )
 
 
 def typed_postcode(rng: random.Random) -> str:
@@ -86,18 +159,31 @@ def person(rng: random.Random) -> tuple[str, ...]:
     born = date(1935, 1, 1) + timedelta(days=rng.randrange(80 * 365))
     local = f"{given}.{family}{rng.randrange(100)}".lower().replace("'", "")
     local = unicodedata.normalize("NFKD", local).encode("ascii", "ignore").decode()
-    email = rng.choice([f"{local}@example.org", f"{local}@example.com", "", local.upper()
-                        + "@EXAMPLE.ORG"])
+    email = rng.choice(
+        [f"{local}@example.org", f"{local}@example.com", "", local.upper() + "@EXAMPLE.ORG"]
+    )
     if rng.random() < 0.1:
         given, family = given.upper(), family.upper()
-    return (given, family, typed_date(born, rng), rng.choice(GENDERS), typed_postcode(rng),
-            typed_phone(rng), email)
+    return (
+        given,
+        family,
+        typed_date(born, rng),
+        rng.choice(GENDERS),
+        typed_postcode(rng),
+        typed_phone(rng),
+        email,
+    )
 
 
 def session(rng: random.Random) -> tuple[str, ...]:
     day = date(2024, 1, 1) + timedelta(days=rng.randrange(820))  # to March 2026
-    return (rng.choice(ACTIVITIES), typed_date(day, rng), rng.choice(ATTENDED),
-            rng.choice(REFERRALS), rng.choice(NOTES))
+    return (
+        rng.choice(ACTIVITIES),
+        typed_date(day, rng),
+        rng.choice(ATTENDED),
+        rng.choice(REFERRALS),
+        rng.choice(NOTES),
+    )
 
 
 def rows(n: int, seed: int = SEED) -> Iterator[list[tuple[str, ...]]]:

@@ -53,14 +53,20 @@ def record(
             raise TypeError(f"audit counts are numbers or lists of names, not text ({name})")
     cur = db.execute(
         "INSERT INTO audit_runs (at, action, command, user, counts) VALUES (?, ?, ?, ?, ?)",
-        [now(), action, command or action, user or current_user(),
-         json.dumps(counts or {}, sort_keys=True)],
+        [
+            now(),
+            action,
+            command or action,
+            user or current_user(),
+            json.dumps(counts or {}, sort_keys=True),
+        ],
     )
     return int(cur.lastrowid)
 
 
-def record_at(db_path: Path, action: str, counts: dict | None = None,
-              command: str | None = None) -> None:
+def record_at(
+    db_path: Path, action: str, counts: dict | None = None, command: str | None = None
+) -> None:
     """Append an entry to the store at ``db_path`` (for commands that hold no connection)."""
     from harvest import store
 
@@ -71,8 +77,9 @@ def record_at(db_path: Path, action: str, counts: dict | None = None,
         db.conn.close()
 
 
-def entries(db: sqlite_utils.Database, limit: int | None = 50,
-            action: str | None = None) -> list[Entry]:
+def entries(
+    db: sqlite_utils.Database, limit: int | None = 50, action: str | None = None
+) -> list[Entry]:
     """The latest entries, newest first."""
     sql = "SELECT id, at, action, command, user, counts FROM audit_runs"
     params: list[Any] = []

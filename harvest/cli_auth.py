@@ -50,15 +50,17 @@ def eventbrite(
             console.print(TOKEN_HINT, highlight=False)
             token = typer.prompt("Private token", hide_input=True)
         result = authorise(SecretStr(token), api_url or DEFAULT_API_URL)
-        console.print(f"Eventbrite accepted the token (user: {result.user}). It can read:",
-                      highlight=False)
+        console.print(
+            f"Eventbrite accepted the token (user: {result.user}). It can read:", highlight=False
+        )
         for org_id, name in result.organisations:
             console.print(f"  - {name} (organization_id: {org_id})", highlight=False)
-        console.print(f"The token is stored in {result.stored_in}, not in harvest.yaml.",
-                      highlight=False)
+        console.print(
+            f"The token is stored in {result.stored_in}, not in harvest.yaml.", highlight=False
+        )
         hint = "  - name: eventbrite\n    type: eventbrite"
         if len(result.organisations) > 1:
-            hint += f"\n    options:\n      organization_id: \"{result.organisations[0][0]}\""
+            hint += f'\n    options:\n      organization_id: "{result.organisations[0][0]}"'
         console.print(f"Add it to harvest.yaml under sources:\n{hint}", highlight=False)
 
     _run(body)

@@ -31,13 +31,19 @@ def browser_usable() -> bool:
 def google(
     client_file: Annotated[
         Path,
-        typer.Option("--client-file", help="The OAuth client JSON file (type \"Desktop app\") "
-                     "downloaded from Google Cloud; see docs/connectors/google.md."),
+        typer.Option(
+            "--client-file",
+            help='The OAuth client JSON file (type "Desktop app") '
+            "downloaded from Google Cloud; see docs/connectors/google.md.",
+        ),
     ],
     no_browser: Annotated[
         bool,
-        typer.Option("--no-browser", help="Do not open a browser here (a server): open the "
-                     "address shown on any computer and paste back where it ends."),
+        typer.Option(
+            "--no-browser",
+            help="Do not open a browser here (a server): open the "
+            "address shown on any computer and paste back where it ends.",
+        ),
     ] = False,
     api_url: Annotated[
         str | None,
@@ -53,25 +59,41 @@ def google(
     from harvest.connectors.google_auth import authorise
 
     def show(url: str) -> None:
-        console.print("Open this address, sign in with the Google account that owns the forms "
-                      "and sheets, and choose Allow:", highlight=False)
+        console.print(
+            "Open this address, sign in with the Google account that owns the forms "
+            "and sheets, and choose Allow:",
+            highlight=False,
+        )
         console.print(url, highlight=False, soft_wrap=True)
 
     def ask(url: str) -> str:
-        console.print("Your browser will end on a page that does not load (its address starts "
-                      "http://localhost:1/). That is expected: copy the whole address from the "
-                      "address bar.", highlight=False)
+        console.print(
+            "Your browser will end on a page that does not load (its address starts "
+            "http://localhost:1/). That is expected: copy the whole address from the "
+            "address bar.",
+            highlight=False,
+        )
         return typer.prompt("Paste the address here")
 
     def body() -> None:
         browser = not no_browser and browser_usable()
-        result = authorise(client_file, browser=browser, show=show, ask=ask,
-                           api_url=api_url.rstrip("/") if api_url else None)
-        console.print(f"Google authorised harvest as {result.account} (read-only). The refresh "
-                      f"token is stored in {result.stored_in}, not in harvest.yaml.",
-                      highlight=False)
-        console.print("Add a source to harvest.yaml, e.g.:\n  - name: feedback\n    type: "
-                      "google_forms\n    options:\n      form: https://docs.google.com/forms/d/"
-                      "<id>/edit", highlight=False)
+        result = authorise(
+            client_file,
+            browser=browser,
+            show=show,
+            ask=ask,
+            api_url=api_url.rstrip("/") if api_url else None,
+        )
+        console.print(
+            f"Google authorised harvest as {result.account} (read-only). The refresh "
+            f"token is stored in {result.stored_in}, not in harvest.yaml.",
+            highlight=False,
+        )
+        console.print(
+            "Add a source to harvest.yaml, e.g.:\n  - name: feedback\n    type: "
+            "google_forms\n    options:\n      form: https://docs.google.com/forms/d/"
+            "<id>/edit",
+            highlight=False,
+        )
 
     _run(body)

@@ -21,15 +21,27 @@ def register(auth_app: typer.Typer) -> None:
 
 def microsoft(
     config: ConfigOpt = None,
-    tenant_id: Annotated[str | None, typer.Option(
-        "--tenant-id", help="Directory (tenant) ID of the app registration (default: from "
-        "the microsoft_excel sources in harvest.yaml).")] = None,
-    client_id: Annotated[str | None, typer.Option(
-        "--client-id", help="Application (client) ID of the app registration (default: from "
-        "harvest.yaml).")] = None,
-    authority_url: Annotated[str | None, typer.Option(
-        "--authority-url", help="The Microsoft sign-in address (for tests and national "
-        "clouds).")] = None,
+    tenant_id: Annotated[
+        str | None,
+        typer.Option(
+            "--tenant-id",
+            help="Directory (tenant) ID of the app registration (default: from "
+            "the microsoft_excel sources in harvest.yaml).",
+        ),
+    ] = None,
+    client_id: Annotated[
+        str | None,
+        typer.Option(
+            "--client-id",
+            help="Application (client) ID of the app registration (default: from harvest.yaml).",
+        ),
+    ] = None,
+    authority_url: Annotated[
+        str | None,
+        typer.Option(
+            "--authority-url", help="The Microsoft sign-in address (for tests and national clouds)."
+        ),
+    ] = None,
 ) -> None:
     """Sign in to Microsoft 365 once, for the microsoft_excel sources.
 
@@ -43,18 +55,23 @@ def microsoft(
     def body() -> None:
         apps = _apps(config, tenant_id, client_id, authority_url)
         for app in apps:
-            console.print(f"Signing in for tenant {app.tenant_id}, app {app.client_id}.",
-                          highlight=False)
+            console.print(
+                f"Signing in for tenant {app.tenant_id}, app {app.client_id}.", highlight=False
+            )
             auth = MicrosoftAuth(app)
             user = auth.sign_in(lambda message: console.print(message, highlight=False))
-            console.print(f"Signed in as {user}. The sign-in is stored in {auth.store.where}, "
-                          "not in harvest.yaml; each sync renews it.", highlight=False)
+            console.print(
+                f"Signed in as {user}. The sign-in is stored in {auth.store.where}, "
+                "not in harvest.yaml; each sync renews it.",
+                highlight=False,
+            )
 
     _run(body)
 
 
-def _apps(config: Path | None, tenant_id: str | None, client_id: str | None,
-          authority_url: str | None) -> list[MicrosoftApp]:
+def _apps(
+    config: Path | None, tenant_id: str | None, client_id: str | None, authority_url: str | None
+) -> list[MicrosoftApp]:
     """The app registrations to sign in to: from the options, else from harvest.yaml."""
     from harvest.config import load_config
     from harvest.connectors.microsoft import MicrosoftExcelOptions
@@ -63,8 +80,10 @@ def _apps(config: Path | None, tenant_id: str | None, client_id: str | None,
     if tenant_id and client_id:
         return [MicrosoftApp(tenant_id, client_id, authority_url or DEFAULT_AUTHORITY_URL)]
     if tenant_id or client_id:
-        raise ConfigError("Give both --tenant-id and --client-id, or neither (then they are "
-                          "read from the microsoft_excel sources in harvest.yaml).")
+        raise ConfigError(
+            "Give both --tenant-id and --client-id, or neither (then they are "
+            "read from the microsoft_excel sources in harvest.yaml)."
+        )
     loaded = load_config(config)
     found = []
     for src in loaded.sources:
@@ -74,7 +93,9 @@ def _apps(config: Path | None, tenant_id: str | None, client_id: str | None,
             if app not in found:
                 found.append(app)
     if not found:
-        raise ConfigError(f"{loaded.path} has no microsoft_excel source to sign in for. Add "
-                          "one (see docs/connectors/microsoft.md), or give --tenant-id and "
-                          "--client-id.")
+        raise ConfigError(
+            f"{loaded.path} has no microsoft_excel source to sign in for. Add "
+            "one (see docs/connectors/microsoft.md), or give --tenant-id and "
+            "--client-id."
+        )
     return found

@@ -153,9 +153,14 @@ def _applied(summary) -> None:
 def person(
     person_id: Annotated[int, typer.Argument(help="The person's id (person_id).")],
     config: ConfigOpt = None,
-    export: Annotated[Path | None, typer.Option(
-        "--export", help="Write everything held about them (subject access) to FILE.xlsx "
-                         "or FILE.json instead.")] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            "--export",
+            help="Write everything held about them (subject access) to FILE.xlsx "
+            "or FILE.json instead.",
+        ),
+    ] = None,
 ) -> None:
     """Show a person's records and why they were joined: each comparison and its weight.
 

@@ -55,22 +55,39 @@ def forget(
 
 
 def _show_plan(plan) -> None:  # type: ignore[no-untyped-def]
-    table = RichTable("raw row", "source", "where", "version", "person", "name", "born",
-                      title=f"{len(plan.records)} row version(s) will be erased")
+    table = RichTable(
+        "raw row",
+        "source",
+        "where",
+        "version",
+        "person",
+        "name",
+        "born",
+        title=f"{len(plan.records)} row version(s) will be erased",
+    )
     for r in plan.records:
         where = f"{r['location']} row {r['row_number']}" if r["row_number"] else r["location"]
         name = " ".join(x for x in (r["given_name"], r["family_name"]) if x)
-        table.add_row(str(r["id"]), r["source"], where, str(r["version"]),
-                      str(r["person_id"] or ""), name, r["date_of_birth"] or "")
+        table.add_row(
+            str(r["id"]),
+            r["source"],
+            where,
+            str(r["version"]),
+            str(r["person_id"] or ""),
+            name,
+            r["date_of_birth"] or "",
+        )
     console.print(table)
-    console.print("With them go their attendances, outcomes, data problems, match pairs and "
-                  "review decisions.")
+    console.print(
+        "With them go their attendances, outcomes, data problems, match pairs and review decisions."
+    )
 
 
 def retention(
     config: ConfigOpt = None,
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Say what would go, and change nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would go, and change nothing.")
+    ] = False,
 ) -> None:
     """Apply the **retention policy** (`retention:` in harvest.yaml) now; every sync does too."""
     from harvest.dataprotection.erasure import vacuum
@@ -79,8 +96,9 @@ def retention(
     def body() -> int:
         cfg = load_config(config)
         if not retention_config(cfg).active:
-            console.print("No retention policy is set (`retention:` in harvest.yaml): "
-                          "everything is kept.")
+            console.print(
+                "No retention policy is set (`retention:` in harvest.yaml): everything is kept."
+            )
             return 0
         db = _db(cfg)
         try:
@@ -98,8 +116,11 @@ def retention(
 def audit(
     config: ConfigOpt = None,
     limit: Annotated[int, typer.Option(help="At most this many entries.")] = 50,
-    action: Annotated[str | None, typer.Option(
-        help="Only this action (sync, publish, forget, export, review, retention, users).")
+    action: Annotated[
+        str | None,
+        typer.Option(
+            help="Only this action (sync, publish, forget, export, review, retention, users)."
+        ),
     ] = None,
 ) -> None:
     """Show the **audit trail**: who did what and when (counts only, never personal data)."""

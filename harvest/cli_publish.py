@@ -22,7 +22,7 @@ users_app = typer.Typer(
 geo_app = typer.Typer(
     name="geo",
     help="Area data for the funder view: local authority, ward, region and deprivation "
-         "per postcode, from the ONS Postcode Directory.",
+    "per postcode, from the ONS Postcode Directory.",
     no_args_is_help=True,
 )
 
@@ -47,8 +47,15 @@ def publish(
     def body() -> int:
         cfg = load_config(config)
         summary = publish_funders(cfg)
-        audit.record_at(cfg.database_path, "publish", {  # data protection: the audit trail
-            "people": summary.people, "contacts": summary.contacts}, command="publish")
+        audit.record_at(
+            cfg.database_path,
+            "publish",
+            {  # data protection: the audit trail
+                "people": summary.people,
+                "contacts": summary.contacts,
+            },
+            command="publish",
+        )
         console.print(summary.summary())
         if not serve:
             return 0
@@ -68,8 +75,12 @@ def _audit_users(config: ConfigOpt, action: str, role: str | None) -> None:
     """An audit entry for a login change, in the store when there is one (no login names)."""
     db_path = load_config(config).database_path
     if db_path.exists():
-        audit.record_at(db_path, action, {"funder": role == "funder", "staff": role == "staff"},
-                        command=action.replace(".", " "))
+        audit.record_at(
+            db_path,
+            action,
+            {"funder": role == "funder", "staff": role == "staff"},
+            command=action.replace(".", " "),
+        )
 
 
 def _read_password(password_stdin: bool) -> str:
@@ -142,12 +153,21 @@ def users_remove(
 
 @geo_app.command("import")
 def geo_import(
-    files: Annotated[list[Path], typer.Argument(
-        help="The ONSPD CSV: Data/ONSPD_MMM_YYYY_UK.csv (or several of its "
-             "Data/multi_csv files).")],
-    names: Annotated[Path | None, typer.Option(
-        "--names", help="The ONSPD's Documents folder, for the names of local authorities, "
-                        "wards and regions (without it: codes only).")] = None,
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="The ONSPD CSV: Data/ONSPD_MMM_YYYY_UK.csv (or several of its "
+            "Data/multi_csv files)."
+        ),
+    ],
+    names: Annotated[
+        Path | None,
+        typer.Option(
+            "--names",
+            help="The ONSPD's Documents folder, for the names of local authorities, "
+            "wards and regions (without it: codes only).",
+        ),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Load the **ONS Postcode Directory** into the store, replacing any earlier import.
@@ -162,6 +182,7 @@ def geo_import(
     def body() -> None:
         cfg = load_config(config)
         with console.status("Reading the ONS Postcode Directory…") as status:
+
             def progress(rows: int) -> None:
                 status.update(f"Reading the ONS Postcode Directory… {rows:,} rows")
 
@@ -174,14 +195,23 @@ def geo_import(
 
 
 def export(
-    hxl: Annotated[bool, typer.Option(
-        "--hxl", help="Add a row of HXL hashtags under the header row.")] = False,
-    table: Annotated[list[str] | None, typer.Option(
-        "--table", "-t", help="Only this funder table or canned query (repeatable).")] = None,
+    hxl: Annotated[
+        bool, typer.Option("--hxl", help="Add a row of HXL hashtags under the header row.")
+    ] = False,
+    table: Annotated[
+        list[str] | None,
+        typer.Option("--table", "-t", help="Only this funder table or canned query (repeatable)."),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv or xlsx.")] = "csv",
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="The file to write; for several tables as CSV, a folder "
-                               "(default NAME.csv, funders-export/ or funders.xlsx).")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="The file to write; for several tables as CSV, a folder "
+            "(default NAME.csv, funders-export/ or funders.xlsx).",
+        ),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Export the **funder tables and canned queries** from funders.db as CSV or XLSX.

@@ -132,10 +132,21 @@ class Lander:
         self._next_raw = self._max("SELECT max(id) FROM raw_rows") + 1
         self._next_person = self._max("SELECT max(person_id) FROM people") + 1
         self._activities = dict(db.execute("SELECT name, id FROM activities").fetchall())
-        self._record_sql = self._insert_sql("records", [
-            "id", "source", "source_key", "is_current", "person_id", "location", "row_number",
-            *self.fields, "extra", "synced_at",
-        ])
+        self._record_sql = self._insert_sql(
+            "records",
+            [
+                "id",
+                "source",
+                "source_key",
+                "is_current",
+                "person_id",
+                "location",
+                "row_number",
+                *self.fields,
+                "extra",
+                "synced_at",
+            ],
+        )
         self._people_sql = self._people_upsert_sql()
         # data protection: a row that was forgotten (`harvest forget`) never lands again
         self.tombstones = Tombstones.for_source(db, source)
@@ -176,8 +187,12 @@ class Lander:
         return "row:" + _hash(table.key + "\x1e" + joined)
 
     def _land_batch(
-        self, table: Table, batch: list[Row], normaliser: RowNormaliser,
-        id_idx: int | None, prefix: str,
+        self,
+        table: Table,
+        batch: list[Row],
+        normaliser: RowNormaliser,
+        id_idx: int | None,
+        prefix: str,
     ) -> None:
         items = []
         for row in batch:
@@ -206,7 +221,13 @@ class Lander:
                     for v in versions:
                         v.is_current = int(v is match)
                 continue
-            p = Pending(row, key, h, max((v.version for v in versions), default=0) + 1, normaliser(row.values))
+            p = Pending(
+                row,
+                key,
+                h,
+                max((v.version for v in versions), default=0) + 1,
+                normaliser(row.values),
+            )
             p.raw_id = self._next_raw
             self._next_raw += 1
             if versions:
@@ -240,11 +261,11 @@ class Lander:
         out: dict[str, list[Existing]] = {k: [] for k in keys}
         keys_list = list(keys)
         for i in range(0, len(keys_list), 500):
-            chunk = keys_list[i:i + 500]
+            chunk = keys_list[i : i + 500]
             sql = f"""SELECT r.source_key, r.id, r.content_hash, r.version, r.sync_run_id,
                         coalesce(c.is_current, 0), c.person_id
                       FROM raw_rows r LEFT JOIN records c ON c.id = r.id
-                      WHERE r.source = ? AND r.source_key IN ({','.join('?' * len(chunk))})"""
+                      WHERE r.source = ? AND r.source_key IN ({",".join("?" * len(chunk))})"""
             for key, *rest in self.db.execute(sql, [self.source, *chunk]).fetchall():
                 out[key].append(Existing(*rest))
         return out
@@ -273,8 +294,12 @@ class Lander:
             self._next_person = max(self._next_person, merged + 1)
             self._ids_checked = True
         all_keys = [person_keys(p.norm.fields) for p in pending]
-        wanted = {k for p, keys in zip(pending, all_keys, strict=True) if p.person_id is None
-                  for k in keys}
+        wanted = {
+            k
+            for p, keys in zip(pending, all_keys, strict=True)
+            if p.person_id is None
+            for k in keys
+        }
         found = self._lookup_keys(wanted)
         new_keys: dict[str, int] = {}
         for p, keys in zip(pending, all_keys, strict=True):
@@ -300,16 +325,18 @@ class Lander:
         found: dict[str, int] = {}
         keys_list = list(keys)
         for i in range(0, len(keys_list), 500):
-            chunk = keys_list[i:i + 500]
+            chunk = keys_list[i : i + 500]
             sql = f"""SELECT k.key, coalesce(m.person_id, k.person_id) FROM person_keys k
                       LEFT JOIN person_merges m ON m.merged_id = k.person_id
-                      WHERE k.key IN ({','.join('?' * len(chunk))})"""
+                      WHERE k.key IN ({",".join("?" * len(chunk))})"""
             found.update(self.db.execute(sql, chunk).fetchall())
         return found
 
     def _people_upsert_sql(self) -> str:
         cols = ["person_id", *PERSON_FIELDS, "first_seen", "last_seen", "last_sync_run_id"]
-        updates = ", ".join(f"[{f}] = coalesce(excluded.[{f}], people.[{f}])" for f in PERSON_FIELDS)
+        updates = ", ".join(
+            f"[{f}] = coalesce(excluded.[{f}], people.[{f}])" for f in PERSON_FIELDS
+        )
         return (
             self._insert_sql("people", cols)
             + f" ON CONFLICT(person_id) DO UPDATE SET {updates}, last_seen = excluded.last_seen,"
@@ -328,9 +355,20 @@ class Lander:
             " location, row_number, data, first_seen, last_seen, sync_run_id)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (p.raw_id, self.source, p.key, p.version, p.content_hash, table.key, table.location,
-                 p.row.number, p.row.raw or _row_json(keys, p.row.values),
-                 self.now, self.now, self.run_id)
+                (
+                    p.raw_id,
+                    self.source,
+                    p.key,
+                    p.version,
+                    p.content_hash,
+                    table.key,
+                    table.location,
+                    p.row.number,
+                    p.row.raw or _row_json(keys, p.row.values),
+                    self.now,
+                    self.now,
+                    self.run_id,
+                )
                 for p in pending
             ],
         )
@@ -342,11 +380,19 @@ class Lander:
                 changed,
             )
         conn.executemany(self._record_sql, [self._record_row(table, p) for p in pending])
-        conn.executemany(self._people_sql, [
-            (p.person_id, *[p.norm.fields.get(f) for f in PERSON_FIELDS], self.now, self.now,
-             self.run_id)
-            for p in pending
-        ])
+        conn.executemany(
+            self._people_sql,
+            [
+                (
+                    p.person_id,
+                    *[p.norm.fields.get(f) for f in PERSON_FIELDS],
+                    self.now,
+                    self.now,
+                    self.run_id,
+                )
+                for p in pending
+            ],
+        )
         self._write_contacts(pending)
         self._write_problems(table, pending)
 
@@ -354,8 +400,16 @@ class Lander:
         f = p.norm.fields
         extra = json.dumps(p.norm.extra) if p.norm.extra else None
         return (
-            p.raw_id, self.source, p.key, 1, p.person_id, table.location, p.row.number,
-            *[f.get(name) for name in self.fields], extra, self.now,
+            p.raw_id,
+            self.source,
+            p.key,
+            1,
+            p.person_id,
+            table.location,
+            p.row.number,
+            *[f.get(name) for name in self.fields],
+            extra,
+            self.now,
         )
 
     def activity_id(self, name: str) -> int:
@@ -373,15 +427,32 @@ class Lander:
             f = p.norm.fields
             if any(f.get(k) for k in CONTACT_FIELDS):
                 activity = self.activity_id(f.get("activity") or self.source)
-                attendances.append((
-                    self.source, p.key, p.raw_id, p.person_id, activity, f.get("activity_date"),
-                    f.get("attendance_status"), f.get("ticket_type"), f.get("referral_source"),
-                ))
+                attendances.append(
+                    (
+                        self.source,
+                        p.key,
+                        p.raw_id,
+                        p.person_id,
+                        activity,
+                        f.get("activity_date"),
+                        f.get("attendance_status"),
+                        f.get("ticket_type"),
+                        f.get("referral_source"),
+                    )
+                )
             if any(f.get(k) is not None for k in OUTCOME_FIELDS):
-                outcomes.append((
-                    self.source, p.key, p.raw_id, p.person_id, f.get("outcome"),
-                    f.get("outcome_date") or f.get("activity_date"), f.get("measure"), f.get("score"),
-                ))
+                outcomes.append(
+                    (
+                        self.source,
+                        p.key,
+                        p.raw_id,
+                        p.person_id,
+                        f.get("outcome"),
+                        f.get("outcome_date") or f.get("activity_date"),
+                        f.get("measure"),
+                        f.get("score"),
+                    )
+                )
         self.db.conn.executemany(
             """INSERT INTO attendances (source, source_key, record_id, person_id, activity_id,
                  activity_date, attendance_status, ticket_type, referral_source)
@@ -407,10 +478,21 @@ class Lander:
         rows = []
         for p in pending:
             for fname, value, problem in p.norm.problems:
-                rows.append((
-                    self.run_id, self.source, p.key, p.raw_id, table.location, p.row.number,
-                    fname, value, problem, "warning", self.now,
-                ))
+                rows.append(
+                    (
+                        self.run_id,
+                        self.source,
+                        p.key,
+                        p.raw_id,
+                        table.location,
+                        p.row.number,
+                        fname,
+                        value,
+                        problem,
+                        "warning",
+                        self.now,
+                    )
+                )
                 self.counts.problem_kinds[(fname, problem)] += 1
         self.counts.problems += len(rows)
         if rows:

@@ -135,19 +135,26 @@ def sync(
     return result
 
 
-def _audit_sync(db: sqlite_utils.Database, command: str, results: list[SourceResult],
-                retention: RetentionResult) -> None:
+def _audit_sync(
+    db: sqlite_utils.Database, command: str, results: list[SourceResult], retention: RetentionResult
+) -> None:
     """One audit entry per sync: counts only (data protection, see harvest/audit.py)."""
+
     def total(name: str) -> int:
         return sum(getattr(r.counts, name) for r in results)
 
-    audit.record(db, "sync", {
-        "sources": [r.name for r in results],
-        "failed": sum(r.status == "failed" for r in results),
-        **{f"rows_{n}": total(n) for n in ("read", "new", "changed", "unchanged", "forgotten")},
-        "retention_records_deleted": retention.records_deleted,
-        "retention_people_removed": retention.people_removed,
-    }, command=command)
+    audit.record(
+        db,
+        "sync",
+        {
+            "sources": [r.name for r in results],
+            "failed": sum(r.status == "failed" for r in results),
+            **{f"rows_{n}": total(n) for n in ("read", "new", "changed", "unchanged", "forgotten")},
+            "retention_records_deleted": retention.records_deleted,
+            "retention_people_removed": retention.people_removed,
+        },
+        command=command,
+    )
 
 
 def publish_step(config: HarvestConfig, result: SyncResult) -> None:
@@ -180,8 +187,10 @@ def match_step(db: sqlite_utils.Database, config: HarvestConfig, run_id: int) ->
             return match_people(db, config.matching, run_id)
     except Exception as exc:  # the synced rows are kept; the next sync matches again
         log.exception("Matching people failed")
-        return MatchSummary(error=f"{type(exc).__name__}: {exc}. The synced data is kept; "
-                                  "people will be matched at the next sync.")
+        return MatchSummary(
+            error=f"{type(exc).__name__}: {exc}. The synced data is kept; "
+            "people will be matched at the next sync."
+        )
 
 
 def sync_source(
@@ -210,22 +219,35 @@ def sync_source(
     except Exception as exc:  # a bug or an unexpected library error: report it, sync the rest
         log.exception("Unexpected error while syncing source %s", src.name)
         result.status = "failed"
-        result.messages = [f"unexpected error ({type(exc).__name__}: {exc}). Nothing from this "
-                           "source was changed; please report this with the log."]
+        result.messages = [
+            f"unexpected error ({type(exc).__name__}: {exc}). Nothing from this "
+            "source was changed; please report this with the log."
+        ]
     if result.status == "failed":
         result.counts = Counts()
     store.record_source_run(
-        db, run_id, src.name, started_at=started, finished_at=store.now(), status=result.status,
-        rows_read=result.counts.read, rows_new=result.counts.new,
-        rows_changed=result.counts.changed, rows_unchanged=result.counts.unchanged,
-        problems=result.counts.problems, message="\n".join(result.messages) or None,
+        db,
+        run_id,
+        src.name,
+        started_at=started,
+        finished_at=store.now(),
+        status=result.status,
+        rows_read=result.counts.read,
+        rows_new=result.counts.new,
+        rows_changed=result.counts.changed,
+        rows_unchanged=result.counts.unchanged,
+        problems=result.counts.problems,
+        message="\n".join(result.messages) or None,
     )
     reporter.source_finished(result)
     return result
 
 
 def _handle(
-    item: Table | Problem | Activity, lander: Lander, src: SourceConfig, result: SourceResult,
+    item: Table | Problem | Activity,
+    lander: Lander,
+    src: SourceConfig,
+    result: SourceResult,
     reporter: Reporter,
 ) -> None:
     result.counts = lander.counts
@@ -251,7 +273,8 @@ def mapping_notes(maps: list[ColumnMap]) -> list[str]:
     notes = [
         f"column {m.header!r} also looks like {m.candidate}, but another column was used for "
         "it; this one is kept as an extra (set `mapping:` in harvest.yaml to choose)"
-        for m in maps if m.method == "clash"
+        for m in maps
+        if m.method == "clash"
     ]
     extras = [repr(m.header) for m in maps if m.method == "unmapped"]
     if extras:

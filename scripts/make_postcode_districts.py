@@ -21,8 +21,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_INPUT = ROOT.parent / "shared" / "data" / "geonames-GB-postcodes.tsv"
 OUTPUT = ROOT / "harvest" / "publish" / "postcode_districts.csv"
-COLUMNS = ["postcode_district", "place", "county", "local_authority", "country",
-           "latitude", "longitude"]
+COLUMNS = [
+    "postcode_district",
+    "place",
+    "county",
+    "local_authority",
+    "country",
+    "latitude",
+    "longitude",
+]
 
 
 def most_common(values: list[str]) -> str:

@@ -146,15 +146,25 @@ def in_file(people: Iterable[Person], code: str) -> list[Person]:
 
 # --- how people type things ---------------------------------------------------------
 
+
 def phone_as_typed(phone: str, rng: random.Random, international: bool = True) -> str:
     """A UK number in one of the ways people write it (always with its leading zero
     unless ``international`` allows +44)."""
     if phone.startswith("020"):
-        styles = [f"020 {phone[3:7]} {phone[7:]}", f"(020) {phone[3:7]} {phone[7:]}",
-                  f"0{phone[1:4]} {phone[4:7]} {phone[7:]}", phone]
+        styles = [
+            f"020 {phone[3:7]} {phone[7:]}",
+            f"(020) {phone[3:7]} {phone[7:]}",
+            f"0{phone[1:4]} {phone[4:7]} {phone[7:]}",
+            phone,
+        ]
     else:
-        styles = [f"{phone[:5]} {phone[5:]}", phone, f"+44 {phone[1:5]} {phone[5:]}",
-                  f"{phone[:5]}-{phone[5:8]}-{phone[8:]}", f"+44{phone[1:]}"]
+        styles = [
+            f"{phone[:5]} {phone[5:]}",
+            phone,
+            f"+44 {phone[1:5]} {phone[5:]}",
+            f"{phone[:5]}-{phone[5:8]}-{phone[8:]}",
+            f"+44{phone[1:]}",
+        ]
     if not international:
         styles = [s for s in styles if s.startswith(("0", "("))]
     return rng.choice(styles)
@@ -162,8 +172,15 @@ def phone_as_typed(phone: str, rng: random.Random, international: bool = True) -
 
 def postcode_as_typed(postcode: str, rng: random.Random) -> str:
     compact = postcode.replace(" ", "")
-    styles = [postcode, postcode, postcode.lower(), compact, compact.lower(),
-              postcode.title(), postcode.replace(" ", "  ")]
+    styles = [
+        postcode,
+        postcode,
+        postcode.lower(),
+        compact,
+        compact.lower(),
+        postcode.title(),
+        postcode.replace(" ", "  "),
+    ]
     return rng.choice(styles)
 
 
@@ -181,6 +198,7 @@ def uk_date(day: date) -> str:
 
 
 # --- writers -----------------------------------------------------------------------
+
 
 def write_csv(path: Path, rows: Sequence[Sequence[object]], encoding: str = "utf-8") -> None:
     buffer = io.StringIO()
@@ -210,8 +228,17 @@ def save_workbook(wb: openpyxl.Workbook, path: Path) -> None:
 # --- the five files ----------------------------------------------------------------
 
 LUNCH_DAYS = [date(2026, 3, d) for d in (3, 10, 17, 24, 31)]
-LUNCH_NOTES = ["", "", "", "", "Diabetic – no sugar", "Brought a neighbour", "Café voucher given",
-               "Needs lift home", "Paid for friend"]
+LUNCH_NOTES = [
+    "",
+    "",
+    "",
+    "",
+    "Diabetic – no sugar",
+    "Brought a neighbour",
+    "Café voucher given",
+    "Needs lift home",
+    "Paid for friend",
+]
 
 
 def lunch_row(p: Person, day: date, rng: random.Random) -> list[str]:
@@ -221,15 +248,32 @@ def lunch_row(p: Person, day: date, rng: random.Random) -> list[str]:
     dob = short_date(p.dob) if rng.random() < 0.85 else p.dob.strftime("%d/%m/%y")
     attended = rng.choice(["Y", "Y", "y", "yes", "x", "Yes"]) if rng.random() < 0.9 else "No"
     paid = "£2.50" if attended != "No" and rng.random() < 0.8 else "£0"
-    return [first, name_as_typed(p.family, rng), postcode_as_typed(p.postcode, rng),
-            phone_as_typed(p.phone, rng, international=False), dob, uk_date(day), attended, paid,
-            rng.choice(LUNCH_NOTES)]
+    return [
+        first,
+        name_as_typed(p.family, rng),
+        postcode_as_typed(p.postcode, rng),
+        phone_as_typed(p.phone, rng, international=False),
+        dob,
+        uk_date(day),
+        attended,
+        paid,
+        rng.choice(LUNCH_NOTES),
+    ]
 
 
 def make_lunch_club(people: list[Person], out: Path) -> None:
     rng = random.Random(f"{SEED}:lunch")
-    header = ["First Name", "Surname", "Post Code", "Tel", "Date of birth", "Date",
-              "Attended?", "Paid", "Notes"]
+    header = [
+        "First Name",
+        "Surname",
+        "Post Code",
+        "Tel",
+        "Date of birth",
+        "Date",
+        "Attended?",
+        "Paid",
+        "Notes",
+    ]
     blank = [""] * len(header)
     rows: list[list[str]] = [["Riverside Lunch Club – sign-in sheet", *blank[1:]], blank, header]
     for day in LUNCH_DAYS:
@@ -241,8 +285,10 @@ def make_lunch_club(people: list[Person], out: Path) -> None:
 
 YOUTH_MARCH = ["Name", "Age", "Gender", "Postcode", "Mobile", "Session date"]
 YOUTH_APRIL = ["Full Name", "Age", "Gender", "Postocde", "Mobile No.", "Date"]
-GENDER_TYPED = {"female": ["F", "Female", "female", "Girl", "femal"],
-                "male": ["M", "Male", "male", "Boy", "Mle"]}
+GENDER_TYPED = {
+    "female": ["F", "Female", "female", "Girl", "femal"],
+    "male": ["M", "Male", "male", "Boy", "Mle"],
+}
 
 
 def youth_row(p: Person, day: date, rng: random.Random) -> list[object]:
@@ -259,8 +305,9 @@ def youth_row(p: Person, day: date, rng: random.Random) -> list[object]:
     return [name, age, gender, postcode_as_typed(p.postcode, rng), phone, day]
 
 
-def fill_youth_sheet(ws: object, header: list[str], days: list[date], youth: list[Person],
-                     rng: random.Random) -> None:
+def fill_youth_sheet(
+    ws: object, header: list[str], days: list[date], youth: list[Person], rng: random.Random
+) -> None:
     ws.append(header)  # type: ignore[attr-defined]
     for i, day in enumerate(days):
         if i == 1:
@@ -286,13 +333,35 @@ def make_youth_club(people: list[Person], out: Path) -> None:
     save_workbook(wb, out / "youth-club.xlsx")
 
 
-FOOD_BANK_HEADER = ["First name", "Last name", "Postcode", "Date of birth", "Phone",
-                    "Referred by", "Ethnicity", "Date referred"]
-FOOD_BANK_HXL = ["#person+name+given", "#person+name+family", "#adm+postcode",
-                 "#person+birth+date", "#contact+phone", "#referral+source",
-                 "#person+ethnicity", "#date+activity"]
-REFERRERS = ["Citizens Advice", "GP – social prescriber", "Jobcentre Plus", "Self-referral",
-             "Riverside Lunch Club", "Housing officer", "Health visitor"]
+FOOD_BANK_HEADER = [
+    "First name",
+    "Last name",
+    "Postcode",
+    "Date of birth",
+    "Phone",
+    "Referred by",
+    "Ethnicity",
+    "Date referred",
+]
+FOOD_BANK_HXL = [
+    "#person+name+given",
+    "#person+name+family",
+    "#adm+postcode",
+    "#person+birth+date",
+    "#contact+phone",
+    "#referral+source",
+    "#person+ethnicity",
+    "#date+activity",
+]
+REFERRERS = [
+    "Citizens Advice",
+    "GP – social prescriber",
+    "Jobcentre Plus",
+    "Self-referral",
+    "Riverside Lunch Club",
+    "Housing officer",
+    "Health visitor",
+]
 
 
 def food_bank_row(p: Person, day: date, rng: random.Random) -> list[str]:
@@ -300,8 +369,16 @@ def food_bank_row(p: Person, day: date, rng: random.Random) -> list[str]:
     dob = p.dob.isoformat() if rng.random() < 0.5 else uk_date(p.dob)
     ethnicity = ETHNICITY[p.ethnicity][0] if rng.random() < 0.85 else "Prefer not to say"
     referred = day.isoformat() if rng.random() < 0.7 else uk_date(day)
-    return [p.given, family, postcode_as_typed(p.postcode, rng), dob,
-            phone_as_typed(p.phone, rng), rng.choice(REFERRERS), ethnicity, referred]
+    return [
+        p.given,
+        family,
+        postcode_as_typed(p.postcode, rng),
+        dob,
+        phone_as_typed(p.phone, rng),
+        rng.choice(REFERRERS),
+        ethnicity,
+        referred,
+    ]
 
 
 def make_food_bank(people: list[Person], out: Path) -> None:
@@ -316,14 +393,40 @@ def make_food_bank(people: list[Person], out: Path) -> None:
 
 
 EVENTBRITE_HEADER = [
-    "Order #", "Order Date", "First Name", "Last Name", "Email", "Quantity", "Ticket Type",
-    "Attendee #", "Barcode #", "Order Type", "Total Paid", "Eventbrite Fees", "Event Name",
-    "Event ID", "Attendee Status", "Home Address 1", "Home City", "Home Postcode",
-    "Cell Phone", "Gender", "Age", "Checked In",
+    "Order #",
+    "Order Date",
+    "First Name",
+    "Last Name",
+    "Email",
+    "Quantity",
+    "Ticket Type",
+    "Attendee #",
+    "Barcode #",
+    "Order Type",
+    "Total Paid",
+    "Eventbrite Fees",
+    "Event Name",
+    "Event ID",
+    "Attendee Status",
+    "Home Address 1",
+    "Home City",
+    "Home Postcode",
+    "Cell Phone",
+    "Gender",
+    "Age",
+    "Checked In",
 ]
 EVENT_DAY = date(2026, 3, 21)
-STREETS = ["Canal Street", "Riverside Walk", "Mill Lane", "Station Road", "Church Street",
-           "Park View", "Wharf Road", "Victoria Terrace"]
+STREETS = [
+    "Canal Street",
+    "Riverside Walk",
+    "Mill Lane",
+    "Station Road",
+    "Church Street",
+    "Park View",
+    "Wharf Road",
+    "Victoria Terrace",
+]
 
 
 def eventbrite_orders(people: list[Person]) -> list[list[Person]]:
@@ -331,8 +434,11 @@ def eventbrite_orders(people: list[Person]) -> list[list[Person]]:
     by_key = {p.key: p for p in people}
     together = {"yvonne": ["jayden"], "bob": ["amara"]}
     booked = {k for kids in together.values() for k in kids}
-    return [[p, *(by_key[k] for k in together.get(p.key, []))]
-            for p in in_file(people, "E") if p.key not in booked]
+    return [
+        [p, *(by_key[k] for k in together.get(p.key, []))]
+        for p in in_file(people, "E")
+        if p.key not in booked
+    ]
 
 
 @dataclass(frozen=True)
@@ -364,14 +470,28 @@ def eventbrite_row(p: Person, order: Order, rng: random.Random) -> list[str]:
     phone = phone[1:] if phone and rng.random() < 0.4 else phone  # lost its leading zero
     attendee = str(int(order.number) * 2 + order.people.index(p))
     return [
-        order.number, order.placed.strftime("%Y-%m-%d %H:%M:%S"), ascii_name(p.given),
-        p.family, p.email if p is buyer or not child else "", str(len(order.people)),
+        order.number,
+        order.placed.strftime("%Y-%m-%d %H:%M:%S"),
+        ascii_name(p.given),
+        p.family,
+        p.email if p is buyer or not child else "",
+        str(len(order.people)),
         "Child (free)" if child else ("Adult (donation)" if paid else "Adult (free)"),
-        attendee, f"{attendee}001", "Eventbrite Completed" if paid else "Free Order",
-        "5.00" if paid else "0.00", "0.69" if paid else "0.00",
-        "Riverside Spring Fun Day", "987654321012", status, order.address, order.city,
-        buyer.postcode, phone, p.gender.title() if rng.random() < 0.9 else "Prefer not to say",
-        str(p.age_on(EVENT_DAY)), "Yes" if status == "Checked In" else "No",
+        attendee,
+        f"{attendee}001",
+        "Eventbrite Completed" if paid else "Free Order",
+        "5.00" if paid else "0.00",
+        "0.69" if paid else "0.00",
+        "Riverside Spring Fun Day",
+        "987654321012",
+        status,
+        order.address,
+        order.city,
+        buyer.postcode,
+        phone,
+        p.gender.title() if rng.random() < 0.9 else "Prefer not to say",
+        str(p.age_on(EVENT_DAY)),
+        "Yes" if status == "Checked In" else "No",
     ]
 
 
@@ -385,9 +505,15 @@ def make_eventbrite(people: list[Person], out: Path) -> None:
 
 
 FORM_HEADER = [
-    "Timestamp", "Email address", "What is your full name?", "What is your postcode?",
-    "Date of birth", "How would you describe your ethnic group?", "How did you hear about us?",
-    "Measure", "Wellbeing score (WEMWBS)",
+    "Timestamp",
+    "Email address",
+    "What is your full name?",
+    "What is your postcode?",
+    "Date of birth",
+    "How would you describe your ethnic group?",
+    "How did you hear about us?",
+    "Measure",
+    "Wellbeing score (WEMWBS)",
     "Do you agree to Riverside Community Trust keeping your answers?",
 ]
 HEARD = ["Friend or family", "Riverside Lunch Club", "GP", "Instagram", "Poster in the library"]
@@ -403,9 +529,18 @@ def form_row(p: Person, moment: datetime, score: int, rng: random.Random) -> lis
     if rng.random() < 0.2:
         email = email[0].upper() + email[1:]  # phones capitalise the first letter
     ethnicity = ETHNICITY[p.ethnicity][1] if rng.random() < 0.9 else "Prefer not to say"
-    return [form_timestamp(moment), email, name_as_typed(p.full_name, rng),
-            postcode_as_typed(p.postcode, rng), uk_date(p.dob), ethnicity, rng.choice(HEARD),
-            "WEMWBS", str(score), "I agree"]
+    return [
+        form_timestamp(moment),
+        email,
+        name_as_typed(p.full_name, rng),
+        postcode_as_typed(p.postcode, rng),
+        uk_date(p.dob),
+        ethnicity,
+        rng.choice(HEARD),
+        "WEMWBS",
+        str(score),
+        "I agree",
+    ]
 
 
 def make_wellbeing_form(people: list[Person], out: Path) -> None:
@@ -428,16 +563,22 @@ def make_all(out: Path) -> list[Path]:
     """Write every sample file into ``out``; return their paths."""
     out.mkdir(parents=True, exist_ok=True)
     people = load_people()
-    for make in (make_lunch_club, make_youth_club, make_food_bank, make_eventbrite,
-                 make_wellbeing_form):
+    for make in (
+        make_lunch_club,
+        make_youth_club,
+        make_food_bank,
+        make_eventbrite,
+        make_wellbeing_form,
+    ):
         make(people, out)
     return sorted(p for p in out.iterdir() if p.suffix in {".csv", ".xlsx"})
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="folder to write into (default: harvest/demo)")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="folder to write into (default: harvest/demo)"
+    )
     args = parser.parse_args(argv)
     for path in make_all(args.out):
         print(f"wrote {path}")

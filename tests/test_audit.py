@@ -24,8 +24,11 @@ def test_entries_are_appended_and_can_never_be_changed(tmp_path: Path) -> None:
     audit.record(db, "sync", {"rows_read": 3, "sources": ["lunch"]}, command="sync", user="ann")
     audit.record(db, "publish", {"people": 2})
     [latest, first] = audit.entries(db)
-    assert (first.action, first.user, first.counts) == ("sync", "ann", {"rows_read": 3,
-                                                                      "sources": ["lunch"]})
+    assert (first.action, first.user, first.counts) == (
+        "sync",
+        "ann",
+        {"rows_read": 3, "sources": ["lunch"]},
+    )
     assert latest.action == "publish" and latest.user and latest.at
     for sql in ("UPDATE audit_runs SET user = 'someone else'", "DELETE FROM audit_runs"):
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
@@ -43,8 +46,11 @@ def test_sync_publish_users_and_review_are_audited_without_personal_data(
     cfg = write_config(project, [lunch_source()])
     sync(load_config(cfg))
     assert runner.invoke(app, ["publish", "-c", str(cfg)]).exit_code == 0
-    added = runner.invoke(app, ["users", "add", "fiona", "--role", "funder", "--password-stdin",
-                                "-c", str(cfg)], input="s3cret-pass\n")
+    added = runner.invoke(
+        app,
+        ["users", "add", "fiona", "--role", "funder", "--password-stdin", "-c", str(cfg)],
+        input="s3cret-pass\n",
+    )
     assert added.exit_code == 0, added.output
     assert runner.invoke(app, ["users", "remove", "fiona", "-c", str(cfg)]).exit_code == 0
     db = store.connect(project / "harvest.db")
@@ -52,9 +58,17 @@ def test_sync_publish_users_and_review_are_audited_without_personal_data(
     review.decide(db, review.Pair("1:2", 0.6, "review", [], side, side), "different", "ann", "test")
     review.undo(db)
     db.conn.close()
-    rows = query(project / "harvest.db", "SELECT action, command, counts FROM audit_runs ORDER BY id")
-    assert [r[0] for r in rows] == ["sync", "publish", "users.add", "users.remove",
-                                    "review.different", "review.undo"]
+    rows = query(
+        project / "harvest.db", "SELECT action, command, counts FROM audit_runs ORDER BY id"
+    )
+    assert [r[0] for r in rows] == [
+        "sync",
+        "publish",
+        "users.add",
+        "users.remove",
+        "review.different",
+        "review.undo",
+    ]
     assert json.loads(rows[0][2])["rows_new"] == 3
     text = json.dumps(rows).lower()
     for value in ("bob", "smith", "alice", "07700", "example.org", "fiona", "s3cret"):

@@ -85,7 +85,10 @@ def test_bad_config_exits_2_and_syncs_nothing(project) -> None:
 def test_map_shows_and_writes_the_mapping_keeping_comments(
     project, signup_rows, lunch_source
 ) -> None:
-    write_csv(project / "lunch.csv", [r + [n] for r, n in zip(signup_rows, ["Notes", "", "", ""], strict=False)])
+    write_csv(
+        project / "lunch.csv",
+        [r + [n] for r, n in zip(signup_rows, ["Notes", "", "", ""], strict=False)],
+    )
     cfg = write_config(project, [lunch_source()])
     cfg.write_text("# my comment\n" + cfg.read_text())
     shown = runner.invoke(app, ["map", "lunch", "--config", str(cfg)], terminal_width=200)

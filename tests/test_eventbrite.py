@@ -55,24 +55,52 @@ def club(eventbrite: FakeEventbrite) -> dict[str, Any]:
     coffee = eventbrite.add_event("Coffee morning", "2026-03-03T10:00:00")
     empty = eventbrite.add_event("Quiz night", "2026-03-20T19:00:00")
     carers = eventbrite.add_event("Carers' lunch", "2026-03-05T12:30:00")
-    ann = eventbrite.add_attendee(coffee, "Ann", "Lee", checked_in=True, answers=[
-        question("21", "What is your postcode?", "nw1 2ab"),
-        question("22", "How did you hear about us?", "GP surgery")])
-    bob = eventbrite.add_attendee(coffee, "Bob", "Smith", answers=[
-        question("21", "What is your postcode?"), question("22", "How did you hear about us?")])
+    ann = eventbrite.add_attendee(
+        coffee,
+        "Ann",
+        "Lee",
+        checked_in=True,
+        answers=[
+            question("21", "What is your postcode?", "nw1 2ab"),
+            question("22", "How did you hear about us?", "GP surgery"),
+        ],
+    )
+    bob = eventbrite.add_attendee(
+        coffee,
+        "Bob",
+        "Smith",
+        answers=[
+            question("21", "What is your postcode?"),
+            question("22", "How did you hear about us?"),
+        ],
+    )
     bob2 = eventbrite.add_attendee(coffee, "Bob", "Smith")  # a second ticket in Bob's order
     cat = eventbrite.add_attendee(carers, "Cat", "Khan", ticket="Carer (free)")
-    cat["profile"].update(gender="Female", age=67, cell_phone="07700 900123",
-                          birth_date="1958-05-06")
-    cat["profile"]["addresses"]["home"] = {"address_1": "1 High St", "city": "London",
-                                          "postal_code": "sw1a1aa"}
-    return {"coffee": coffee, "empty": empty, "carers": carers, "ann": ann, "bob": bob,
-            "bob2": bob2, "cat": cat}
+    cat["profile"].update(
+        gender="Female", age=67, cell_phone="07700 900123", birth_date="1958-05-06"
+    )
+    cat["profile"]["addresses"]["home"] = {
+        "address_1": "1 High St",
+        "city": "London",
+        "postal_code": "sw1a1aa",
+    }
+    return {
+        "coffee": coffee,
+        "empty": empty,
+        "carers": carers,
+        "ann": ann,
+        "bob": bob,
+        "bob2": bob2,
+        "cat": cat,
+    }
 
 
 def source(fake: FakeEventbrite, **options: Any) -> dict[str, Any]:
-    return {"name": "tickets", "type": "eventbrite",
-            "options": {"api_url": fake.api_url, "max_wait_seconds": 0.05, **options}}
+    return {
+        "name": "tickets",
+        "type": "eventbrite",
+        "options": {"api_url": fake.api_url, "max_wait_seconds": 0.05, **options},
+    }
 
 
 def run(project: Path, *sources: dict[str, Any], **kw: Any) -> list[SourceResult]:
@@ -81,8 +109,11 @@ def run(project: Path, *sources: dict[str, Any], **kw: Any) -> list[SourceResult
 
 def snapshot(db: Path) -> dict[str, list[tuple]]:
     """Every table's rows, but the log of runs."""
-    tables = [t for (t,) in query(db, "SELECT name FROM sqlite_master WHERE type = 'table'")
-              if not t.endswith("_runs")]
+    tables = [
+        t
+        for (t,) in query(db, "SELECT name FROM sqlite_master WHERE type = 'table'")
+        if not t.endswith("_runs")
+    ]
     return {t: query(db, f"SELECT * FROM [{t}] ORDER BY 1") for t in tables}
 
 
@@ -94,28 +125,90 @@ def test_first_sync_lands_attendees_as_records_and_attendances(project, eventbri
     assert result.status == "ok", result.messages
     assert (result.counts.read, result.counts.new) == (4, 4)
     db = project / "harvest.db"
-    rows = query(db, "SELECT source_key, source_record_id, given_name, family_name, email,"
-                     " postcode, referral_source, gender, age, phone, date_of_birth, activity,"
-                     " activity_date, attendance_status, ticket_type"
-                     " FROM records WHERE is_current ORDER BY source_record_id")
+    rows = query(
+        db,
+        "SELECT source_key, source_record_id, given_name, family_name, email,"
+        " postcode, referral_source, gender, age, phone, date_of_birth, activity,"
+        " activity_date, attendance_status, ticket_type"
+        " FROM records WHERE is_current ORDER BY source_record_id",
+    )
     assert rows == [
-        ("id:" + club["ann"]["id"], club["ann"]["id"], "Ann", "Lee", "ann@example.org",
-         "NW1 2AB", "GP surgery", None, None, None, None, "Coffee morning", "2026-03-03",
-         "attended", "General admission"),
-        ("id:" + club["bob"]["id"], club["bob"]["id"], "Bob", "Smith", "bob@example.org",
-         None, None, None, None, None, None, "Coffee morning", "2026-03-03", "registered",
-         "General admission"),
-        ("id:" + club["bob2"]["id"], club["bob2"]["id"], "Bob", "Smith", "bob@example.org",
-         None, None, None, None, None, None, "Coffee morning", "2026-03-03", "registered",
-         "General admission"),
-        ("id:" + club["cat"]["id"], club["cat"]["id"], "Cat", "Khan", "cat@example.org",
-         "SW1A 1AA", None, "female", 67, "+447700900123", "1958-05-06", "Carers' lunch",
-         "2026-03-05", "registered", "Carer (free)"),
+        (
+            "id:" + club["ann"]["id"],
+            club["ann"]["id"],
+            "Ann",
+            "Lee",
+            "ann@example.org",
+            "NW1 2AB",
+            "GP surgery",
+            None,
+            None,
+            None,
+            None,
+            "Coffee morning",
+            "2026-03-03",
+            "attended",
+            "General admission",
+        ),
+        (
+            "id:" + club["bob"]["id"],
+            club["bob"]["id"],
+            "Bob",
+            "Smith",
+            "bob@example.org",
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            "Coffee morning",
+            "2026-03-03",
+            "registered",
+            "General admission",
+        ),
+        (
+            "id:" + club["bob2"]["id"],
+            club["bob2"]["id"],
+            "Bob",
+            "Smith",
+            "bob@example.org",
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            "Coffee morning",
+            "2026-03-03",
+            "registered",
+            "General admission",
+        ),
+        (
+            "id:" + club["cat"]["id"],
+            club["cat"]["id"],
+            "Cat",
+            "Khan",
+            "cat@example.org",
+            "SW1A 1AA",
+            None,
+            "female",
+            67,
+            "+447700900123",
+            "1958-05-06",
+            "Carers' lunch",
+            "2026-03-05",
+            "registered",
+            "Carer (free)",
+        ),
     ]
     assert scalar(db, "SELECT count(*) FROM attendances") == 4
     # Every event is an activity, the one nobody has booked yet included.
-    assert {n for (n,) in query(db, "SELECT name FROM activities")} == \
-        {"Coffee morning", "Quiz night", "Carers' lunch"}
+    assert {n for (n,) in query(db, "SELECT name FROM activities")} == {
+        "Coffee morning",
+        "Quiz night",
+        "Carers' lunch",
+    }
     # The attendee's JSON is kept as Eventbrite sent it.
     raw = scalar(db, "SELECT data FROM raw_rows WHERE source_key = ?", ("id:" + club["cat"]["id"],))
     assert json.loads(raw) == club["cat"]
@@ -123,8 +216,7 @@ def test_first_sync_lands_attendees_as_records_and_attendances(project, eventbri
     assert state["changed_since"] == CURSOR_1 and state["organization_id"] == ORG_ID
 
 
-def test_the_sdk_pages_with_continuation_and_sends_the_token_as_a_header(project, eventbrite,
-                                                                         club):
+def test_the_sdk_pages_with_continuation_and_sends_the_token_as_a_header(project, eventbrite, club):
     run(project, source(eventbrite))
     pages = eventbrite.calls(f"/v3/events/{club['coffee']}/attendees/")
     assert [r.query.get("continuation") for r in pages] == [None, "Mg=="]
@@ -153,9 +245,12 @@ def test_a_home_postcode_wins_over_a_postcode_question_which_is_kept(project, ev
     [result] = run(project, source(eventbrite))
     db = project / "harvest.db"
     assert result.status == "ok"
-    assert query(db, "SELECT given_name, postcode, json_extract(extra, '$.\"What is your postcode?\"')"
-                     " FROM records WHERE activity = ? ORDER BY 1", ("Carers' lunch",)) == [
-        ("Ann", None, "nw1 2ab"), ("Cat", "SW1A 1AA", "E1 6AN")]
+    assert query(
+        db,
+        "SELECT given_name, postcode, json_extract(extra, '$.\"What is your postcode?\"')"
+        " FROM records WHERE activity = ? ORDER BY 1",
+        ("Carers' lunch",),
+    ) == [("Ann", None, "nw1 2ab"), ("Cat", "SW1A 1AA", "E1 6AN")]
     notes = query(db, "SELECT problem FROM issues WHERE problem LIKE '%also looks like%'")
     assert len(notes) == 1 and "'What is your postcode?' also looks like postcode" in notes[0][0]
 
@@ -163,8 +258,9 @@ def test_a_home_postcode_wins_over_a_postcode_question_which_is_kept(project, ev
 # --- incremental ------------------------------------------------------------------------------
 
 
-def test_next_sync_asks_only_for_changes_and_updates_attendances_in_place(project, eventbrite,
-                                                                          club):
+def test_next_sync_asks_only_for_changes_and_updates_attendances_in_place(
+    project, eventbrite, club
+):
     run(project, source(eventbrite))
     db = project / "harvest.db"
     eventbrite.tick(60)
@@ -179,14 +275,23 @@ def test_next_sync_asks_only_for_changes_and_updates_attendances_in_place(projec
     assert attendee_calls and all(r.query["changed_since"] == CURSOR_1 for r in attendee_calls)
     # The overlap re-delivers Ann unchanged; Bob and Cat changed; Dan is new.
     assert (result.counts.new, result.counts.changed, result.counts.unchanged) == (1, 2, 2)
-    assert query(db, "SELECT a.name, t.attendance_status FROM attendances t JOIN activities a"
-                     " ON a.id = t.activity_id ORDER BY t.record_id") == [
-        ("Coffee morning", "attended"), ("Coffee morning", "registered"),
-        ("Coffee morning", "cancelled"), ("Quiz night", "registered"),
-        ("Carers' lunch", "cancelled")]
-    assert query(db, "SELECT version, is_current FROM raw_rows JOIN records USING (id)"
-                     " WHERE raw_rows.source_key = ? ORDER BY version",
-                 ("id:" + club["bob"]["id"],)) == [(1, 0), (2, 1)]
+    assert query(
+        db,
+        "SELECT a.name, t.attendance_status FROM attendances t JOIN activities a"
+        " ON a.id = t.activity_id ORDER BY t.record_id",
+    ) == [
+        ("Coffee morning", "attended"),
+        ("Coffee morning", "registered"),
+        ("Coffee morning", "cancelled"),
+        ("Quiz night", "registered"),
+        ("Carers' lunch", "cancelled"),
+    ]
+    assert query(
+        db,
+        "SELECT version, is_current FROM raw_rows JOIN records USING (id)"
+        " WHERE raw_rows.source_key = ? ORDER BY version",
+        ("id:" + club["bob"]["id"],),
+    ) == [(1, 0), (2, 1)]
     state = json.loads(scalar(db, "SELECT state FROM source_state"))
     assert state["changed_since"] == "2026-03-10T12:50:00Z"
 
@@ -232,16 +337,25 @@ def test_an_attendee_with_no_profile_is_kept(project, eventbrite):
     assert result.status == "ok"
     db = project / "harvest.db"
     assert query(db, "SELECT source_record_id, given_name, email, activity FROM records") == [
-        (nobody["id"], None, None, "Walk")]
+        (nobody["id"], None, None, "Walk")
+    ]
     assert scalar(db, "SELECT count(*) FROM attendances") == 1
 
 
 def test_answers_of_unexpected_types_are_kept_as_text_and_noted_once(project, eventbrite):
     event = eventbrite.add_event("Lunch", "2026-04-02T12:00:00")
-    eventbrite.add_attendee(event, "Eve", "Ng", answers=[
-        question("31", "Dietary needs", ["Vegan", "Nut free"], "checkbox"),
-        question("32", "Number of children", 2.0), question("33", "Consent", True),
-        question("34", "Extra", {"b": 1, "a": [1]}), "not an answer"])
+    eventbrite.add_attendee(
+        event,
+        "Eve",
+        "Ng",
+        answers=[
+            question("31", "Dietary needs", ["Vegan", "Nut free"], "checkbox"),
+            question("32", "Number of children", 2.0),
+            question("33", "Consent", True),
+            question("34", "Extra", {"b": 1, "a": [1]}),
+            "not an answer",
+        ],
+    )
     eventbrite.add_attendee(event, "Fay", "Ng", answers={"31": "odd"})
     for _ in range(2):
         [result] = run(project, source(eventbrite), full=True)
@@ -267,21 +381,24 @@ def test_an_event_deleted_between_two_syncs_keeps_what_was_stored(project, event
     assert scalar(db, "SELECT count(*) FROM records WHERE is_current") == 4
 
 
-def test_an_event_deleted_while_being_read_is_reported_and_the_rest_lands(project, eventbrite,
-                                                                           club):
+def test_an_event_deleted_while_being_read_is_reported_and_the_rest_lands(
+    project, eventbrite, club
+):
     eventbrite.add_attendee(club["empty"], "Dan", "Wu")
     eventbrite.gone.add(club["coffee"])
     [result] = run(project, source(eventbrite))
     assert result.status == "ok"
     assert [m for m in result.messages if "no longer exists" in m] == [
         f"event 'Coffee morning' ({club['coffee']}): Eventbrite says this event no longer "
-        "exists (deleted while harvest was reading it); its attendees already stored are kept."]
+        "exists (deleted while harvest was reading it); its attendees already stored are kept."
+    ]
     db = project / "harvest.db"
     assert query(db, "SELECT given_name FROM records ORDER BY 1") == [("Cat",), ("Dan",)]
 
 
-def test_a_response_that_is_not_json_fails_the_source_once_and_changes_nothing(project,
-                                                                                 eventbrite, club):
+def test_a_response_that_is_not_json_fails_the_source_once_and_changes_nothing(
+    project, eventbrite, club
+):
     run(project, source(eventbrite))
     db = project / "harvest.db"
     before = snapshot(db)
@@ -293,19 +410,27 @@ def test_a_response_that_is_not_json_fails_the_source_once_and_changes_nothing(p
     assert result.messages == [
         f"Eventbrite answered /v3/events/{club['empty']}/attendees/ with something that is not "
         "JSON (text/html, 50 bytes, starting '<html><body><h1>502 Bad Gateway</h1></body></html>')."
-        " Nothing from this source was changed; the next sync will try again."]
+        " Nothing from this source was changed; the next sync will try again."
+    ]
     assert snapshot(db) == before
     [again] = run(project, source(eventbrite))
     assert again.status == "ok" and again.counts.changed == 1
 
 
 def test_json_that_is_not_an_object_fails_the_source(project, eventbrite, club):
-    eventbrite.routes.insert(0, ("GET", re.compile(r"/v3/organizations/.*"),
-                                 lambda request, **_: Reply(200, ["not", "an", "object"])))
+    eventbrite.routes.insert(
+        0,
+        (
+            "GET",
+            re.compile(r"/v3/organizations/.*"),
+            lambda request, **_: Reply(200, ["not", "an", "object"]),
+        ),
+    )
     [result] = run(project, source(eventbrite))
     assert result.status == "failed"
     assert result.messages == [
-        f"Eventbrite answered /v3/organizations/{ORG_ID}/events/ with JSON that is not an object."]
+        f"Eventbrite answered /v3/organizations/{ORG_ID}/events/ with JSON that is not an object."
+    ]
 
 
 # --- a good API citizen ---------------------------------------------------------------------
@@ -332,7 +457,9 @@ def test_a_slow_answer_times_out_and_is_tried_again(project, eventbrite, club):
     eventbrite.fail("/v3/organizations/", "hang", times=1, delay=0.3)
     [result] = run(project, source(eventbrite, timeout_seconds=0.1))
     assert result.status == "ok"
-    first_page = [r for r in eventbrite.calls("/v3/organizations/") if "continuation" not in r.query]
+    first_page = [
+        r for r in eventbrite.calls("/v3/organizations/") if "continuation" not in r.query
+    ]
     assert len(first_page) == 2
 
 
@@ -342,31 +469,35 @@ def test_a_network_failure_half_way_leaves_the_store_as_it_was(project, eventbri
     db = project / "harvest.db"
     before = snapshot(db)
     eventbrite.tick(60)
-    eventbrite.update_attendee(club["ann"], checked_in=False, cancelled=True,
-                               status="Not Attending")
+    eventbrite.update_attendee(
+        club["ann"], checked_in=False, cancelled=True, status="Not Attending"
+    )
     eventbrite.add_attendee(club["coffee"], "Gus", "Obi")
     eventbrite.add_attendee(club["empty"], "Dan", "Wu")
     # The first event is read whole; the second one's attendees never arrive.
     eventbrite.fail(f"/v3/events/{club['empty']}/attendees/", kind, times=99)
     [result] = run(project, source(eventbrite, max_attempts=3))
     assert result.status == "failed"
-    assert "Nothing from this source was changed; the next sync will try again." in \
-        result.messages[0]
+    assert (
+        "Nothing from this source was changed; the next sync will try again." in result.messages[0]
+    )
     assert snapshot(db) == before
     eventbrite.failures.clear()
     [again] = run(project, source(eventbrite))
     assert (again.counts.new, again.counts.changed) == (2, 1)
 
 
-def test_a_refused_token_stops_this_source_only(project, eventbrite, club, signup_rows,
-                                               lunch_source):
+def test_a_refused_token_stops_this_source_only(
+    project, eventbrite, club, signup_rows, lunch_source
+):
     write_csv(project / "lunch.csv", signup_rows)
     eventbrite.token = "a-newer-token"
     tickets, lunch = run(project, source(eventbrite), lunch_source())
     assert tickets.status == "failed" and lunch.status == "ok"
     assert tickets.messages == [
         "The Eventbrite token was refused (Eventbrite said: The OAuth token you provided was "
-        "invalid.): run `harvest auth eventbrite`."]
+        "invalid.): run `harvest auth eventbrite`."
+    ]
     assert len(eventbrite.requests) == 1  # no retries of a refused token
     assert scalar(project / "harvest.db", "SELECT count(*) FROM records") == 3
 
@@ -388,8 +519,9 @@ def test_sync_exit_codes_through_the_cli(project, eventbrite, club, caplog):
 # --- configuration -------------------------------------------------------------------------
 
 
-def test_the_token_can_come_from_an_environment_variable(project, eventbrite, club, token_store,
-                                                         monkeypatch):
+def test_the_token_can_come_from_an_environment_variable(
+    project, eventbrite, club, token_store, monkeypatch
+):
     token_store.delete("eventbrite")
     [missing] = run(project, source(eventbrite, token={"env": "EB_TOKEN"}))
     assert missing.status == "failed" and "EB_TOKEN" in missing.messages[0]
@@ -405,7 +537,8 @@ def test_without_authorisation_the_source_says_how_to_authorise(project, eventbr
     token_store.delete("eventbrite")
     [result] = run(project, source(eventbrite))
     assert result.messages == [
-        "harvest has no eventbrite authorisation yet: run `harvest auth eventbrite`."]
+        "harvest has no eventbrite authorisation yet: run `harvest auth eventbrite`."
+    ]
     assert eventbrite.requests == []
 
 
@@ -446,23 +579,36 @@ def test_api_url_without_its_trailing_slash_still_keeps_v3(project, eventbrite, 
 # --- the mapping rules ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("attendee, status", [
-    ({"checked_in": True, "status": "Checked In"}, "attended"),
-    ({"checked_in": False, "cancelled": True, "status": "Not Attending"}, "cancelled"),
-    ({"refunded": True, "status": "Attending"}, "cancelled"),
-    ({"status": "Deleted"}, "cancelled"),
-    ({"status": "Attending"}, "registered"),
-    ({"status": "Transferred"}, "registered"),
-    ({}, "registered"),
-])
+@pytest.mark.parametrize(
+    "attendee, status",
+    [
+        ({"checked_in": True, "status": "Checked In"}, "attended"),
+        ({"checked_in": False, "cancelled": True, "status": "Not Attending"}, "cancelled"),
+        ({"refunded": True, "status": "Attending"}, "cancelled"),
+        ({"status": "Deleted"}, "cancelled"),
+        ({"status": "Attending"}, "registered"),
+        ({"status": "Transferred"}, "registered"),
+        ({}, "registered"),
+    ],
+)
 def test_attendance_status_rule(attendee, status):
     assert attendance_status(attendee) == status
 
 
-@pytest.mark.parametrize("value, expected", [
-    (None, ""), ("x", "x"), (True, "yes"), (False, "no"), (3.0, "3"), (2.5, "2.5"), (7, "7"),
-    (["a", None, 2], "a | 2"), ({"b": 1, "a": "é"}, '{"a": "é", "b": 1}'),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (None, ""),
+        ("x", "x"),
+        (True, "yes"),
+        (False, "no"),
+        (3.0, "3"),
+        (2.5, "2.5"),
+        (7, "7"),
+        (["a", None, 2], "a | 2"),
+        ({"b": 1, "a": "é"}, '{"a": "é", "b": 1}'),
+    ],
+)
 def test_values_become_text_the_same_way_every_time(value, expected):
     assert text(value) == expected
 
@@ -470,13 +616,14 @@ def test_values_become_text_the_same_way_every_time(value, expected):
 # --- harvest auth eventbrite ----------------------------------------------------------------
 
 
-def test_auth_stores_the_token_in_a_0600_file_and_never_prints_it(eventbrite, token_store,
-                                                                   caplog):
+def test_auth_stores_the_token_in_a_0600_file_and_never_prints_it(eventbrite, token_store, caplog):
     token_store.delete("eventbrite")
     with caplog.at_level(logging.DEBUG):
         result = CliRunner().invoke(
-            app, ["auth", "eventbrite", "--token-stdin", "--api-url", eventbrite.api_url],
-            input=TOKEN + "\n")
+            app,
+            ["auth", "eventbrite", "--token-stdin", "--api-url", eventbrite.api_url],
+            input=TOKEN + "\n",
+        )
     assert result.exit_code == 0, result.output
     assert "St Mary's Community Trust (organization_id: 4567)" in result.output
     assert str(token_store.path) in result.output.replace("\n", "")
@@ -488,8 +635,9 @@ def test_auth_stores_the_token_in_a_0600_file_and_never_prints_it(eventbrite, to
 
 def test_auth_asks_with_hidden_input(eventbrite, token_store):
     token_store.delete("eventbrite")
-    result = CliRunner().invoke(app, ["auth", "eventbrite", "--api-url", eventbrite.api_url],
-                                input=TOKEN + "\n")
+    result = CliRunner().invoke(
+        app, ["auth", "eventbrite", "--api-url", eventbrite.api_url], input=TOKEN + "\n"
+    )
     assert result.exit_code == 0, result.output
     assert "API keys" in result.output and TOKEN not in result.output
     assert token_store.get("eventbrite").get_secret_value() == TOKEN
@@ -498,8 +646,10 @@ def test_auth_asks_with_hidden_input(eventbrite, token_store):
 def test_auth_with_a_refused_token_stores_nothing(eventbrite, token_store):
     token_store.delete("eventbrite")
     result = CliRunner().invoke(
-        app, ["auth", "eventbrite", "--token-stdin", "--api-url", eventbrite.api_url],
-        input="wrong-token\n")
+        app,
+        ["auth", "eventbrite", "--token-stdin", "--api-url", eventbrite.api_url],
+        input="wrong-token\n",
+    )
     assert result.exit_code == 1
     assert "The Eventbrite token was refused" in result.output
     assert "wrong-token" not in result.output
@@ -508,6 +658,7 @@ def test_auth_with_a_refused_token_stores_nothing(eventbrite, token_store):
 
 def test_auth_with_no_token(eventbrite, token_store):
     result = CliRunner().invoke(
-        app, ["auth", "eventbrite", "--token-stdin", "--api-url", eventbrite.api_url], input="\n")
+        app, ["auth", "eventbrite", "--token-stdin", "--api-url", eventbrite.api_url], input="\n"
+    )
     assert result.exit_code == 1 and "No token was given" in result.output
     assert eventbrite.requests == []

@@ -26,8 +26,16 @@ cli_privacy.register(app)
 cli_match.register(app)
 
 # Bartholomew's values, exactly as typed and as cleaned: none may survive `forget`.
-SECRETS = ["Bartholomew", "Quackenbush", "bart@example.org", "900999", "SE15 4QF", "se154qf",
-           "1961-03-02", "02/03/1961"]
+SECRETS = [
+    "Bartholomew",
+    "Quackenbush",
+    "bart@example.org",
+    "900999",
+    "SE15 4QF",
+    "se154qf",
+    "1961-03-02",
+    "02/03/1961",
+]
 LUNCH = [
     ["First name", "Surname", "Phone", "Postcode", "Date of birth", "Email"],
     ["Bartholomew", "Quackenbush", "07700 900999", "se154qf", "02/03/1961", "bart@example.org"],
@@ -36,8 +44,14 @@ LUNCH = [
 ]
 EVENTS = [
     ["ID", "Name", "Email", "Phone", "Status", "Date"],
-    ["E1", "Bartholomew Quackenbush", "bart@example.org", "ask Quackenbush", "attended",
-     "2026-03-02"],
+    [
+        "E1",
+        "Bartholomew Quackenbush",
+        "bart@example.org",
+        "ask Quackenbush",
+        "attended",
+        "2026-03-02",
+    ],
     ["E2", "Alice Jones", "alice@example.org", "", "attended", "2026-03-02"],
 ]
 
@@ -46,12 +60,23 @@ EVENTS = [
 def synced(project: Path) -> Path:
     write_csv(project / "lunch.csv", LUNCH)
     write_csv(project / "events.csv", EVENTS)
-    cfg = write_config(project, [
-        {"name": "lunch", "type": "file", "options": {"path": "lunch.csv"},
-         "constants": {"activity": "Lunch club"}},
-        {"name": "events", "type": "file", "options": {"path": "events.csv"},
-         "constants": {"activity": "Coffee morning"}},
-    ])
+    cfg = write_config(
+        project,
+        [
+            {
+                "name": "lunch",
+                "type": "file",
+                "options": {"path": "lunch.csv"},
+                "constants": {"activity": "Lunch club"},
+            },
+            {
+                "name": "events",
+                "type": "file",
+                "options": {"path": "events.csv"},
+                "constants": {"activity": "Coffee morning"},
+            },
+        ],
+    )
     result = sync(load_config(cfg))
     assert result.exit_code == 0, [s.summary() for s in result.sources]
     assert (project / "funders.db").exists()
@@ -87,8 +112,9 @@ def test_forget_by_email_leaves_no_byte_behind_and_resync_does_not_bring_it_back
 ) -> None:
     db = project / "harvest.db"
     assert _found(project), "the byte search must see the values before forgetting"
-    shown = runner.invoke(app, ["forget", "--email", "BART@example.org", "-c", str(synced)],
-                          input="y\n")
+    shown = runner.invoke(
+        app, ["forget", "--email", "BART@example.org", "-c", str(synced)], input="y\n"
+    )
     assert shown.exit_code == 0, shown.output
     assert "will be erased" in shown.output and "Forgotten: 2 record(s)" in shown.output
     assert "events, lunch" in shown.output  # the sources still holding the data
@@ -125,8 +151,9 @@ def test_forget_by_person_id_and_by_name_and_date_of_birth(synced: Path, project
 
 def test_forgetting_somebody_who_is_not_there_changes_nothing(synced: Path, project: Path) -> None:
     before = _dump(project / "harvest.db")
-    out = runner.invoke(app, ["forget", "--email", "nobody@example.org", "--yes",
-                              "-c", str(synced)])
+    out = runner.invoke(
+        app, ["forget", "--email", "nobody@example.org", "--yes", "-c", str(synced)]
+    )
     assert out.exit_code == 1
     assert "Nobody in the store matches" in out.output
     assert _dump(project / "harvest.db") == before
@@ -138,8 +165,7 @@ def test_forgetting_somebody_who_is_not_there_changes_nothing(synced: Path, proj
 
 def test_saying_no_at_the_prompt_changes_nothing(synced: Path, project: Path) -> None:
     before = _dump(project / "harvest.db")
-    out = runner.invoke(app, ["forget", "--phone", "07700 900999", "-c", str(synced)],
-                        input="n\n")
+    out = runner.invoke(app, ["forget", "--phone", "07700 900999", "-c", str(synced)], input="n\n")
     assert out.exit_code == 1 and "Nothing was changed" in out.output
     assert _dump(project / "harvest.db") == before
 
@@ -149,7 +175,9 @@ def test_a_mistaken_cluster_is_split_and_only_the_named_records_go(
 ) -> None:
     db_path = project / "harvest.db"
     db = store.connect(db_path)
-    bart = db.execute("SELECT person_id FROM records WHERE given_name = 'Bartholomew'").fetchone()[0]
+    bart = db.execute("SELECT person_id FROM records WHERE given_name = 'Bartholomew'").fetchone()[
+        0
+    ]
     alice = db.execute("SELECT person_id FROM records WHERE given_name = 'Alice'").fetchone()[0]
     with store.transaction(db):  # matching joined Alice to Bartholomew by mistake
         db.execute("UPDATE records SET person_id = ? WHERE person_id = ?", [bart, alice])
@@ -162,8 +190,9 @@ def test_a_mistaken_cluster_is_split_and_only_the_named_records_go(
     result = forget(load_config(synced), plan)
     assert result.erased.people_split == 1 and result.erased.people_removed == 0
     assert "cluster split" in result.summary()
-    people = query(db_path, "SELECT given_name, email, record_count FROM people"
-                            " WHERE person_id = ?", (bart,))
+    people = query(
+        db_path, "SELECT given_name, email, record_count FROM people WHERE person_id = ?", (bart,)
+    )
     assert people == [("Alice", "alice@example.org", 2)]
     assert _found(project) == []
 
@@ -173,8 +202,10 @@ def test_an_interrupted_erasure_leaves_everything_as_it_was(synced: Path, projec
     db = store.connect(db_path)
     plan = find_person(db, Who(email="bart@example.org"))
     # Fail after attendances, issues and pairs have been deleted, before records are.
-    db.execute("CREATE TRIGGER boom BEFORE DELETE ON records "
-               "BEGIN SELECT RAISE(ABORT, 'the disk is on fire'); END")
+    db.execute(
+        "CREATE TRIGGER boom BEFORE DELETE ON records "
+        "BEGIN SELECT RAISE(ABORT, 'the disk is on fire'); END"
+    )
     db.conn.close()
     before = _dump(db_path)
     with pytest.raises(sqlite3.IntegrityError, match="on fire"):
@@ -185,10 +216,12 @@ def test_an_interrupted_erasure_leaves_everything_as_it_was(synced: Path, projec
 
 
 def test_subject_access_export_as_json_and_xlsx(synced: Path, project: Path) -> None:
-    pid = scalar(project / "harvest.db",
-                 "SELECT person_id FROM records WHERE given_name = 'Alice' LIMIT 1")
-    out = runner.invoke(app, ["person", str(pid), "--export", str(project / "alice.json"),
-                              "-c", str(synced)])
+    pid = scalar(
+        project / "harvest.db", "SELECT person_id FROM records WHERE given_name = 'Alice' LIMIT 1"
+    )
+    out = runner.invoke(
+        app, ["person", str(pid), "--export", str(project / "alice.json"), "-c", str(synced)]
+    )
     assert out.exit_code == 0, out.output
     data = json.loads((project / "alice.json").read_text(encoding="utf-8"))
     sources = {r["source"] for r in data["raw_rows"]}
@@ -197,14 +230,21 @@ def test_subject_access_export_as_json_and_xlsx(synced: Path, project: Path) -> 
     assert raw["data"]["Email"] == "alice@example.org" and raw["location"] and raw["first_seen"]
     assert data["person"][0]["given_name"] == "Alice"
     assert data["attendances"]
-    out = runner.invoke(app, ["person", str(pid), "--export", str(project / "alice.xlsx"),
-                              "-c", str(synced)])
+    out = runner.invoke(
+        app, ["person", str(pid), "--export", str(project / "alice.xlsx"), "-c", str(synced)]
+    )
     assert out.exit_code == 0, out.output
     wb = load_workbook(project / "alice.xlsx", read_only=True)
     assert wb.sheetnames[:3] == ["Person", "Records", "Raw rows"]
     assert "alice@example.org" in str(list(wb["Raw rows"].values))
-    assert scalar(project / "harvest.db", "SELECT count(*) FROM audit_runs"
-                                          " WHERE action = 'export.subject_access'") == 2
-    bad = runner.invoke(app, ["person", "9999", "--export", str(project / "x.json"),
-                              "-c", str(synced)])
+    assert (
+        scalar(
+            project / "harvest.db",
+            "SELECT count(*) FROM audit_runs WHERE action = 'export.subject_access'",
+        )
+        == 2
+    )
+    bad = runner.invoke(
+        app, ["person", "9999", "--export", str(project / "x.json"), "-c", str(synced)]
+    )
     assert bad.exit_code == 1 and "no person 9999" in bad.output

@@ -37,15 +37,23 @@ from harvest.sync import sync
 N = 30
 LETTERS = "ABDEFGHJ"
 FUNDER, STAFF = ("fay", "funder-pass-123"), ("sam", "staff-pass-1234")
-COUNT_COLUMNS = {"people", "new_people", "returning_people", "attendances", "records",
-                 "people_improved"}
+COUNT_COLUMNS = {
+    "people",
+    "new_people",
+    "returning_people",
+    "attendances",
+    "records",
+    "people_improved",
+}
 
 
 def person(i: int) -> dict[str, str]:
     district = "NW1" if i < 20 else "E8"
     return {
-        "given": f"Given{LETTERS[i % 8]}{LETTERS[i // 8]}", "family": f"Family{i:02d}x",
-        "email": f"person{i}@example.org", "phone": f"07700 900{i:03d}",
+        "given": f"Given{LETTERS[i % 8]}{LETTERS[i // 8]}",
+        "family": f"Family{i:02d}x",
+        "email": f"person{i}@example.org",
+        "phone": f"07700 900{i:03d}",
         "postcode": f"{district} {i % 9 + 1}{LETTERS[i % 8]}{LETTERS[(i // 8) % 8]}",
         "dob": f"1{i % 9 + 1}/0{i % 9 + 1}/19{50 + i}",
         "dob_iso": f"19{50 + i}-0{i % 9 + 1}-1{i % 9 + 1}",
@@ -55,12 +63,33 @@ def person(i: int) -> dict[str, str]:
 
 
 def club_rows() -> list[list[str]]:
-    rows = [["First name", "Surname", "Email", "Phone", "Postcode", "Date of birth", "Gender",
-             "Ethnicity", "Activity", "Date", "Attended?"]]
+    rows = [
+        [
+            "First name",
+            "Surname",
+            "Email",
+            "Phone",
+            "Postcode",
+            "Date of birth",
+            "Gender",
+            "Ethnicity",
+            "Activity",
+            "Date",
+            "Attended?",
+        ]
+    ]
     for i in range(N):
         p = person(i)
-        base = [p["given"], p["family"], p["email"], p["phone"], p["postcode"], p["dob"],
-                p["gender"], p["ethnicity"]]
+        base = [
+            p["given"],
+            p["family"],
+            p["email"],
+            p["phone"],
+            p["postcode"],
+            p["dob"],
+            p["gender"],
+            p["ethnicity"],
+        ]
         rows.append([*base, "Lunch club", "09/01/2024", "yes"])
         if i < 12:
             rows.append([*base, "Lunch club", "06/02/2024", "yes"])
@@ -71,14 +100,25 @@ def club_rows() -> list[list[str]]:
 
 
 def wellbeing_rows() -> list[list[str]]:
-    rows = [["First name", "Surname", "Date of birth", "Email", "Measure", "Score",
-             "Assessment date", "Outcome"]]
+    rows = [
+        [
+            "First name",
+            "Surname",
+            "Date of birth",
+            "Email",
+            "Measure",
+            "Score",
+            "Assessment date",
+            "Outcome",
+        ]
+    ]
     for i in range(12):
         p = person(i)
         who = [p["given"], p["family"], p["dob"], p["email"]]
         rows.append([*who, "WEMWBS", "40", "10/01/2024", ""])
-        rows.append([*who, "WEMWBS", str(41 + i % 3), "20/03/2024",
-                     "Started employment" if i < 9 else ""])
+        rows.append(
+            [*who, "WEMWBS", str(41 + i % 3), "20/03/2024", "Started employment" if i < 9 else ""]
+        )
     return rows
 
 
@@ -89,9 +129,13 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         mp.setenv("HARVEST_SECRETS_FILE", str(folder / "secrets.json"))
         write_csv(folder / "club.csv", club_rows())
         write_csv(folder / "wellbeing.csv", wellbeing_rows())
-        write_config(folder, [{"name": "club", "type": "file", "options": {"path": "club.csv"}},
-                              {"name": "wellbeing", "type": "file",
-                               "options": {"path": "wellbeing.csv"}}])
+        write_config(
+            folder,
+            [
+                {"name": "club", "type": "file", "options": {"path": "club.csv"}},
+                {"name": "wellbeing", "type": "file", "options": {"path": "wellbeing.csv"}},
+            ],
+        )
         config = load_config(folder / "harvest.yaml")
         assert sync(config).exit_code == 0
         publish_funders(config, today=date(2024, 6, 1))
@@ -119,10 +163,27 @@ def run(db: Path, name: str, settings: PublishConfig | None = None, **params: st
 
 # --- the suppression rule -------------------------------------------------------------
 
+
 def test_rule_suppresses_one_to_seven_and_rounds_the_rest_to_five() -> None:
     rule = Rule()
     assert [rule.count(n) for n in range(0, 16)] == [
-        0, "<8", "<8", "<8", "<8", "<8", "<8", "<8", 10, 10, 10, 10, 10, 15, 15, 15]
+        0,
+        "<8",
+        "<8",
+        "<8",
+        "<8",
+        "<8",
+        "<8",
+        "<8",
+        10,
+        10,
+        10,
+        10,
+        10,
+        15,
+        15,
+        15,
+    ]
     assert rule.count(102) == 100 and rule.count(103) == 105 and rule.count(None) is None
     assert rule.percent(13, 40) == 37.5  # 15 of 40, from the rounded counts
     assert rule.percent(3, 40) == "suppressed" and rule.percent(0, 40) == 0.0
@@ -157,16 +218,28 @@ def test_age_bands() -> None:
 
 # --- nobody identifiable --------------------------------------------------------------
 
+
 def identifiers(project: Path) -> set[str]:
     """Every name, email, phone, postcode and date of birth, as typed and as stored."""
     values = set()
     for i in range(N):
         p = person(i)
-        values |= {p["given"], p["family"], p["email"], p["phone"], p["phone"].replace(" ", ""),
-                   p["postcode"], p["postcode"].replace(" ", ""), p["dob"], p["dob_iso"]}
+        values |= {
+            p["given"],
+            p["family"],
+            p["email"],
+            p["phone"],
+            p["phone"].replace(" ", ""),
+            p["postcode"],
+            p["postcode"].replace(" ", ""),
+            p["dob"],
+            p["dob_iso"],
+        }
     conn = sqlite3.connect(project / "harvest.db")
-    for row in conn.execute("SELECT given_name, family_name, full_name, email, phone, postcode,"
-                            " address, date_of_birth FROM people"):
+    for row in conn.execute(
+        "SELECT given_name, family_name, full_name, email, phone, postcode,"
+        " address, date_of_birth FROM people"
+    ):
         values |= {v for v in row if v}
     conn.close()
     return values
@@ -189,16 +262,19 @@ def test_funders_db_holds_no_identifier(project: Path, funders_db: Path) -> None
 
 def test_people_are_pseudonyms_with_bands_districts_and_months(funders_db: Path) -> None:
     conn = sqlite3.connect(funders_db)
-    people = conn.execute("SELECT pseudonym, age_band, gender, ethnicity_group, "
-                          "postcode_district FROM people ORDER BY postcode_district").fetchall()
+    people = conn.execute(
+        "SELECT pseudonym, age_band, gender, ethnicity_group, "
+        "postcode_district FROM people ORDER BY postcode_district"
+    ).fetchall()
     assert len(people) == N
     assert all(re.fullmatch(r"[0-9a-f]{16}", p[0]) for p in people)
     assert {p[4] for p in people} == {"NW1", "E8"}
     assert {p[3] for p in people} == {"White", "Asian or Asian British"}
     months = {m for (m,) in conn.execute("SELECT DISTINCT month FROM contacts")}
     assert months == {"2024-01", "2024-02", "2024-03"}
-    assert conn.execute("SELECT activity FROM contacts WHERE activity LIKE '%Job%'").fetchone() \
-        == ("'=Job club",)  # neutralised for spreadsheets
+    assert conn.execute("SELECT activity FROM contacts WHERE activity LIKE '%Job%'").fetchone() == (
+        "'=Job club",
+    )  # neutralised for spreadsheets
     assert stat.S_IMODE(funders_db.stat().st_mode) == 0o600
     conn.close()
 
@@ -219,7 +295,8 @@ def test_pseudonyms_are_stable_and_keyed(project: Path, funders_db: Path, tmp_pa
     assert names(tmp_path / "funders.db").isdisjoint(before)
     key = TokenStore(other).get("funders_hmac_key")
     assert key is not None and pseudonym(key.get_secret_value().encode(), 1) in names(
-        tmp_path / "funders.db")
+        tmp_path / "funders.db"
+    )
 
 
 def test_publish_without_a_store(tmp_path: Path) -> None:
@@ -230,6 +307,7 @@ def test_publish_without_a_store(tmp_path: Path) -> None:
 
 # --- the canned queries ---------------------------------------------------------------
 
+
 def test_every_query_has_title_description_and_suppresses_every_count(funders_db: Path) -> None:
     for name, query in load_funder_queries().items():
         assert query["title"] and len(query["description"]) > 80, name
@@ -237,8 +315,9 @@ def test_every_query_has_title_description_and_suppresses_every_count(funders_db
         for param in query["params"]:
             assert f":{param}" in query["sql"], f"{name} declares {param} but does not use it"
         for params in ({}, {"from": "2024-02"}, {"area": "E8"}, {"activity": "job"}):
-            for row in run(funders_db, name, **{k: v for k, v in params.items()
-                                                if k in query["params"]}):
+            for row in run(
+                funders_db, name, **{k: v for k, v in params.items() if k in query["params"]}
+            ):
                 for column in COUNT_COLUMNS & set(row):
                     value = row[column]
                     assert value in (0, "<8", "<10") or (value % 5 == 0), (name, row)
@@ -246,60 +325,102 @@ def test_every_query_has_title_description_and_suppresses_every_count(funders_db
 
 def test_reach(funders_db: Path) -> None:
     assert run(funders_db, "reach") == [
-        {"period": "2024-01", "people": 30, "new_people": 30, "returning_people": 0,
-         "attendances": 30},
-        {"period": "2024-02", "people": 10, "new_people": 0, "returning_people": 10,
-         "attendances": 10},
-        {"period": "2024-03", "people": "<8", "new_people": 0, "returning_people": "<8",
-         "attendances": "<8"},
+        {
+            "period": "2024-01",
+            "people": 30,
+            "new_people": 30,
+            "returning_people": 0,
+            "attendances": 30,
+        },
+        {
+            "period": "2024-02",
+            "people": 10,
+            "new_people": 0,
+            "returning_people": 10,
+            "attendances": 10,
+        },
+        {
+            "period": "2024-03",
+            "people": "<8",
+            "new_people": 0,
+            "returning_people": "<8",
+            "attendances": "<8",
+        },
     ]
     assert run(funders_db, "reach", period="quarter") == [
-        {"period": "2024-Q1", "people": 30, "new_people": 30, "returning_people": 0,
-         "attendances": 45},
+        {
+            "period": "2024-Q1",
+            "people": 30,
+            "new_people": 30,
+            "returning_people": 0,
+            "attendances": 45,
+        },
     ]
     assert run(funders_db, "reach", **{"from": "2024-02", "to": "2024-02"})[0]["people"] == 10
     assert run(funders_db, "reach", area="e8") == [
-        {"period": "2024-01", "people": 10, "new_people": 10, "returning_people": 0,
-         "attendances": 10},
+        {
+            "period": "2024-01",
+            "people": 10,
+            "new_people": 10,
+            "returning_people": 0,
+            "attendances": 10,
+        },
     ]
 
 
 def test_who_uses_the_higher_threshold_for_special_category_data(funders_db: Path) -> None:
-    rows = {(r["characteristic"], r["value"]): (r["people"], r["percent"])
-            for r in run(funders_db, "who")}
+    rows = {
+        (r["characteristic"], r["value"]): (r["people"], r["percent"])
+        for r in run(funders_db, "who")
+    }
     assert rows[("Everyone", "All people")] == (30, 100.0)
     assert rows[("Gender", "female")] == (15, 50.0)
     assert rows[("Ethnic group", "White")] == (25, 83.3)  # 24 → 25 of 30
     assert rows[("Ethnic group", "Asian or Asian British")] == ("<10", "suppressed")  # 6 people
     strict = PublishConfig(suppress_below=8, special_suppress_below=31)
-    assert {r["people"] for r in run(funders_db, "who", strict)
-            if r["characteristic"] == "Ethnic group"} == {"<31"}
+    assert {
+        r["people"] for r in run(funders_db, "who", strict) if r["characteristic"] == "Ethnic group"
+    } == {"<31"}
 
 
 def test_where_activities_outcomes_and_scores(funders_db: Path) -> None:
     where = run(funders_db, "where_people_live")
     assert [(r["postcode_district"], r["people"], r["county"]) for r in where] == [
-        ("E8", 10, "Greater London"), ("NW1", 20, "Greater London")]
+        ("E8", 10, "Greater London"),
+        ("NW1", 20, "Greater London"),
+    ]
     assert all(isinstance(r["latitude"], float) for r in where)
     assert {(r["area_type"], r["area_name"], r["people"]) for r in run(funders_db, "areas")} >= {
-        ("Country", "England", 30), ("County or area", "Greater London", 30)}
-    assert [(r["activity"], r["attendances"], r["people"]) for r in run(funders_db, "activities")
-            ] == [("'=Job club", "<8", "<8"), ("Lunch club", 40, 30)]
+        ("Country", "England", 30),
+        ("County or area", "Greater London", 30),
+    }
+    assert [
+        (r["activity"], r["attendances"], r["people"]) for r in run(funders_db, "activities")
+    ] == [("'=Job club", "<8", "<8"), ("Lunch club", 40, 30)]
     assert run(funders_db, "sessions_per_person") == [
         {"sessions": "Once", "people": 20, "percent": 66.7},
         {"sessions": "2 or 3 times", "people": 10, "percent": 33.3},
     ]
     assert run(funders_db, "outcomes") == [{"outcome": "Started employment", "people": 10}]
     [wemwbs] = run(funders_db, "score_change")
-    assert wemwbs == {"measure": "WEMWBS", "people": 10, "average_first_score": 40.0,
-                      "average_last_score": 42.0, "average_change": 2.0, "people_improved": 10}
+    assert wemwbs == {
+        "measure": "WEMWBS",
+        "people": 10,
+        "average_first_score": 40.0,
+        "average_last_score": 42.0,
+        "average_change": 2.0,
+        "people_improved": 10,
+    }
     assert run(funders_db, "score_change", area="E8") == []
     coverage = run(funders_db, "data_coverage")
     assert [(r["source"], r["records"], r["with_postcode_pct"]) for r in coverage] == [
-        ("club", 45, 100.0), ("wellbeing", 25, 0.0)]
+        ("club", 45, 100.0),
+        ("wellbeing", 25, 0.0),
+    ]
 
 
 # --- users and the CLI ----------------------------------------------------------------
+
 
 def test_users_file_keeps_hashes_only(project: Path) -> None:
     path = project / "harvest.users.json"
@@ -316,11 +437,17 @@ def test_users_cli(tmp_path: Path) -> None:
     write_config(tmp_path, [])
     cfg = ["--config", str(tmp_path / "harvest.yaml")]
     runner = CliRunner()
-    added = runner.invoke(app, ["users", "add", "ann", "--role", "funder", "--password-stdin",
-                                *cfg], input="a-long-password\n")
+    added = runner.invoke(
+        app,
+        ["users", "add", "ann", "--role", "funder", "--password-stdin", *cfg],
+        input="a-long-password\n",
+    )
     assert added.exit_code == 0, added.output
-    again = runner.invoke(app, ["users", "add", "ann", "--role", "staff", "--password-stdin",
-                                *cfg], input="a-long-password\n")
+    again = runner.invoke(
+        app,
+        ["users", "add", "ann", "--role", "staff", "--password-stdin", *cfg],
+        input="a-long-password\n",
+    )
     assert again.exit_code == 2 and "--replace" in again.output
     listed = runner.invoke(app, ["users", "list", *cfg])
     assert "ann" in listed.output and "funder" in listed.output
@@ -343,11 +470,13 @@ def test_funder_view_needs_a_user(project: Path, tmp_path: Path) -> None:
 
 # --- a real Datasette: who sees what --------------------------------------------------
 
+
 @contextmanager
 def datasette(args_env: tuple[list[str], dict[str, str]], port: int) -> Iterator[str]:
     args, env = args_env
-    proc = subprocess.Popen(args, env={**os.environ, **env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        args, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until_up(proc, f"{base}/-/login")
@@ -381,9 +510,16 @@ def status(client: httpx.Client, path: str) -> int:
 def test_anonymous_visitors_get_only_the_login_page(funder_server: str, staff_server: str) -> None:
     for base in (funder_server, staff_server):
         anon = httpx.Client(base_url=base, timeout=10)
-        for path in ("/", "/funders", "/funders/reach", "/funders/reach.json",
-                     "/funders/coverage.csv", "/harvest/records", "/-/metadata.json",
-                     "/funders.json?sql=select+1"):
+        for path in (
+            "/",
+            "/funders",
+            "/funders/reach",
+            "/funders/reach.json",
+            "/funders/coverage.csv",
+            "/harvest/records",
+            "/-/metadata.json",
+            "/funders.json?sql=select+1",
+        ):
             response = anon.get(path)
             if base == funder_server and path.startswith("/harvest"):
                 assert response.status_code == 404  # the store is not served at all
@@ -400,9 +536,16 @@ def test_a_funder_sees_queries_and_published_tables_only(funder_server: str) -> 
     assert funder.get("/funders/reach.json?_shape=array").json()[0]["people"] == 30
     for table in ("coverage", "districts", "about"):
         assert status(funder, f"/funders/{table}") == 200, table
-    for denied in ("/funders/people", "/funders/people.json", "/funders/contacts/1",
-                   "/funders/scores.csv", "/funders.json?sql=select+*+from+people",
-                   "/funders?sql=select+1", "/funders/coverage.json?_where=1=1", "/funders.db"):
+    for denied in (
+        "/funders/people",
+        "/funders/people.json",
+        "/funders/contacts/1",
+        "/funders/scores.csv",
+        "/funders.json?sql=select+*+from+people",
+        "/funders?sql=select+1",
+        "/funders/coverage.json?_where=1=1",
+        "/funders.db",
+    ):
         assert status(funder, denied) == 403, denied
     assert "/harvest" not in funder.get("/").text
 
@@ -422,13 +565,23 @@ def test_funder_downloads_csv_json_and_xlsx(funder_server: str) -> None:
 
 def test_staff_view_keeps_the_store_for_staff(staff_server: str) -> None:
     funder = login(staff_server, *FUNDER)
-    for denied in ("/harvest", "/harvest/records", "/harvest/people_per_month",
-                   "/harvest.json?sql=select+1", "/funders/people"):
+    for denied in (
+        "/harvest",
+        "/harvest/records",
+        "/harvest/people_per_month",
+        "/harvest.json?sql=select+1",
+        "/funders/people",
+    ):
         assert status(funder, denied) == 403, denied
     assert status(funder, "/funders/reach") == 200
     staff = login(staff_server, *STAFF)
-    for allowed in ("/harvest/records", "/harvest/people_per_month", "/funders/people",
-                    "/funders/reach", "/harvest.json?sql=select+count(*)+from+people"):
+    for allowed in (
+        "/harvest/records",
+        "/harvest/people_per_month",
+        "/funders/people",
+        "/funders/reach",
+        "/harvest.json?sql=select+count(*)+from+people",
+    ):
         assert status(staff, allowed) == 200, allowed
 
 

@@ -45,8 +45,10 @@ def test_funder_logs_in_and_opens_every_query(funder_server: str, page: Page) ->
 
 def test_chart_of_reach_over_time(funder_server: str, page: Page) -> None:  # noqa: F811
     log_in(page, funder_server, *FUNDER)
-    page.goto(f"{funder_server}/funders/reach#g.mark=bar&g.x_column=period&g.x_type=ordinal"
-              "&g.y_column=people&g.y_type=quantitative")
+    page.goto(
+        f"{funder_server}/funders/reach#g.mark=bar&g.x_column=period&g.x_type=ordinal"
+        "&g.y_column=people&g.y_type=quantitative"
+    )
     expect(page.locator("canvas.marks, svg.marks").first).to_be_visible(timeout=15000)
 
 

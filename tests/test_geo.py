@@ -28,14 +28,68 @@ from harvest.publish.onspd import area_code, imd_decile, import_onspd, normalise
 from harvest.sync import sync
 
 SAMPLE = Path(__file__).parent / "fixtures" / "onspd-sample.csv"
-GIVEN = ["Amara", "Bogdan", "Ciaran", "Delyth", "Eszter", "Folake", "Gwilym", "Hamish", "Ingrid",
-         "Jovan", "Kemi", "Lorcan", "Maren", "Nkechi", "Oisin", "Priya", "Quentin", "Rhiannon",
-         "Saoirse", "Tariq", "Ulrike", "Vikram", "Wendell"]
-FAMILY = ["Okafor", "Nowak", "Byrne", "Pritchard", "Horvath", "Adeyemi", "Rees", "Macleod",
-          "Lindqvist", "Petrovic", "Bello", "Fitzgerald", "Halvorsen", "Eze", "Doyle", "Raman",
-          "Fairweather", "Morgan", "Kavanagh", "Haddad", "Brandt", "Mehta", "Ashdown"]
-CAMDEN = ["NW1 0AB", "NW1 0AD", "NW1 1AE", "NW1 2AF", "NW1 3AG", "NW1 4AH", "NW1 5AJ",
-          "NW1 6AL", "NW1 7AN", "NW1 8AP"]
+GIVEN = [
+    "Amara",
+    "Bogdan",
+    "Ciaran",
+    "Delyth",
+    "Eszter",
+    "Folake",
+    "Gwilym",
+    "Hamish",
+    "Ingrid",
+    "Jovan",
+    "Kemi",
+    "Lorcan",
+    "Maren",
+    "Nkechi",
+    "Oisin",
+    "Priya",
+    "Quentin",
+    "Rhiannon",
+    "Saoirse",
+    "Tariq",
+    "Ulrike",
+    "Vikram",
+    "Wendell",
+]
+FAMILY = [
+    "Okafor",
+    "Nowak",
+    "Byrne",
+    "Pritchard",
+    "Horvath",
+    "Adeyemi",
+    "Rees",
+    "Macleod",
+    "Lindqvist",
+    "Petrovic",
+    "Bello",
+    "Fitzgerald",
+    "Halvorsen",
+    "Eze",
+    "Doyle",
+    "Raman",
+    "Fairweather",
+    "Morgan",
+    "Kavanagh",
+    "Haddad",
+    "Brandt",
+    "Mehta",
+    "Ashdown",
+]
+CAMDEN = [
+    "NW1 0AB",
+    "NW1 0AD",
+    "NW1 1AE",
+    "NW1 2AF",
+    "NW1 3AG",
+    "NW1 4AH",
+    "NW1 5AJ",
+    "NW1 6AL",
+    "NW1 7AN",
+    "NW1 8AP",
+]
 HACKNEY = ["E8 1AA", "E8 1AB", "E8 2AD", "E8 2AE", "E8 3AF", "E8 3AG", "E8 4AH", "E8 4AJ"]
 # Wales x2, Scotland, a terminated postcode, a postcode the directory does not have.
 OTHERS = ["CF10 1AA", "CF10 1AB", "EH1 1AB", "NW1 9ZZ", "E8 9XB"]
@@ -43,26 +97,60 @@ POSTCODES = CAMDEN + HACKNEY + OTHERS
 NAMES = {  # ONSPD lookup files (Documents folder): file → (header, rows, encoding)
     "LA_UA names and codes UK as at 04_23.csv": (
         ["LAD23CD", "LAD23NM", "LAD23NMW"],
-        [["E09000007", "Camden", ""], ["E09000012", "Hackney", ""],
-         ["E08000003", "Manchester", ""], ["W06000015", "Cardiff", "Caerdydd"],
-         ["S12000036", "City of Edinburgh", ""], ["N09000003", "Belfast", ""]], "utf-8"),
+        [
+            ["E09000007", "Camden", ""],
+            ["E09000012", "Hackney", ""],
+            ["E08000003", "Manchester", ""],
+            ["W06000015", "Cardiff", "Caerdydd"],
+            ["S12000036", "City of Edinburgh", ""],
+            ["N09000003", "Belfast", ""],
+        ],
+        "utf-8",
+    ),
     "Ward names and codes UK as at 05_23.csv": (
         ["WD23CD", "WD23NM"],
-        [["E05013660", "Regent's Park"], ["W05001293", "Bôn-y-maen"]], "cp1252"),
+        [["E05013660", "Regent's Park"], ["W05001293", "Bôn-y-maen"]],
+        "cp1252",
+    ),
     "Region names and codes EN as at 12_20 (RGN).csv": (
-        ["RGN20CD", "RGN20NM", "RGN20NMW"], [["E12000007", "London", "Llundain"]], "utf-8"),
+        ["RGN20CD", "RGN20NM", "RGN20NMW"],
+        [["E12000007", "London", "Llundain"]],
+        "utf-8",
+    ),
     "Postcode user type.csv": (["USERTYPE", "Description"], [["0", "Small user"]], "utf-8"),
 }
 
 
 def people_rows() -> list[list[str]]:
-    rows = [["First name", "Surname", "Email", "Phone", "Postcode", "Date of birth", "Gender",
-             "Activity", "Date", "Attended?"]]
+    rows = [
+        [
+            "First name",
+            "Surname",
+            "Email",
+            "Phone",
+            "Postcode",
+            "Date of birth",
+            "Gender",
+            "Activity",
+            "Date",
+            "Attended?",
+        ]
+    ]
     for i, postcode in enumerate(POSTCODES):
-        rows.append([GIVEN[i], FAMILY[i], f"{GIVEN[i].lower()}.{FAMILY[i].lower()}@example.org",
-                     f"07700 9{i:02d}{(i * 37) % 1000:03d}", postcode,
-                     f"{i % 27 + 1:02d}/{i % 12 + 1:02d}/19{40 + i}",
-                     "Female" if i % 2 else "Male", "Lunch club", "09/01/2024", "yes"])
+        rows.append(
+            [
+                GIVEN[i],
+                FAMILY[i],
+                f"{GIVEN[i].lower()}.{FAMILY[i].lower()}@example.org",
+                f"07700 9{i:02d}{(i * 37) % 1000:03d}",
+                postcode,
+                f"{i % 27 + 1:02d}/{i % 12 + 1:02d}/19{40 + i}",
+                "Female" if i % 2 else "Male",
+                "Lunch club",
+                "09/01/2024",
+                "yes",
+            ]
+        )
     return rows
 
 
@@ -96,10 +184,17 @@ def imported_db(tmp_path: Path, *files: Path, names: Path | None = None) -> sqli
 
 # --- the pieces ------------------------------------------------------------------------
 
+
 def test_deciles_use_each_countrys_number_of_areas() -> None:
     england, wales, scotland, ni = (onspd.ENGLAND, onspd.WALES, onspd.SCOTLAND, onspd.NI)
     assert [imd_decile(r, england) for r in (1, 3284, 3285, 16422, 16423, 32844)] == [
-        1, 1, 2, 5, 6, 10]
+        1,
+        1,
+        2,
+        5,
+        6,
+        10,
+    ]
     assert [imd_decile(r, wales) for r in (1, 190, 191, 1909)] == [1, 1, 2, 10]
     assert [imd_decile(r, scotland) for r in (697, 698, 6976)] == [1, 2, 10]
     assert [imd_decile(r, ni) for r in (89, 90, 890)] == [1, 2, 10]
@@ -118,25 +213,42 @@ def test_postcodes_and_codes_are_normalised() -> None:
 
 # --- importing the directory -----------------------------------------------------------
 
+
 def test_import_keeps_live_postcodes_and_counts_what_it_skipped(tmp_path: Path) -> None:
     seen: list[int] = []
     summary = import_onspd(tmp_path / "store.db", [SAMPLE], progress=seen.append)
     assert (summary.rows, summary.postcodes, summary.terminated, summary.malformed) == (
-        32, 28, 2, 2)
+        32,
+        28,
+        2,
+        2,
+    )
     assert summary.malformed_examples == [
         "onspd-sample.csv line 15 (4 columns, not 52)",
-        "onspd-sample.csv line 16 (no postcode in pcds)"]
+        "onspd-sample.csv line 16 (no postcode in pcds)",
+    ]
     assert "28 live postcodes" in summary.summary() and "codes only" in summary.summary()
     conn = sqlite3.connect(tmp_path / "store.db")
     row = conn.execute("SELECT * FROM geo_postcodes WHERE postcode = 'NW1 0AB'").fetchone()
     assert row == ("NW1 0AB", "E09000007", "E05013660", "E12000007", "E92000001", 1)
     assert conn.execute("SELECT * FROM geo_postcodes WHERE postcode = 'JE2 3AB'").fetchone() == (
-        "JE2 3AB", None, None, None, "L93000001", None)  # pseudo codes and rank 0: nothing
-    terminated = conn.execute("SELECT count(*) FROM geo_postcodes WHERE postcode IN "
-                              "('NW1 9ZZ', 'E8 9XA')").fetchone()[0]
+        "JE2 3AB",
+        None,
+        None,
+        None,
+        "L93000001",
+        None,
+    )  # pseudo codes and rank 0: nothing
+    terminated = conn.execute(
+        "SELECT count(*) FROM geo_postcodes WHERE postcode IN ('NW1 9ZZ', 'E8 9XA')"
+    ).fetchone()[0]
     assert terminated == 0
-    deciles = dict(conn.execute("SELECT postcode, imd_decile FROM geo_postcodes WHERE postcode "
-                                "IN ('CF10 1AB', 'EH1 1AB', 'BT1 1AA', 'M1 1AE')"))
+    deciles = dict(
+        conn.execute(
+            "SELECT postcode, imd_decile FROM geo_postcodes WHERE postcode "
+            "IN ('CF10 1AB', 'EH1 1AB', 'BT1 1AA', 'M1 1AE')"
+        )
+    )
     assert deciles == {"CF10 1AB": 10, "EH1 1AB": 2, "BT1 1AA": 1, "M1 1AE": 10}
     assert onspd.imported(conn)["postcodes"] == 28
     assert seen == []  # progress every 100,000 rows
@@ -151,33 +263,54 @@ def test_progress_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 def test_the_november_2025_column_names_are_understood(tmp_path: Path) -> None:
     lines = SAMPLE.read_text("utf-8").splitlines(keepends=True)
-    renamed = {"pcd": "pcd7", "pcd2": "pcd8", "oslaua": "lad25cd", "osward": "wd25cd",
-               "ctry": "ctry25cd", "rgn": "rgn25cd", "imd": "imd20ind", "oscty": "cty25cd"}
+    renamed = {
+        "pcd": "pcd7",
+        "pcd2": "pcd8",
+        "oslaua": "lad25cd",
+        "osward": "wd25cd",
+        "ctry": "ctry25cd",
+        "rgn": "rgn25cd",
+        "imd": "imd20ind",
+        "oscty": "cty25cd",
+    }
     header = ",".join(renamed.get(c, c) for c in lines[0].strip().split(",")) + "\n"
     (tmp_path / "new.csv").write_text(header + "".join(lines[1:]), "utf-8")
     conn = imported_db(tmp_path, tmp_path / "new.csv")
     assert conn.execute("SELECT count(*), count(imd_decile) FROM geo_postcodes").fetchone() == (
-        28, 27)
+        28,
+        27,
+    )
 
 
 def test_odd_deprivation_ranks(tmp_path: Path) -> None:
     lines = SAMPLE.read_text("utf-8").splitlines(keepends=True)
-    odd = [ln.replace(",100,", ",40000,") if ln.startswith('"NW1 0AB"') else
-           ln.replace(",100,", ",high,") if ln.startswith('"NW1 0AD"') else ln for ln in lines]
+    odd = [
+        ln.replace(",100,", ",40000,")
+        if ln.startswith('"NW1 0AB"')
+        else ln.replace(",100,", ",high,")
+        if ln.startswith('"NW1 0AD"')
+        else ln
+        for ln in lines
+    ]
     (tmp_path / "odd.csv").write_text("".join(odd), "utf-8")
     summary = import_onspd(tmp_path / "store.db", [tmp_path / "odd.csv"])
     assert summary.imd_out_of_range == 1 and "a newer index?" in summary.summary()
     assert summary.malformed == 3 and "(IMD rank 'high')" in summary.malformed_examples[0]
     conn = sqlite3.connect(tmp_path / "store.db")
-    assert conn.execute("SELECT imd_decile, local_authority_code FROM geo_postcodes "
-                        "WHERE postcode = 'NW1 0AB'").fetchone() == (None, "E09000007")
+    assert conn.execute(
+        "SELECT imd_decile, local_authority_code FROM geo_postcodes WHERE postcode = 'NW1 0AB'"
+    ).fetchone() == (None, "E09000007")
 
 
 def test_names_come_from_the_lookup_files(tmp_path: Path) -> None:
     conn = imported_db(tmp_path, names=write_names(tmp_path / "Documents"))
     place = onspd.places(conn)("nw10ab")
     assert (place.local_authority, place.ward, place.region, place.country) == (
-        "Camden", "Regent's Park", "London", "England")
+        "Camden",
+        "Regent's Park",
+        "London",
+        "England",
+    )
     assert onspd.places(conn)("CF10 2AD").ward == "Bôn-y-maen"  # a Windows-1252 lookup file
     wales = onspd.places(conn)("CF10 1AA")
     assert (wales.region, wales.local_authority, wales.ward) == ("Wales", "Cardiff", "W05001292")
@@ -189,8 +322,14 @@ def test_a_file_that_is_not_the_directory_is_refused_by_name(tmp_path: Path) -> 
         import_onspd(tmp_path / "store.db", [wrong])
     message = str(caught.value)
     assert "wrong.csv is not an ONS Postcode Directory CSV" in message
-    for column in ("pcds", "doterm", "oslaua or ladNNcd", "osward or wdNNcd", "rgn or rgnNNcd",
-                   "ctry or ctryNNcd"):
+    for column in (
+        "pcds",
+        "doterm",
+        "oslaua or ladNNcd",
+        "osward or wdNNcd",
+        "rgn or rgnNNcd",
+        "ctry or ctryNNcd",
+    ):
         assert column in message
     assert "imd or" not in message  # it has that one
     (tmp_path / "ONSPD.zip").write_bytes(b"PK\x03\x04rest")
@@ -222,28 +361,33 @@ def test_geo_import_cli(tmp_path: Path) -> None:
     result = runner.invoke(app, ["geo", "import", str(wrong), "--config", str(config)])
     assert result.exit_code == 1 and "not an ONS Postcode Directory CSV" in result.output
     assert "doterm" in result.output
-    result = runner.invoke(app, ["geo", "import", str(SAMPLE), "--names", str(tmp_path / "nope"),
-                                 "--config", str(config)])
+    result = runner.invoke(
+        app,
+        ["geo", "import", str(SAMPLE), "--names", str(tmp_path / "nope"), "--config", str(config)],
+    )
     assert result.exit_code == 1 and "not a folder" in result.output
 
 
 # --- funders.db with and without it ----------------------------------------------------
+
 
 def test_without_an_import_everything_works_as_before(project: Path) -> None:
     config = load_config(project / "harvest.yaml")
     publish_funders(config, today=date(2024, 6, 1))
     db = project / "funders.db"
     conn = sqlite3.connect(db)
-    assert conn.execute("SELECT count(*), count(local_authority), count(imd_decile), "
-                        "count(ward) FROM people").fetchone() == (23, 0, 0, 0)
+    assert conn.execute(
+        "SELECT count(*), count(local_authority), count(imd_decile), count(ward) FROM people"
+    ).fetchone() == (23, 0, 0, 0)
     assert "area_data" not in dict(conn.execute("SELECT key, value FROM about"))
     conn.close()
     assert run(db, "deprivation") == [
-        {"decile": "Not known", "people": 25, "percent": 100.0, "attendances": 25}]
+        {"decile": "Not known", "people": 25, "percent": 100.0, "attendances": 25}
+    ]
     assert not [r for r in run(db, "areas") if r["area_type"] == "Region"]
-    assert {(r["area_name"], r["people"]) for r in run(db, "areas")
-            if r["area_type"] == "Country"} == {("England", 20), ("Wales", "<8"),
-                                                ("Scotland", "<8")}
+    assert {
+        (r["area_name"], r["people"]) for r in run(db, "areas") if r["area_type"] == "Country"
+    } == {("England", 20), ("Wales", "<8"), ("Scotland", "<8")}
 
 
 @pytest.fixture(scope="module")
@@ -253,8 +397,9 @@ def geo_funders_db(project: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     folder = tmp_path_factory.mktemp("geo-imported") / "project"
     shutil.copytree(project, folder)
     config = folder / "harvest.yaml"
-    result = CliRunner().invoke(app, ["geo", "import", str(SAMPLE), "--names", str(names),
-                                      "--config", str(config)])
+    result = CliRunner().invoke(
+        app, ["geo", "import", str(SAMPLE), "--names", str(names), "--config", str(config)]
+    )
     assert result.exit_code == 0, result.output
     assert CliRunner().invoke(app, ["publish", "--config", str(config)]).exit_code == 0
     return folder / "funders.db"
@@ -262,18 +407,37 @@ def geo_funders_db(project: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 def test_people_gain_local_authority_ward_region_and_decile(geo_funders_db: Path) -> None:
     conn = sqlite3.connect(geo_funders_db)
-    rows = conn.execute("SELECT postcode_district, country, region, local_authority_code, "
-                        "local_authority, ward_code, ward, imd_decile FROM people").fetchall()
-    assert ("NW1", "England", "London", "E09000007", "Camden", "E05013660", "Regent's Park",
-            1) in rows
+    rows = conn.execute(
+        "SELECT postcode_district, country, region, local_authority_code, "
+        "local_authority, ward_code, ward, imd_decile FROM people"
+    ).fetchall()
+    assert (
+        "NW1",
+        "England",
+        "London",
+        "E09000007",
+        "Camden",
+        "E05013660",
+        "Regent's Park",
+        1,
+    ) in rows
     assert ("E8", "England", "London", "E09000012", "Hackney", "E05009368", "E05009368", 2) in rows
-    assert ("EH1", "Scotland", "Scotland", "S12000036", "City of Edinburgh", "S13002922",
-            "S13002922", 2) in rows
+    assert (
+        "EH1",
+        "Scotland",
+        "Scotland",
+        "S12000036",
+        "City of Edinburgh",
+        "S13002922",
+        "S13002922",
+        2,
+    ) in rows
     # the terminated postcode and the one the directory lacks: district only
     assert sorted(r[0] for r in rows if r[3] is None) == ["E8", "NW1"]
     about = dict(conn.execute("SELECT key, value FROM about"))
-    assert "onspd-sample.csv" in about["area_data"] and "Open Government Licence" in about[
-        "area_data"]
+    assert (
+        "onspd-sample.csv" in about["area_data"] and "Open Government Licence" in about["area_data"]
+    )
 
 
 def test_funder_queries_group_by_region_local_authority_and_decile(geo_funders_db: Path) -> None:

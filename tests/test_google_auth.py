@@ -61,8 +61,15 @@ def pasted_address(url: str) -> str:
 
 def test_the_browser_flow_stores_the_refresh_token(google, client_file, token_store):
     shown: list[str] = []
-    result = authorise(client_file, browser=True, show=shown.append, ask=input,
-                       open_url=browse, api_url=google.api_url, timeout=10)
+    result = authorise(
+        client_file,
+        browser=True,
+        show=shown.append,
+        ask=input,
+        open_url=browse,
+        api_url=google.api_url,
+        timeout=10,
+    )
     assert result.account == "sam@stmarys.example.org"
     assert result.stored_in == str(token_store.path)
     stored = json.loads(token_store.get("google").get_secret_value())
@@ -82,11 +89,13 @@ def test_the_browser_flow_stores_the_refresh_token(google, client_file, token_st
 
 def test_the_copy_paste_flow_for_a_server_without_a_browser(google, client_file, token_store):
     shown: list[str] = []
-    result = authorise(client_file, browser=False, show=shown.append, ask=pasted_address,
-                       api_url=google.api_url)
+    result = authorise(
+        client_file, browser=False, show=shown.append, ask=pasted_address, api_url=google.api_url
+    )
     assert result.account == "sam@stmarys.example.org"
-    assert json.loads(token_store.get("google").get_secret_value())["refresh_token"] == \
-        REFRESH_TOKEN
+    assert (
+        json.loads(token_store.get("google").get_secret_value())["refresh_token"] == REFRESH_TOKEN
+    )
     assert parse_qs(urlsplit(shown[0]).query)["redirect_uri"] == ["http://localhost:1/"]
 
 
@@ -94,18 +103,32 @@ def test_the_stored_authorisation_syncs_a_form(google, client_file, project):
     authorise(client_file, browser=False, show=print, ask=pasted_address, api_url=google.api_url)
     form = google.add_form("Feedback", [question("q1", "Name")])
     google.respond(form, {"q1": "Ann Lee"})
-    cfg = write_config(project, [{"name": "feedback", "type": "google_forms",
-                                  "options": {"form": form, "api_url": google.api_url}}])
+    cfg = write_config(
+        project,
+        [
+            {
+                "name": "feedback",
+                "type": "google_forms",
+                "options": {"form": form, "api_url": google.api_url},
+            }
+        ],
+    )
     [result] = sync(load_config(cfg)).sources
     assert result.status == "ok", result.messages
     assert scalar(project / "harvest.db", "SELECT full_name FROM records") == "Ann Lee"
 
 
-@pytest.mark.parametrize("answer, message", [
-    (lambda url: pasted_address(url).replace("state=", "state=x"), "belongs to another attempt"),
-    (lambda url: "", "Nothing was pasted"),
-    (lambda url: "http://localhost:1/?scope=x", "has no code= in it"),
-])
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        (
+            lambda url: pasted_address(url).replace("state=", "state=x"),
+            "belongs to another attempt",
+        ),
+        (lambda url: "", "Nothing was pasted"),
+        (lambda url: "http://localhost:1/?scope=x", "has no code= in it"),
+    ],
+)
 def test_a_wrong_paste_stores_nothing(google, client_file, token_store, answer, message):
     with pytest.raises(AuthError, match=message):
         authorise(client_file, browser=False, show=print, ask=answer, api_url=google.api_url)
@@ -154,12 +177,14 @@ def a_browser() -> Iterator[None]:
         webbrowser._tryorder.remove("harvest-test")  # type: ignore[attr-defined]
 
 
-def test_harvest_auth_google_never_prints_or_logs_the_token(google, client_file, token_store,
-                                                           a_browser, caplog, monkeypatch):
+def test_harvest_auth_google_never_prints_or_logs_the_token(
+    google, client_file, token_store, a_browser, caplog, monkeypatch
+):
     monkeypatch.delenv("SSH_CONNECTION", raising=False)
     with caplog.at_level(logging.DEBUG):
-        result = CliRunner().invoke(app, ["auth", "google", "--client-file", str(client_file),
-                                          "--api-url", google.api_url])
+        result = CliRunner().invoke(
+            app, ["auth", "google", "--client-file", str(client_file), "--api-url", google.api_url]
+        )
     assert result.exit_code == 0, result.output
     output = " ".join(result.output.split())
     assert "Google authorised harvest as sam@stmarys.example.org" in output
@@ -170,9 +195,19 @@ def test_harvest_auth_google_never_prints_or_logs_the_token(google, client_file,
 
 
 def test_harvest_auth_google_no_browser_with_a_bad_paste(google, client_file, token_store):
-    result = CliRunner().invoke(app, ["auth", "google", "--client-file", str(client_file),
-                                      "--no-browser", "--api-url", google.api_url],
-                                input="http://localhost:1/?state=old&code=4/x\n")
+    result = CliRunner().invoke(
+        app,
+        [
+            "auth",
+            "google",
+            "--client-file",
+            str(client_file),
+            "--no-browser",
+            "--api-url",
+            google.api_url,
+        ],
+        input="http://localhost:1/?state=old&code=4/x\n",
+    )
     assert result.exit_code == 1
     assert "belongs to another attempt" in " ".join(result.output.split())
     assert token_store.get("google") is None

@@ -40,29 +40,57 @@ def token_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, google: FakeGoo
 @pytest.fixture
 def wellbeing(google: FakeGoogle) -> dict[str, Any]:
     """A wellbeing questionnaire with a choice, a date, a scale, a grid and checkboxes."""
-    form = google.add_form("Wellbeing check-in", [
-        question("q1", "First name"), question("q2", "Surname"),
-        section("About you"),
-        question("q3", "Postcode"),
-        question("q4", "Date of birth", "date"),
-        question("q5", "How are you feeling today?", "scale"),
-        question("q6", "Which sessions did you come to?", "checkbox",
-                 options=["Lunch club", "Walk", "Art"]),
-        grid("In the last week, how often did you", {"g1": "Feel lonely", "g2": "Sleep well"},
-             ["Never", "Sometimes", "Often"]),
-    ])
-    ann = google.respond(form, {"q1": "Ann", "q2": "Lee", "q3": "nw1 2ab", "q4": "1958-05-06",
-                                "q5": "4", "q6": ["Lunch club", "Walk"], "g1": "Sometimes",
-                                "g2": "Often"})
+    form = google.add_form(
+        "Wellbeing check-in",
+        [
+            question("q1", "First name"),
+            question("q2", "Surname"),
+            section("About you"),
+            question("q3", "Postcode"),
+            question("q4", "Date of birth", "date"),
+            question("q5", "How are you feeling today?", "scale"),
+            question(
+                "q6",
+                "Which sessions did you come to?",
+                "checkbox",
+                options=["Lunch club", "Walk", "Art"],
+            ),
+            grid(
+                "In the last week, how often did you",
+                {"g1": "Feel lonely", "g2": "Sleep well"},
+                ["Never", "Sometimes", "Often"],
+            ),
+        ],
+    )
+    ann = google.respond(
+        form,
+        {
+            "q1": "Ann",
+            "q2": "Lee",
+            "q3": "nw1 2ab",
+            "q4": "1958-05-06",
+            "q5": "4",
+            "q6": ["Lunch club", "Walk"],
+            "g1": "Sometimes",
+            "g2": "Often",
+        },
+    )
     bob = google.respond(form, {"q1": "Bob", "q2": "Smith", "q5": "2", "g1": "Often"})
     cat = google.respond(form, {"q1": "Cat", "q2": "Khan", "q3": "SW1A1AA"})
     return {"form": form, "ann": ann, "bob": bob, "cat": cat}
 
 
 def source(fake: FakeGoogle, form: str, **options: Any) -> dict[str, Any]:
-    return {"name": "wellbeing", "type": "google_forms",
-            "options": {"form": FORM_URL.format(form), "api_url": fake.api_url,
-                        "max_wait_seconds": 0.05, **options}}
+    return {
+        "name": "wellbeing",
+        "type": "google_forms",
+        "options": {
+            "form": FORM_URL.format(form),
+            "api_url": fake.api_url,
+            "max_wait_seconds": 0.05,
+            **options,
+        },
+    }
 
 
 def run(project: Path, *sources: dict[str, Any], **kw: Any) -> list[SourceResult]:
@@ -70,8 +98,11 @@ def run(project: Path, *sources: dict[str, Any], **kw: Any) -> list[SourceResult
 
 
 def snapshot(db: Path) -> dict[str, list[tuple]]:
-    tables = [t for (t,) in query(db, "SELECT name FROM sqlite_master WHERE type = 'table'")
-              if not t.endswith("_runs")]
+    tables = [
+        t
+        for (t,) in query(db, "SELECT name FROM sqlite_master WHERE type = 'table'")
+        if not t.endswith("_runs")
+    ]
     return {t: query(db, f"SELECT * FROM [{t}] ORDER BY 1") for t in tables}
 
 
@@ -87,15 +118,39 @@ def test_first_sync_lands_each_response_as_a_record(project, google, wellbeing):
     assert result.status == "ok", result.messages
     assert (result.counts.read, result.counts.new) == (3, 3)
     db = project / "harvest.db"
-    rows = query(db, "SELECT source_record_id, given_name, family_name, postcode, date_of_birth,"
-                     " activity, activity_date FROM records ORDER BY given_name")
+    rows = query(
+        db,
+        "SELECT source_record_id, given_name, family_name, postcode, date_of_birth,"
+        " activity, activity_date FROM records ORDER BY given_name",
+    )
     assert rows == [
-        (wellbeing["ann"]["responseId"], "Ann", "Lee", "NW1 2AB", "1958-05-06",
-         "Wellbeing check-in", "2026-03-10"),
-        (wellbeing["bob"]["responseId"], "Bob", "Smith", None, None, "Wellbeing check-in",
-         "2026-03-10"),
-        (wellbeing["cat"]["responseId"], "Cat", "Khan", "SW1A 1AA", None, "Wellbeing check-in",
-         "2026-03-10"),
+        (
+            wellbeing["ann"]["responseId"],
+            "Ann",
+            "Lee",
+            "NW1 2AB",
+            "1958-05-06",
+            "Wellbeing check-in",
+            "2026-03-10",
+        ),
+        (
+            wellbeing["bob"]["responseId"],
+            "Bob",
+            "Smith",
+            None,
+            None,
+            "Wellbeing check-in",
+            "2026-03-10",
+        ),
+        (
+            wellbeing["cat"]["responseId"],
+            "Cat",
+            "Khan",
+            "SW1A 1AA",
+            None,
+            "Wellbeing check-in",
+            "2026-03-10",
+        ),
     ]
     # Choice, scale and grid answers all land (kept as extras under the question's title).
     extra = json.loads(scalar(db, "SELECT extra FROM records WHERE given_name = 'Ann'"))
@@ -105,8 +160,11 @@ def test_first_sync_lands_each_response_as_a_record(project, google, wellbeing):
     assert extra["In the last week, how often did you [Sleep well]"] == "Often"
     assert extra["First submitted"] == "2026-03-10 12:00:00"  # UK time
     # The response's JSON is kept exactly as the API sent it.
-    raw = scalar(db, "SELECT data FROM raw_rows WHERE source_key = ?",
-                 ("id:" + wellbeing["bob"]["responseId"],))
+    raw = scalar(
+        db,
+        "SELECT data FROM raw_rows WHERE source_key = ?",
+        ("id:" + wellbeing["bob"]["responseId"],),
+    )
     assert json.loads(raw) == wellbeing["bob"]
     # The form is an activity, and every response an attendance at it.
     assert query(db, "SELECT name FROM activities") == [("Wellbeing check-in",)]
@@ -120,7 +178,9 @@ def test_pages_are_followed_and_the_first_sync_sends_no_filter(project, google, 
     run(project, source(google, wellbeing["form"]))
     calls = response_calls(google, wellbeing["form"])
     assert [("filter" in c.query, bool(c.query.get("pageToken"))) for c in calls] == [
-        (False, False), (False, True)]
+        (False, False),
+        (False, True),
+    ]
     assert all(c.headers["authorization"].startswith("Bearer ya29.") for c in calls)
 
 
@@ -128,7 +188,8 @@ def test_the_activity_can_be_configured(project, google, wellbeing):
     [result] = run(project, source(google, wellbeing["form"], activity="Wellbeing group"))
     assert result.status == "ok"
     assert query(project / "harvest.db", "SELECT DISTINCT activity FROM records") == [
-        ("Wellbeing group",)]
+        ("Wellbeing group",)
+    ]
 
 
 def test_british_summer_time_gives_the_local_date(project, google):
@@ -143,7 +204,8 @@ def test_british_summer_time_gives_the_local_date(project, google):
 
 
 def test_next_sync_asks_only_for_responses_since_the_last_with_the_same_filter_on_each_page(
-        project, google, wellbeing):
+    project, google, wellbeing
+):
     run(project, source(google, wellbeing["form"]))
     db = project / "harvest.db"
     google.tick(60)
@@ -159,16 +221,25 @@ def test_next_sync_asks_only_for_responses_since_the_last_with_the_same_filter_o
     assert len(calls) == 2 and calls[1].query["pageToken"]
     # Cat comes again in the overlap, unchanged; Bob edited his; Dan and Eve are new.
     assert (result.counts.new, result.counts.changed, result.counts.unchanged) == (2, 1, 1)
-    assert query(db, "SELECT given_name, postcode FROM records WHERE is_current"
-                     " AND given_name IN ('Bob', 'Dan') ORDER BY 1") == [
-        ("Bob", "E1 6AN"), ("Dan", None)]
-    assert query(db, "SELECT version, is_current FROM raw_rows JOIN records USING (id)"
-                     " WHERE raw_rows.source_key = ? ORDER BY version",
-                 ("id:" + wellbeing["bob"]["responseId"],)) == [(1, 0), (2, 1)]
+    assert query(
+        db,
+        "SELECT given_name, postcode FROM records WHERE is_current"
+        " AND given_name IN ('Bob', 'Dan') ORDER BY 1",
+    ) == [("Bob", "E1 6AN"), ("Dan", None)]
+    assert query(
+        db,
+        "SELECT version, is_current FROM raw_rows JOIN records USING (id)"
+        " WHERE raw_rows.source_key = ? ORDER BY version",
+        ("id:" + wellbeing["bob"]["responseId"],),
+    ) == [(1, 0), (2, 1)]
     assert scalar(db, "SELECT count(*) FROM records WHERE is_current") == 5
     state = json.loads(scalar(db, "SELECT state FROM source_state"))
-    assert state["latest_submitted"] == wellbeing["bob"]["lastSubmittedTime"] > \
-        eve["lastSubmittedTime"] > dan["lastSubmittedTime"]
+    assert (
+        state["latest_submitted"]
+        == wellbeing["bob"]["lastSubmittedTime"]
+        > eve["lastSubmittedTime"]
+        > dan["lastSubmittedTime"]
+    )
 
 
 def test_nothing_new_changes_nothing(project, google, wellbeing):
@@ -221,34 +292,60 @@ def test_answers_to_a_deleted_question_are_kept_under_its_last_title(project, go
     [result] = run(project, source(google, wellbeing["form"]))
     assert result.status == "ok", result.messages
     db = project / "harvest.db"
-    assert scalar(db, "SELECT postcode FROM records WHERE is_current AND given_name = 'Ann'") == \
-        "NW1 2AB"
+    assert (
+        scalar(db, "SELECT postcode FROM records WHERE is_current AND given_name = 'Ann'")
+        == "NW1 2AB"
+    )
     gus = json.loads(scalar(db, "SELECT extra FROM records WHERE given_name = 'Gus'"))
     assert gus["Question q9"] == "an answer to a question never seen"
     notes = [p for (p,) in query(db, "SELECT problem FROM issues WHERE problem LIKE 'Answers to%'")]
-    assert notes == ["Answers to 2 question(s) no longer in the form are kept in their own "
-                     "columns: 'Postcode', 'Question q9'."]
+    assert notes == [
+        "Answers to 2 question(s) no longer in the form are kept in their own "
+        "columns: 'Postcode', 'Question q9'."
+    ]
 
 
 def test_a_file_upload_question_keeps_the_file_names_and_links(project, google):
-    form = google.add_form("Referral", [question("q1", "Full name"),
-                                        question("q2", "Attach a photo", "file")])
-    google.respond(form, {"q1": "Hal Test", "q2": {"fileUploadAnswers": {"answers": [
-        {"fileId": "1AbCfile", "fileName": "letter.pdf", "mimeType": "application/pdf"}]}}})
+    form = google.add_form(
+        "Referral", [question("q1", "Full name"), question("q2", "Attach a photo", "file")]
+    )
+    google.respond(
+        form,
+        {
+            "q1": "Hal Test",
+            "q2": {
+                "fileUploadAnswers": {
+                    "answers": [
+                        {
+                            "fileId": "1AbCfile",
+                            "fileName": "letter.pdf",
+                            "mimeType": "application/pdf",
+                        }
+                    ]
+                }
+            },
+        },
+    )
     [result] = run(project, source(google, form))
     assert result.status == "ok"
     db = project / "harvest.db"
     extra = json.loads(scalar(db, "SELECT extra FROM records"))
-    assert extra["Attach a photo"] == \
-        "letter.pdf (https://drive.google.com/open?id=1AbCfile)"
-    assert query(db, "SELECT problem FROM issues WHERE problem LIKE '%file-upload%'") == [(
-        "'Attach a photo' is a file-upload question: the files stay in Google "
-        "Drive; their names and links are kept in the column.",)]
+    assert extra["Attach a photo"] == "letter.pdf (https://drive.google.com/open?id=1AbCfile)"
+    assert query(db, "SELECT problem FROM issues WHERE problem LIKE '%file-upload%'") == [
+        (
+            "'Attach a photo' is a file-upload question: the files stay in Google "
+            "Drive; their names and links are kept in the column.",
+        )
+    ]
 
 
 def test_collected_emails_and_quiz_scores_are_columns(project, google):
-    form = google.add_form("Quiz", [question("q1", "Name")], emailCollectionType="VERIFIED",
-                           quizSettings={"isQuiz": True})
+    form = google.add_form(
+        "Quiz",
+        [question("q1", "Name")],
+        emailCollectionType="VERIFIED",
+        quizSettings={"isQuiz": True},
+    )
     r = google.respond(form, {"q1": "Ivy Moss"}, email="ivy@example.org")
     r["totalScore"] = 7
     run(project, source(google, form))
@@ -261,21 +358,32 @@ def test_a_missing_form_fails_with_a_clear_message(project, google):
     [result] = run(project, source(google, "1FAIpQLnot-a-real-form-id-0000000"))
     assert result.status == "failed"
     assert result.messages[0].startswith(
-        "Google has no form 1FAIpQLnot-a-real-form-id-0000000 that harvest may read.")
+        "Google has no form 1FAIpQLnot-a-real-form-id-0000000 that harvest may read."
+    )
 
 
-@pytest.mark.parametrize("form, expected", [
-    ("https://docs.google.com/forms/d/1FAIpQLabcdefghijklmnopqrstuv/edit#responses",
-     "1FAIpQLabcdefghijklmnopqrstuv"),
-    ("1FAIpQLabcdefghijklmnopqrstuv", "1FAIpQLabcdefghijklmnopqrstuv"),
-])
+@pytest.mark.parametrize(
+    "form, expected",
+    [
+        (
+            "https://docs.google.com/forms/d/1FAIpQLabcdefghijklmnopqrstuv/edit#responses",
+            "1FAIpQLabcdefghijklmnopqrstuv",
+        ),
+        ("1FAIpQLabcdefghijklmnopqrstuv", "1FAIpQLabcdefghijklmnopqrstuv"),
+    ],
+)
 def test_a_form_is_named_by_its_id_or_address(form, expected):
     assert FormsOptions(form=form).form == expected
 
 
 def test_the_address_people_fill_in_is_refused_with_a_hint(project, google):
-    cfg = write_config(project, [source(google, "x") | {"options": {
-        "form": "https://docs.google.com/forms/d/e/1FAIpQLSfPublished/viewform"}}])
+    cfg = write_config(
+        project,
+        [
+            source(google, "x")
+            | {"options": {"form": "https://docs.google.com/forms/d/e/1FAIpQLSfPublished/viewform"}}
+        ],
+    )
     with pytest.raises(ConfigError) as caught:
         load_config(cfg)
     assert "sources[0].options.form: " in str(caught.value)
@@ -305,7 +413,8 @@ def test_5xx_is_retried_then_fails_the_source_changing_nothing(project, google, 
     assert result.status == "failed"
     assert result.messages == [
         f"Google answered HTTP 503 for /v1/forms/{wellbeing['form']}/responses, 2 times in a "
-        "row. Nothing from this source was changed; the next sync will try again."]
+        "row. Nothing from this source was changed; the next sync will try again."
+    ]
     assert snapshot(db) == before
 
 
@@ -333,15 +442,17 @@ def test_the_access_token_is_renewed_when_it_expires_mid_sync(project, google, w
     assert all("grant_type=refresh_token" in b for b in token_bodies)
 
 
-def test_a_revoked_token_fails_this_source_only(project, google, wellbeing, signup_rows,
-                                                lunch_source):
+def test_a_revoked_token_fails_this_source_only(
+    project, google, wellbeing, signup_rows, lunch_source
+):
     write_csv(project / "lunch.csv", signup_rows)
     google.refresh_tokens.clear()  # the charity removed harvest's access in its Google account
     forms, lunch = run(project, source(google, wellbeing["form"]), lunch_source())
     assert forms.status == "failed" and lunch.status == "ok"
     assert forms.messages[0].startswith(
         "Google refused harvest's authorisation (invalid_grant: Token has been expired or "
-        "revoked.): run `harvest auth google`.")
+        "revoked.): run `harvest auth google`."
+    )
     assert [r.path for r in google.requests] == ["/token"]  # not retried
     assert scalar(project / "harvest.db", "SELECT count(*) FROM records") == 3
 
@@ -349,8 +460,9 @@ def test_a_revoked_token_fails_this_source_only(project, google, wellbeing, sign
 def test_without_authorisation_the_source_says_how_to_authorise(project, google, token_store):
     token_store.delete("google")
     [result] = run(project, source(google, "1FAIpQLabcdefghijklmnopqrstuv"))
-    assert result.messages == ["harvest has no google authorisation yet: run "
-                               "`harvest auth google`."]
+    assert result.messages == [
+        "harvest has no google authorisation yet: run `harvest auth google`."
+    ]
     assert google.requests == []
 
 
@@ -358,31 +470,51 @@ def test_without_authorisation_the_source_says_how_to_authorise(project, google,
 
 
 def test_questions_in_form_order_with_one_column_per_grid_row():
-    form = {"items": [question("a", "Name"), section("Next"), {"itemId": "t", "title": "Hello",
-            "textItem": {}}, grid("Rate", {"r1": "Food", "r2": ""}, ["1", "2"]),
-            question("b", "", "rating")]}
-    assert form_questions(form) == [("a", "Name", False), ("r1", "Rate [Food]", False),
-                                    ("r2", "Rate []", False), ("b", "Question b", False)]
+    form = {
+        "items": [
+            question("a", "Name"),
+            section("Next"),
+            {"itemId": "t", "title": "Hello", "textItem": {}},
+            grid("Rate", {"r1": "Food", "r2": ""}, ["1", "2"]),
+            question("b", "", "rating"),
+        ]
+    }
+    assert form_questions(form) == [
+        ("a", "Name", False),
+        ("r1", "Rate [Food]", False),
+        ("r2", "Rate []", False),
+        ("b", "Question b", False),
+    ]
 
 
-@pytest.mark.parametrize("answer, expected", [
-    ({"textAnswers": {"answers": [{"value": "Yes"}]}}, "Yes"),
-    ({"textAnswers": {"answers": [{"value": "A"}, {"value": "B"}]}}, "A | B"),
-    ({"grade": {"score": 1}}, ""), (None, ""), ("odd", ""),
-    ({"fileUploadAnswers": {"answers": [{"fileId": "f1", "fileName": "a.png"},
-                                        {"fileId": "f2"}]}},
-     "a.png (https://drive.google.com/open?id=f1) | file (https://drive.google.com/open?id=f2)"),
-])
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        ({"textAnswers": {"answers": [{"value": "Yes"}]}}, "Yes"),
+        ({"textAnswers": {"answers": [{"value": "A"}, {"value": "B"}]}}, "A | B"),
+        ({"grade": {"score": 1}}, ""),
+        (None, ""),
+        ("odd", ""),
+        (
+            {
+                "fileUploadAnswers": {
+                    "answers": [{"fileId": "f1", "fileName": "a.png"}, {"fileId": "f2"}]
+                }
+            },
+            "a.png (https://drive.google.com/open?id=f1) | file (https://drive.google.com/open?id=f2)",
+        ),
+    ],
+)
 def test_answers_become_text(answer, expected):
     assert answer_text(answer) == expected
 
 
-def test_an_answer_that_is_not_json_fails_the_source_changing_nothing(project, google,
-                                                                      wellbeing):
+def test_an_answer_that_is_not_json_fails_the_source_changing_nothing(project, google, wellbeing):
     google.fail(f"/v1/forms/{wellbeing['form']}/responses", "not_json")
     [result] = run(project, source(google, wellbeing["form"]))
     assert result.status == "failed"
     assert result.messages == [
         f"Google answered /v1/forms/{wellbeing['form']}/responses with something that is not "
-        "JSON. Nothing from this source was changed; the next sync will try again."]
+        "JSON. Nothing from this source was changed; the next sync will try again."
+    ]
     assert scalar(project / "harvest.db", "SELECT count(*) FROM records") == 0

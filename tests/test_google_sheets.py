@@ -46,14 +46,22 @@ def token_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, google: FakeGoo
 
 @pytest.fixture
 def book(google: FakeGoogle) -> str:
-    return google.add_spreadsheet("Volunteers and referrals", {"Rota": ROTA,
-                                                               "Referrals": REFERRALS})
+    return google.add_spreadsheet(
+        "Volunteers and referrals", {"Rota": ROTA, "Referrals": REFERRALS}
+    )
 
 
 def source(fake: FakeGoogle, key: str, **options: Any) -> dict[str, Any]:
-    return {"name": "volunteers", "type": "google_sheets",
-            "options": {"spreadsheet": f"https://docs.google.com/spreadsheets/d/{key}/edit#gid=0",
-                        "api_url": fake.api_url, "max_wait_seconds": 0.05, **options}}
+    return {
+        "name": "volunteers",
+        "type": "google_sheets",
+        "options": {
+            "spreadsheet": f"https://docs.google.com/spreadsheets/d/{key}/edit#gid=0",
+            "api_url": fake.api_url,
+            "max_wait_seconds": 0.05,
+            **options,
+        },
+    }
 
 
 def run(project: Path, *sources: dict[str, Any], **kw: Any) -> list[SourceResult]:
@@ -61,8 +69,11 @@ def run(project: Path, *sources: dict[str, Any], **kw: Any) -> list[SourceResult
 
 
 def api_calls(fake: FakeGoogle) -> list[str]:
-    return [r.path.rsplit("/", 1)[-1] if "values" in r.path else r.path.split("/")[1]
-            for r in fake.requests if r.path != "/token"]
+    return [
+        r.path.rsplit("/", 1)[-1] if "values" in r.path else r.path.split("/")[1]
+        for r in fake.requests
+        if r.path != "/token"
+    ]
 
 
 # --- a first sync ----------------------------------------------------------------------------
@@ -73,20 +84,40 @@ def test_worksheets_land_like_a_workbook_with_leading_zeros_kept(project, google
     assert result.status == "ok", result.messages
     assert (result.tables, result.counts.new) == (2, 3)
     db = project / "harvest.db"
-    assert query(db, "SELECT given_name, family_name, phone, postcode, location FROM records"
-                     " WHERE location LIKE '%Rota%' ORDER BY 1") == [
-        ("Ann", "Lee", "+447700900654", "NW1 2AB",
-         "spreadsheet 'Volunteers and referrals', worksheet 'Rota'"),
-        ("Bob", "Smith", "+447700900123", None,
-         "spreadsheet 'Volunteers and referrals', worksheet 'Rota'")]
+    assert query(
+        db,
+        "SELECT given_name, family_name, phone, postcode, location FROM records"
+        " WHERE location LIKE '%Rota%' ORDER BY 1",
+    ) == [
+        (
+            "Ann",
+            "Lee",
+            "+447700900654",
+            "NW1 2AB",
+            "spreadsheet 'Volunteers and referrals', worksheet 'Rota'",
+        ),
+        (
+            "Bob",
+            "Smith",
+            "+447700900123",
+            None,
+            "spreadsheet 'Volunteers and referrals', worksheet 'Rota'",
+        ),
+    ]
     # The row as typed: the title row and HXL row are not data, the zero is kept.
     raw = json.loads(scalar(db, "SELECT data FROM raw_rows WHERE data LIKE '%Ann%'"))
-    assert raw == {"First name": "Ann", "Surname": "Lee", "Mobile": "07700900654",
-                   "Postcode": "nw1 2ab"}
+    assert raw == {
+        "First name": "Ann",
+        "Surname": "Lee",
+        "Mobile": "07700900654",
+        "Postcode": "nw1 2ab",
+    }
     assert scalar(db, "SELECT row_number FROM raw_rows WHERE data LIKE '%Ann%'") == 4
-    assert query(db, "SELECT full_name, referral_source, json_extract(extra, '$.\"Referred on\"')"
-                     " FROM records WHERE location LIKE '%worksheet ''Referrals''%'") == [
-        ("Cat Khan", "GP surgery", "03/03/2026")]
+    assert query(
+        db,
+        "SELECT full_name, referral_source, json_extract(extra, '$.\"Referred on\"')"
+        " FROM records WHERE location LIKE '%worksheet ''Referrals''%'",
+    ) == [("Cat Khan", "GP surgery", "03/03/2026")]
     state = json.loads(scalar(db, "SELECT state FROM source_state"))
     assert state["modified"] == google.sheets[book]["modified"]
     assert state["worksheets"] == {"Rota": 0, "Referrals": google.tab(book, "Referrals")["sheetId"]}
@@ -100,13 +131,17 @@ def test_all_worksheets_are_read_in_one_batch_get_of_formatted_values(project, g
     assert batch.query["valueRenderOption"] == "FORMATTED_VALUE"
     # The token was renewed once, and every call carried it.
     assert [r.path for r in google.requests].count("/token") == 1
-    assert all(r.headers["authorization"].startswith("Bearer ya29.")
-               for r in google.requests if r.path != "/token")
+    assert all(
+        r.headers["authorization"].startswith("Bearer ya29.")
+        for r in google.requests
+        if r.path != "/token"
+    )
 
 
 def test_a_fifty_sheet_workbook_costs_three_reads(project, google):
-    tabs = {f"Week {n}": [["Name", "Phone"], [f"Person {n}", f"07700 9{n:05d}"]]
-            for n in range(1, 51)}
+    tabs = {
+        f"Week {n}": [["Name", "Phone"], [f"Person {n}", f"07700 9{n:05d}"]] for n in range(1, 51)
+    }
     key = google.add_spreadsheet("Weekly sign-ins", tabs)
     [result] = run(project, source(google, key))
     assert result.status == "ok" and result.counts.new == 50 and result.tables == 50
@@ -117,14 +152,21 @@ def test_a_fifty_sheet_workbook_costs_three_reads(project, google):
 
 def test_ten_thousand_rows_in_one_sheet(project, google):
     rows = [["Name", "Phone", "Postcode"]] + [
-        [f"Person {i}", f"07700{i:06d}", "NW1 2AB"] for i in range(10_000)]
+        [f"Person {i}", f"07700{i:06d}", "NW1 2AB"] for i in range(10_000)
+    ]
     key = google.add_spreadsheet("Food bank visits", {"Visits": rows})
     [result] = run(project, source(google, key))
     assert result.status == "ok" and result.counts.new == 10_000
     db = project / "harvest.db"
     assert scalar(db, "SELECT count(*) FROM raw_rows") == 10_000
-    assert scalar(db, "SELECT json_extract(data, '$.Phone') FROM raw_rows"
-                      " WHERE json_extract(data, '$.Name') = 'Person 42'") == "07700000042"
+    assert (
+        scalar(
+            db,
+            "SELECT json_extract(data, '$.Phone') FROM raw_rows"
+            " WHERE json_extract(data, '$.Name') = 'Person 42'",
+        )
+        == "07700000042"
+    )
 
 
 # --- incremental -----------------------------------------------------------------------------
@@ -156,7 +198,10 @@ def test_an_edited_spreadsheet_is_read_again_as_a_snapshot(project, google, book
     assert (result.counts.new, result.counts.unchanged) == (2, 1)
     db = project / "harvest.db"
     assert query(db, "SELECT given_name, postcode FROM records WHERE is_current ORDER BY 1") == [
-        ("Ann", "NW1 2AB"), ("Bob", "E1 6AN"), ("Dan", None)]
+        ("Ann", "NW1 2AB"),
+        ("Bob", "E1 6AN"),
+        ("Dan", None),
+    ]
     assert scalar(db, "SELECT count(*) FROM raw_rows") == 5  # nothing lost
 
 
@@ -176,7 +221,8 @@ def test_a_worksheet_that_is_not_there_is_an_error_listing_those_that_are(projec
     assert result.messages == [
         "spreadsheet 'Volunteers and referrals': There is no worksheet 'Tuesday' (there are "
         "'Rota', 'Referrals'). Check 'worksheets' in harvest.yaml; the rows already read from it "
-        "are kept."]
+        "are kept."
+    ]
     assert result.counts.new == 2
     state = json.loads(scalar(project / "harvest.db", "SELECT state FROM source_state"))
     assert state["modified"] is None  # read again next time
@@ -191,7 +237,8 @@ def test_a_worksheet_renamed_between_syncs_is_followed_with_a_warning(project, g
     assert result.messages == [
         "spreadsheet 'Volunteers and referrals': The worksheet 'Rota' has been renamed "
         "'Rota 2026' since the last sync; it was read under its new name. Change 'Rota' to "
-        "'Rota 2026' under 'worksheets' in harvest.yaml."]
+        "'Rota 2026' under 'worksheets' in harvest.yaml."
+    ]
     db = project / "harvest.db"
     # Keyed by the worksheet's id, so its rows are the same rows, not new ones.
     assert (result.counts.new, result.counts.unchanged) == (0, 2)
@@ -216,40 +263,53 @@ def test_hidden_and_empty_worksheets_are_noted_and_skipped(project, google, book
         "spreadsheet 'Volunteers and referrals', worksheet 'Lookups': The worksheet is hidden, "
         "skipped (name it under 'worksheets' to read it).",
         "spreadsheet 'Volunteers and referrals', worksheet 'Blank': Worksheet 'Blank' is empty, "
-        "skipped."]
+        "skipped.",
+    ]
     [hidden] = run(project, source(google, book, worksheets=["Lookups"]))
     assert hidden.tables == 1
 
 
 def test_two_heading_rows_are_noted_and_header_row_picks_one(project, google):
-    rows = [["", "", "", ""], ["About you", "", "Contact", ""],
-            ["First name", "Surname", "Phone", "Email"],
-            ["Eve", "Ng", "07700 900555", "eve@example.org"]]
+    rows = [
+        ["", "", "", ""],
+        ["About you", "", "Contact", ""],
+        ["First name", "Surname", "Phone", "Email"],
+        ["Eve", "Ng", "07700 900555", "eve@example.org"],
+    ]
     key = google.add_spreadsheet("Sign-ups", {"Sheet1": rows})
     [result] = run(project, source(google, key))
     assert result.status == "ok"
     db = project / "harvest.db"
     assert scalar(db, "SELECT count(*) FROM raw_rows") == 2  # nothing is lost
-    assert query(db, "SELECT problem FROM issues WHERE problem LIKE 'Row 2 was taken%'") == [(
-        "Row 2 was taken as the headings, but row 3 below it also looks like headings and "
-        "fills more columns. If row 3 holds the headings, set header_row: 3 in harvest.yaml.",)]
+    assert query(db, "SELECT problem FROM issues WHERE problem LIKE 'Row 2 was taken%'") == [
+        (
+            "Row 2 was taken as the headings, but row 3 below it also looks like headings and "
+            "fills more columns. If row 3 holds the headings, set header_row: 3 in harvest.yaml.",
+        )
+    ]
     [fixed] = run(project, source(google, key, header_row=3))
     assert fixed.status == "ok"
     assert query(db, "SELECT given_name, email, row_number FROM records WHERE is_current") == [
-        ("Eve", "eve@example.org", 4)]
+        ("Eve", "eve@example.org", 4)
+    ]
 
 
 def test_a_sheet_with_no_heading_row_is_noted_and_nothing_is_lost(project, google):
-    rows = [["Fay", "Oduya", "07700 900321", "fay@example.org"],
-            ["Gus", "Obi", "07700 900322", "gus@example.org"]]
+    rows = [
+        ["Fay", "Oduya", "07700 900321", "fay@example.org"],
+        ["Gus", "Obi", "07700 900322", "gus@example.org"],
+    ]
     key = google.add_spreadsheet("Quick list", {"Sheet1": rows})
     [result] = run(project, source(google, key))
     assert result.status == "ok" and result.counts.new == 1
     db = project / "harvest.db"
-    assert query(db, "SELECT problem FROM issues WHERE problem LIKE 'Row 1 was taken%'") == [(
-        "Row 1 was taken as the headings, but some of its cells look like data ('07700 900321', "
-        "'fay@example.org'). If the sheet has no heading row, add one above the data (its values "
-        "are kept meanwhile, as column names).",)]
+    assert query(db, "SELECT problem FROM issues WHERE problem LIKE 'Row 1 was taken%'") == [
+        (
+            "Row 1 was taken as the headings, but some of its cells look like data ('07700 900321', "
+            "'fay@example.org'). If the sheet has no heading row, add one above the data (its values "
+            "are kept meanwhile, as column names).",
+        )
+    ]
     assert "Fay" in scalar(db, "SELECT data FROM raw_rows")
 
 
@@ -257,19 +317,23 @@ def test_a_sheet_with_only_headings_is_noted(project, google):
     key = google.add_spreadsheet("New list", {"Sheet1": [["Name", "Phone"]]})
     [result] = run(project, source(google, key))
     assert result.status == "ok"
-    assert query(project / "harvest.db", "SELECT problem FROM issues WHERE severity = 'info'"
-                 " AND problem LIKE 'It has%'") == [("It has headings but no rows of data.",)]
+    assert query(
+        project / "harvest.db",
+        "SELECT problem FROM issues WHERE severity = 'info' AND problem LIKE 'It has%'",
+    ) == [("It has headings but no rows of data.",)]
 
 
 def test_a_missing_spreadsheet_fails_with_a_clear_message(project, google):
     [result] = run(project, source(google, "1BxiMVs0XRA5nFMdKvBdBZjgmNotThere"))
     assert result.status == "failed"
     assert result.messages[0].startswith(
-        "Google has no spreadsheet 1BxiMVs0XRA5nFMdKvBdBZjgmNotThere that harvest may read.")
+        "Google has no spreadsheet 1BxiMVs0XRA5nFMdKvBdBZjgmNotThere that harvest may read."
+    )
 
 
-@pytest.mark.parametrize("title, a1", [("Rota", "'Rota'"), ("Bob's list", "'Bob''s list'"),
-                                       ("Week 1!A1", "'Week 1!A1'")])
+@pytest.mark.parametrize(
+    "title, a1", [("Rota", "'Rota'"), ("Bob's list", "'Bob''s list'"), ("Week 1!A1", "'Week 1!A1'")]
+)
 def test_worksheet_names_are_quoted_for_a1_ranges(title, a1):
     assert a1_sheet(title) == a1
 
@@ -285,11 +349,23 @@ def test_options_accept_one_worksheet_name():
 def test_quota_429_with_retry_after_and_drive_rate_limit_403_are_retried(project, google, book):
     google.fail(f"/v4/spreadsheets/{book}/values:batchGet", "429", times=1, retry_after="0.02")
     google.fail("/drive/v3/files/", "403", times=1)
-    google.error_body = lambda status: {"error": {  # Drive's rate limit answer
-        "code": 403, "message": "User Rate Limit Exceeded", "errors": [
-            {"domain": "usageLimits", "reason": "userRateLimitExceeded",
-             "message": "User Rate Limit Exceeded"}]}} if status == 403 else {
-        "error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}}
+    google.error_body = lambda status: (
+        {
+            "error": {  # Drive's rate limit answer
+                "code": 403,
+                "message": "User Rate Limit Exceeded",
+                "errors": [
+                    {
+                        "domain": "usageLimits",
+                        "reason": "userRateLimitExceeded",
+                        "message": "User Rate Limit Exceeded",
+                    }
+                ],
+            }
+        }
+        if status == 403
+        else {"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}}
+    )
     [result] = run(project, source(google, book))
     assert result.status == "ok", result.messages
     assert api_calls(google) == ["drive", "drive", "v4", "values:batchGet", "values:batchGet"]
@@ -304,8 +380,7 @@ def test_a_retry_after_longer_than_max_wait_stops_at_once(project, google, book)
     assert "asked harvest to wait 120 s (its rate limit)" in result.messages[0]
 
 
-def test_a_revoked_token_fails_this_source_only(project, google, book, signup_rows,
-                                                lunch_source):
+def test_a_revoked_token_fails_this_source_only(project, google, book, signup_rows, lunch_source):
     write_csv(project / "lunch.csv", signup_rows)
     google.refresh_tokens.clear()
     sheets, lunch = run(project, source(google, book), lunch_source())
@@ -330,13 +405,23 @@ def test_a_service_account_key_file_is_the_alternative(project, google, book, to
 
     token_store.delete("google")
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     (project / "keys").mkdir()
-    (project / "keys" / "harvest-sa.json").write_text(json.dumps({
-        "type": "service_account", "project_id": "st-marys", "private_key_id": "abc123",
-        "private_key": pem, "client_email": SA_EMAIL, "client_id": "1000",
-        "token_uri": "https://oauth2.googleapis.com/token"}))
+    (project / "keys" / "harvest-sa.json").write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "st-marys",
+                "private_key_id": "abc123",
+                "private_key": pem,
+                "client_email": SA_EMAIL,
+                "client_id": "1000",
+                "token_uri": "https://oauth2.googleapis.com/token",
+            }
+        )
+    )
     [result] = run(project, source(google, book, service_account_file="keys/harvest-sa.json"))
     assert result.status == "ok", result.messages
     [grant] = [r for r in google.requests if r.path == "/token"]

@@ -28,8 +28,13 @@ def api() -> Iterator[FakeServer]:
     with FakeServer() as server:
         server.add_route("GET", r"/v3/things/", lambda req: Reply(200, {"things": [1, 2]}))
         server.add_route("GET", r"/v3/gone/", lambda req: Reply(404, {"error": "NOT_FOUND"}))
-        server.add_route("GET", r"/v3/bad/", lambda req: Reply(
-            400, {"error": "ARGUMENTS_ERROR", "error_description": "status: bad value"}))
+        server.add_route(
+            "GET",
+            r"/v3/bad/",
+            lambda req: Reply(
+                400, {"error": "ARGUMENTS_ERROR", "error_description": "status: bad value"}
+            ),
+        )
         yield server
 
 
@@ -39,22 +44,43 @@ def sleeps() -> list[float]:
 
 
 def client(sleeps: list[float], **policy: float) -> HttpClient:
-    return HttpClient("Acme", "run `harvest auth acme`", RetryPolicy(**policy), timeout=5,
-                      sleep=sleeps.append, rng=random.Random(1))
+    return HttpClient(
+        "Acme",
+        "run `harvest auth acme`",
+        RetryPolicy(**policy),
+        timeout=5,
+        sleep=sleeps.append,
+        rng=random.Random(1),
+    )
 
 
 def get(http: HttpClient, api: FakeServer, path: str = "/v3/things/", **kw) -> requests.Response:
-    return http.request("GET", api.url + path, params={"token": SECRET},
-                        headers={"Authorization": f"Bearer {SECRET}"}, **kw)
+    return http.request(
+        "GET",
+        api.url + path,
+        params={"token": SECRET},
+        headers={"Authorization": f"Bearer {SECRET}"},
+        **kw,
+    )
 
 
 # --- Retry-After and the policy ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value, seconds", [
-    ("120", 120.0), ("0.25", 0.25), (" 2 ", 2.0), ("-3", 0.0), ("", None), (None, None),
-    ("soon", None), ("nan", None), ("inf", None),
-])
+@pytest.mark.parametrize(
+    "value, seconds",
+    [
+        ("120", 120.0),
+        ("0.25", 0.25),
+        (" 2 ", 2.0),
+        ("-3", 0.0),
+        ("", None),
+        (None, None),
+        ("soon", None),
+        ("nan", None),
+        ("inf", None),
+    ],
+)
 def test_retry_after_in_seconds(value, seconds):
     assert retry_after_seconds(value) == seconds
 
@@ -183,8 +209,10 @@ def test_error_descriptions_in_common_shapes():
         return r
 
     assert describe_error(response({"error_description": "bad  token"})) == "bad token"
-    assert describe_error(response({"error": {"code": "x", "message": "Graph says no"}})) == \
-        "Graph says no"
+    assert (
+        describe_error(response({"error": {"code": "x", "message": "Graph says no"}}))
+        == "Graph says no"
+    )
     assert describe_error(response({"message": "plain"})) == "plain"
     assert describe_error(response([1, 2])) == ""
 

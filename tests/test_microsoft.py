@@ -25,17 +25,34 @@ from harvest.errors import ConfigError
 from harvest.secrets import TokenStore
 from harvest.sync import SourceResult, sync
 
-SIGNUPS = [["St Mary's lunch club – sign-in sheet"], [],
-           ["First name", "Surname", "Postcode", "Date"],
-           ["Ann", "Lee", "nw1 2ab", dt.date(2026, 3, 3)],
-           ["Bob", "Smith", "SW1A1AA", dt.date(2026, 3, 3)]]
-FORMS_HEADERS = ["ID", "Start time", "Completion time", "Email", "Name",
-                 "What is your postcode?", "How did you hear about us?"]
+SIGNUPS = [
+    ["St Mary's lunch club – sign-in sheet"],
+    [],
+    ["First name", "Surname", "Postcode", "Date"],
+    ["Ann", "Lee", "nw1 2ab", dt.date(2026, 3, 3)],
+    ["Bob", "Smith", "SW1A1AA", dt.date(2026, 3, 3)],
+]
+FORMS_HEADERS = [
+    "ID",
+    "Start time",
+    "Completion time",
+    "Email",
+    "Name",
+    "What is your postcode?",
+    "How did you hear about us?",
+]
 
 
 def response(n: int, email: str, name: str, postcode: str, day: int = 3) -> list[Any]:
-    return [n, dt.datetime(2026, 3, day, 10, 0, 5), dt.datetime(2026, 3, day, 10, 4, 59),
-            email, name, postcode, "GP surgery"]
+    return [
+        n,
+        dt.datetime(2026, 3, day, 10, 0, 5),
+        dt.datetime(2026, 3, day, 10, 4, 59),
+        email,
+        name,
+        postcode,
+        "GP surgery",
+    ]
 
 
 @pytest.fixture(autouse=True)
@@ -59,9 +76,19 @@ def ms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeMicrosof
 
 def source(ms: FakeMicrosoft, name: str = "signups", **options: Any) -> dict[str, Any]:
     where = {} if {"path", "share_url"} & set(options) else {"path": "Sign ups/Lunch club.xlsx"}
-    return {"name": name, "type": "microsoft_excel", "options": {
-        "tenant_id": TENANT, "client_id": CLIENT, "api_url": ms.url + "/v1.0",
-        "authority_url": ms.url, "max_wait_seconds": 1, **where, **options}}
+    return {
+        "name": name,
+        "type": "microsoft_excel",
+        "options": {
+            "tenant_id": TENANT,
+            "client_id": CLIENT,
+            "api_url": ms.url + "/v1.0",
+            "authority_url": ms.url,
+            "max_wait_seconds": 1,
+            **where,
+            **options,
+        },
+    }
 
 
 def run(project: Path, *sources: dict[str, Any], **kw: Any) -> list[SourceResult]:
@@ -73,8 +100,11 @@ def downloads(ms: FakeMicrosoft) -> list[str]:
 
 
 def snapshot(db: Path) -> dict[str, list[tuple]]:
-    tables = [t for (t,) in query(db, "SELECT name FROM sqlite_master WHERE type = 'table'")
-              if not t.endswith("_runs")]
+    tables = [
+        t
+        for (t,) in query(db, "SELECT name FROM sqlite_master WHERE type = 'table'")
+        if not t.endswith("_runs")
+    ]
     columns = {"source_state": "source, state"}  # its times move with every sync, by design
     return {t: query(db, f"SELECT {columns.get(t, '*')} FROM [{t}] ORDER BY 1") for t in tables}
 
@@ -83,22 +113,30 @@ def snapshot(db: Path) -> dict[str, list[tuple]]:
 
 
 def test_a_onedrive_workbook_lands_through_the_file_connectors_reader(project, ms):
-    book = ms.add_file("Sign ups/Lunch club.xlsx", workbook({"Tuesday": SIGNUPS,
-                                                             "Notes": [["just a note"]]}))
+    book = ms.add_file(
+        "Sign ups/Lunch club.xlsx", workbook({"Tuesday": SIGNUPS, "Notes": [["just a note"]]})
+    )
     [result] = run(project, source(ms))
     assert result.status == "ok", result.messages
     db = project / "harvest.db"
-    assert query(db, "SELECT given_name, family_name, postcode, activity_date, location"
-                     " FROM records ORDER BY 1") == [
+    assert query(
+        db,
+        "SELECT given_name, family_name, postcode, activity_date, location FROM records ORDER BY 1",
+    ) == [
         ("Ann", "Lee", "NW1 2AB", "2026-03-03", "Sign ups/Lunch club.xlsx, sheet 'Tuesday'"),
-        ("Bob", "Smith", "SW1A 1AA", "2026-03-03", "Sign ups/Lunch club.xlsx, sheet 'Tuesday'")]
+        ("Bob", "Smith", "SW1A 1AA", "2026-03-03", "Sign ups/Lunch club.xlsx, sheet 'Tuesday'"),
+    ]
     # The path was URL-encoded; /content's 302 was followed without the bearer token.
     assert ms.calls("/v1.0/me/drive/root:/Sign%20ups/Lunch%20club.xlsx")
     assert downloads(ms) == [f"/download/{book['id']}"]
     assert all("authorization" not in r.headers for r in ms.calls("/download/"))
     state = json.loads(scalar(db, "SELECT state FROM source_state"))
-    assert state["items"] == {f"b!me-onedrive!{book['id']}": {
-        "eTag": book["eTag"], "lastModifiedDateTime": book["lastModifiedDateTime"]}}
+    assert state["items"] == {
+        f"b!me-onedrive!{book['id']}": {
+            "eTag": book["eTag"],
+            "lastModifiedDateTime": book["lastModifiedDateTime"],
+        }
+    }
 
 
 def test_an_unchanged_workbook_is_not_downloaded_again(project, ms):
@@ -116,17 +154,25 @@ def test_an_unchanged_workbook_is_not_downloaded_again(project, ms):
 
 
 def test_sheets_and_a_named_table(project, ms):
-    ms.add_file("Sign ups/Lunch club.xlsx", workbook(
-        {"Tuesday": SIGNUPS, "Thursday": [["First name"], ["Dan"]],
-         "Referrals": [["Referred by", "x"], ["Name", "Phone"], ["Eve", "07700 900123"]]},
-        tables={"Referrals": "Referrals!A2:B3"}))
+    ms.add_file(
+        "Sign ups/Lunch club.xlsx",
+        workbook(
+            {
+                "Tuesday": SIGNUPS,
+                "Thursday": [["First name"], ["Dan"]],
+                "Referrals": [["Referred by", "x"], ["Name", "Phone"], ["Eve", "07700 900123"]],
+            },
+            tables={"Referrals": "Referrals!A2:B3"},
+        ),
+    )
     [one] = run(project, source(ms, sheets=["thursday"]))
     assert one.status == "ok" and one.counts.read == 1
     [table] = run(project, source(ms, name="referrals", table="referrals"))
     assert table.status == "ok" and table.counts.read == 1
-    assert query(project / "harvest.db", "SELECT full_name, phone, location FROM records"
-                 " WHERE source = 'referrals'") == [
-        ("Eve", "+447700900123", "Sign ups/Lunch club.xlsx, table 'Referrals'")]
+    assert query(
+        project / "harvest.db",
+        "SELECT full_name, phone, location FROM records WHERE source = 'referrals'",
+    ) == [("Eve", "+447700900123", "Sign ups/Lunch club.xlsx, table 'Referrals'")]
     [missing] = run(project, source(ms, name="nope", table="Missing"))
     assert missing.status == "problems"
     assert "There is no table 'Missing' (it has 'Referrals')" in missing.messages[0]
@@ -134,42 +180,63 @@ def test_sheets_and_a_named_table(project, ms):
 
 def test_a_folder_reads_every_workbook_across_pages(project, ms):
     for week in (1, 2, 3):
-        ms.add_file(f"Sign ups/Week {week}.xlsx", workbook({"Sheet1": [
-            ["Name", "Email"], [f"Person {week}", f"p{week}@example.org"]]}))
+        ms.add_file(
+            f"Sign ups/Week {week}.xlsx",
+            workbook({"Sheet1": [["Name", "Email"], [f"Person {week}", f"p{week}@example.org"]]}),
+        )
     ms.add_file("Sign ups/Minutes.docx", b"PK\x03\x04 not a workbook", mime="application/msword")
     ms.add_file("Sign ups/Old/Week 0.xlsx", workbook({"Sheet1": [["Name"], ["Zed"]]}))
     [result] = run(project, source(ms, path="/Sign ups/"))
     assert result.status == "ok", result.messages
     assert result.counts.new == 3
     pages = ms.calls("/v1.0/drives/b!me-onedrive/items/")
-    assert [r.query.get("$skiptoken") for r in pages if r.path.endswith("/children")] == \
-        [None, "2", "4"]
+    assert [r.query.get("$skiptoken") for r in pages if r.path.endswith("/children")] == [
+        None,
+        "2",
+        "4",
+    ]
     assert result.messages == [
         "Sign ups/Minutes.docx: Not a workbook, so it was not read: harvest reads .xlsx, "
-        ".xlsm, .xlsb, .xls, .ods, .csv, .tsv and .txt files, and 'Minutes.docx' is '.docx'."]
+        ".xlsm, .xlsb, .xls, .ods, .csv, .tsv and .txt files, and 'Minutes.docx' is '.docx'."
+    ]
 
 
 def test_a_sharepoint_site_and_library(project, ms):
     site = ms.add_site("sites/Volunteers", libraries=("Documents", "Referrals"))
     drive = ms.site_drives[site["id"]][1]
     ms.add_file("2026/March.xlsx", workbook({"Sheet1": [["Name"], ["Fay"]]}), drive=drive)
-    [result] = run(project, source(ms, site=f"https://{HOST}/sites/Volunteers/",
-                                   library="referrals", path="2026/March.xlsx"))
+    [result] = run(
+        project,
+        source(
+            ms,
+            site=f"https://{HOST}/sites/Volunteers/",
+            library="referrals",
+            path="2026/March.xlsx",
+        ),
+    )
     assert result.status == "ok", result.messages
     assert scalar(project / "harvest.db", "SELECT full_name FROM records") == "Fay"
     assert ms.calls(f"/v1.0/sites/{HOST}:/sites/Volunteers")
-    [wrong] = run(project, source(ms, site=f"{HOST}/sites/Volunteers", library="Archive",
-                                  path="2026/March.xlsx"))
-    assert wrong.messages == [f"The SharePoint site {HOST}/sites/Volunteers has no document "
-                              "library 'Archive' (it has 'Documents', 'Referrals'). Check "
-                              "'library' in harvest.yaml."]
+    [wrong] = run(
+        project,
+        source(ms, site=f"{HOST}/sites/Volunteers", library="Archive", path="2026/March.xlsx"),
+    )
+    assert wrong.messages == [
+        f"The SharePoint site {HOST}/sites/Volunteers has no document "
+        "library 'Archive' (it has 'Documents', 'Referrals'). Check "
+        "'library' in harvest.yaml."
+    ]
 
 
 def test_another_persons_onedrive(project, ms):
-    ms.add_file("Lists/Referrals.xlsx", workbook({"Sheet1": [["Name"], ["Gus"]]}),
-                drive=ms.user_drives["alex@stmarys.example.org"])
-    [result] = run(project, source(ms, path="Lists/Referrals.xlsx",
-                                   user="alex@stmarys.example.org"))
+    ms.add_file(
+        "Lists/Referrals.xlsx",
+        workbook({"Sheet1": [["Name"], ["Gus"]]}),
+        drive=ms.user_drives["alex@stmarys.example.org"],
+    )
+    [result] = run(
+        project, source(ms, path="Lists/Referrals.xlsx", user="alex@stmarys.example.org")
+    )
     assert result.status == "ok" and result.counts.new == 1
     assert ms.calls("/v1.0/users/alex@stmarys.example.org/drive/root:/Lists/Referrals.xlsx")
 
@@ -181,34 +248,58 @@ def test_a_sharing_link(project, ms):
     assert result.status == "ok" and result.counts.new == 1
     assert ms.calls(f"/v1.0/shares/{share_id(link)}/driveItem")
     assert query(project / "harvest.db", "SELECT location FROM records") == [
-        ("Referrals.xlsx, sheet 'Sheet1'",)]
+        ("Referrals.xlsx, sheet 'Sheet1'",)
+    ]
 
 
 # --- Microsoft Forms ---------------------------------------------------------------------------
 
 
 def test_a_forms_response_workbook(project, ms):
-    book = ms.add_file("Forms/Lunch club sign-up.xlsx", workbook({"Sheet1": [
-        FORMS_HEADERS, response(1, "ann@example.org", "Ann Lee", "nw1 2ab"),
-        response(2, "anonymous", "", "SW1A 1AA", day=4)]}, tables={"Table1": "Sheet1!A1:G3"}))
+    book = ms.add_file(
+        "Forms/Lunch club sign-up.xlsx",
+        workbook(
+            {
+                "Sheet1": [
+                    FORMS_HEADERS,
+                    response(1, "ann@example.org", "Ann Lee", "nw1 2ab"),
+                    response(2, "anonymous", "", "SW1A 1AA", day=4),
+                ]
+            },
+            tables={"Table1": "Sheet1!A1:G3"},
+        ),
+    )
     [result] = run(project, source(ms, path="Forms/Lunch club sign-up.xlsx"))
     assert result.status == "ok", result.messages
     db = project / "harvest.db"
-    rows = query(db, "SELECT source_key, source_record_id, activity_date, email, full_name,"
-                     " postcode, referral_source, extra FROM records ORDER BY 1")
+    rows = query(
+        db,
+        "SELECT source_key, source_record_id, activity_date, email, full_name,"
+        " postcode, referral_source, extra FROM records ORDER BY 1",
+    )
     assert [r[:7] for r in rows] == [
         ("id:1", "1", "2026-03-03", "ann@example.org", "Ann Lee", "NW1 2AB", "GP surgery"),
-        ("id:2", "2", "2026-03-04", None, None, "SW1A 1AA", "GP surgery")]
+        ("id:2", "2", "2026-03-04", None, None, "SW1A 1AA", "GP surgery"),
+    ]
     assert json.loads(rows[0][7]) == {"Start time": "2026-03-03T10:00:05"}  # not a date field
     # Nobody's email is "anonymous", but the row as read keeps it.
     raw = json.loads(scalar(db, "SELECT data FROM raw_rows WHERE source_key = 'id:2'"))
     assert raw["Email"] == "anonymous" and raw["Completion time"] == "2026-03-04T10:04:59"
     assert scalar(db, "SELECT count(*) FROM issues WHERE field = 'email'") == 0
     # A new response: only it is new; the others keep their identity.
-    ms.update_file(book["id"], workbook({"Sheet1": [
-        FORMS_HEADERS, response(1, "ann@example.org", "Ann Lee", "nw1 2ab"),
-        response(2, "anonymous", "", "SW1A 1AA", day=4),
-        response(3, "cat@example.org", "Cat Khan", "E1 6AN", day=5)]}))
+    ms.update_file(
+        book["id"],
+        workbook(
+            {
+                "Sheet1": [
+                    FORMS_HEADERS,
+                    response(1, "ann@example.org", "Ann Lee", "nw1 2ab"),
+                    response(2, "anonymous", "", "SW1A 1AA", day=4),
+                    response(3, "cat@example.org", "Cat Khan", "E1 6AN", day=5),
+                ]
+            }
+        ),
+    )
     [again] = run(project, source(ms, path="Forms/Lunch club sign-up.xlsx"))
     assert (again.counts.new, again.counts.unchanged) == (1, 2)
 
@@ -217,11 +308,11 @@ def test_the_forms_shape_is_recognised_only_when_it_is_there():
     def table(headers: list[str]) -> Any:
         return build_table("x", "x", iter([(1, headers), (2, ["1"] * len(headers))]))
 
-    forms = forms_table(table(["Id", "Start time", "Completion time", "Email", "Name",
-                               "Last modified time", "Q1"]))
+    forms = forms_table(
+        table(["Id", "Start time", "Completion time", "Email", "Name", "Last modified time", "Q1"])
+    )
     assert forms.id_column == "Id"
-    assert forms.hxl == ["#meta+id", "", "#date+activity", "#contact+email", "#person+name",
-                         "", ""]
+    assert forms.hxl == ["#meta+id", "", "#date+activity", "#contact+email", "#person+name", "", ""]
     other = table(["ID", "Name", "Email", "Start time", "Completion time"])
     assert not is_forms_table(other) and forms_table(other).hxl is None
 
@@ -232,15 +323,21 @@ def test_the_forms_shape_is_recognised_only_when_it_is_there():
 def test_a_file_that_is_not_a_workbook(project, ms):
     ms.add_file("Sign ups/Lunch club.docx", b"PK\x03\x04", mime="application/msword")
     ms.add_file("Sign ups/Lunch club.xlsx", b"<html><body>Sign in</body></html>")
-    docx, fake = run(project, source(ms, name="docx", path="Sign ups/Lunch club.docx"),
-                     source(ms, name="fake"))
+    docx, fake = run(
+        project, source(ms, name="docx", path="Sign ups/Lunch club.docx"), source(ms, name="fake")
+    )
     assert docx.status == "problems" and "'Lunch club.docx' is '.docx'" in docx.messages[0]
     assert fake.status == "problems"
-    assert fake.messages == ["Sign ups/Lunch club.xlsx: This is a text file (perhaps a CSV) "
-                             "with a .xlsx name. Open it in Excel and save it again as .xlsx "
-                             "or .csv."]
-    assert downloads(ms) == [f"/download/{ms.items[i]['id']}" for i in ms.content
-                             if ms.items[i]["name"].endswith(".xlsx")]
+    assert fake.messages == [
+        "Sign ups/Lunch club.xlsx: This is a text file (perhaps a CSV) "
+        "with a .xlsx name. Open it in Excel and save it again as .xlsx "
+        "or .csv."
+    ]
+    assert downloads(ms) == [
+        f"/download/{ms.items[i]['id']}"
+        for i in ms.content
+        if ms.items[i]["name"].endswith(".xlsx")
+    ]
     # Not recorded as read: the next sync tries again.
     run(project, source(ms, name="fake"))
     assert len(downloads(ms)) == 2
@@ -250,9 +347,10 @@ def test_a_worksheet_with_only_headings(project, ms):
     ms.add_file("Sign ups/Lunch club.xlsx", workbook({"Sheet1": [FORMS_HEADERS]}))
     [result] = run(project, source(ms))
     assert result.status == "ok" and result.counts.read == 0
-    assert query(project / "harvest.db", "SELECT location, problem FROM issues"
-                 " WHERE problem LIKE '%headings%'") == [
-        ("Sign ups/Lunch club.xlsx, sheet 'Sheet1'", "It has headings but no rows of data.")]
+    assert query(
+        project / "harvest.db",
+        "SELECT location, problem FROM issues WHERE problem LIKE '%headings%'",
+    ) == [("Sign ups/Lunch club.xlsx, sheet 'Sheet1'", "It has headings but no rows of data.")]
 
 
 def test_a_missing_path_says_where_it_looked(project, ms):
@@ -261,17 +359,21 @@ def test_a_missing_path_says_where_it_looked(project, ms):
         "Source 'signups': the signed-in account's OneDrive has no file or folder "
         "'Sign ups/Nope.xlsx', or the signed-in account cannot open it (HTTP 404) (Microsoft "
         "said: The resource could not be found.). Check 'path' in harvest.yaml against the "
-        "address the file has in the browser."]
+        "address the file has in the browser."
+    ]
     [site] = run(project, source(ms, site=f"{HOST}/sites/Nowhere", path="a.xlsx"))
     assert site.messages == [
         f"There is no SharePoint site {HOST}/sites/Nowhere that the signed-in account can open "
         "(HTTP 404). Check 'site' in harvest.yaml: the site's address, e.g. "
-        "yourcharity.sharepoint.com/sites/Volunteers."]
+        "yourcharity.sharepoint.com/sites/Volunteers."
+    ]
 
 
 def test_harvest_map_shows_how_a_forms_workbook_is_understood(project, ms):
-    ms.add_file("Forms/Lunch.xlsx", workbook({"Sheet1": [
-        FORMS_HEADERS, response(1, "ann@example.org", "Ann Lee", "nw1 2ab")]}))
+    ms.add_file(
+        "Forms/Lunch.xlsx",
+        workbook({"Sheet1": [FORMS_HEADERS, response(1, "ann@example.org", "Ann Lee", "nw1 2ab")]}),
+    )
     cfg = write_config(project, [source(ms, path="Forms/Lunch.xlsx")])
     result = CliRunner().invoke(app, ["map", "signups", "--config", str(cfg)])
     assert result.exit_code == 0, result.output
@@ -280,8 +382,9 @@ def test_harvest_map_shows_how_a_forms_workbook_is_understood(project, ms):
     assert any(line.startswith("ID source_record_id 100% HXL") for line in lines)
 
 
-def test_a_sharing_link_without_access_fails_clearly_and_others_sync(project, ms, signup_rows,
-                                                                    lunch_source):
+def test_a_sharing_link_without_access_fails_clearly_and_others_sync(
+    project, ms, signup_rows, lunch_source
+):
     write_csv(project / "lunch.csv", signup_rows)
     shared, lunch = run(project, source(ms, share_url=ms.share(status=403)), lunch_source())
     assert shared.status == "failed" and lunch.status == "ok"
@@ -289,7 +392,8 @@ def test_a_sharing_link_without_access_fails_clearly_and_others_sync(project, ms
         "Source 'signups': the sharing link could not be opened by the signed-in account "
         "(HTTP 403) (Microsoft said: The caller does not have permission to perform the "
         "action.). Ask the file's owner to share it with that account (or with people in your "
-        "organisation), or run `harvest auth microsoft` as someone who can open it."]
+        "organisation), or run `harvest auth microsoft` as someone who can open it."
+    ]
 
 
 def test_a_locked_workbook_keeps_what_was_stored_and_is_read_next_time(project, ms):
@@ -304,9 +408,11 @@ def test_a_locked_workbook_keeps_what_was_stored_and_is_read_next_time(project, 
     assert locked.messages == [
         "Sign ups/Lunch club.xlsx: The workbook is locked (checked out, or open for editing in "
         "a way that stops copies being made), so it was not read; the rows already stored are "
-        "kept, and the next sync tries again."]
-    assert {k: v for k, v in snapshot(db).items() if k != "issues"} == \
-        {k: v for k, v in before.items() if k != "issues"}
+        "kept, and the next sync tries again."
+    ]
+    assert {k: v for k, v in snapshot(db).items() if k != "issues"} == {
+        k: v for k, v in before.items() if k != "issues"
+    }
     ms.locked.clear()
     [after] = run(project, source(ms))
     assert after.counts.read == 1
@@ -368,8 +474,11 @@ def test_each_sync_renews_the_token_and_saves_the_rotated_sign_in(project, ms, t
     for _ in range(3):
         [result] = run(project, source(ms), full=True)
         assert result.status == "ok", result.messages
-    renewals = [r for r in ms.calls(f"/{TENANT}/oauth2/v2.0/token")
-                if ms.form(r).get("grant_type") == "refresh_token"]
+    renewals = [
+        r
+        for r in ms.calls(f"/{TENANT}/oauth2/v2.0/token")
+        if ms.form(r).get("grant_type") == "refresh_token"
+    ]
     assert len(renewals) == 3  # each with the refresh token the one before saved
     cache = json.loads(token_store.get("microsoft").get_secret_value())
     [saved] = cache["RefreshToken"].values()
@@ -383,15 +492,17 @@ def test_a_token_graph_refuses_says_how_to_authorise(project, ms):
     [result] = run(project, source(ms))
     assert result.messages == [
         "The Microsoft Graph token was refused (Microsoft Graph said: Lifetime validation "
-        "failed, the token is expired.): run `harvest auth microsoft`."]
+        "failed, the token is expired.): run `harvest auth microsoft`."
+    ]
 
 
 def test_no_sign_in_yet(project, ms, token_store):
     token_store.delete("microsoft")
     before = len(ms.requests)
     [result] = run(project, source(ms))
-    assert result.messages == ["harvest has no Microsoft sign-in yet: run `harvest auth "
-                               "microsoft`."]
+    assert result.messages == [
+        "harvest has no Microsoft sign-in yet: run `harvest auth microsoft`."
+    ]
     assert len(ms.requests) == before
 
 
@@ -409,31 +520,42 @@ def test_sync_through_the_cli_never_prints_tokens(project, ms, caplog):
 
 
 def test_options_are_checked_with_the_rest_of_harvest_yaml(project, ms):
-    cfg = write_config(project, [
-        source(ms, share_url="https://x.sharepoint.com/:x:/g/abc", path="a.xlsx"),
-        {"name": "b", "type": "microsoft_excel", "options": {"path": "a.xlsx"}},
-        source(ms, name="c", library="Docs"),
-        source(ms, name="d", site="not a site", path="x.xlsx")])
+    cfg = write_config(
+        project,
+        [
+            source(ms, share_url="https://x.sharepoint.com/:x:/g/abc", path="a.xlsx"),
+            {"name": "b", "type": "microsoft_excel", "options": {"path": "a.xlsx"}},
+            source(ms, name="c", library="Docs"),
+            source(ms, name="d", site="not a site", path="x.xlsx"),
+        ],
+    )
     with pytest.raises(ConfigError) as caught:
         load_config(cfg)
     message = str(caught.value)
-    assert "sources[0].options: give either path (with site for SharePoint) or share_url" in \
-        message.replace("Value error, ", "")
+    assert (
+        "sources[0].options: give either path (with site for SharePoint) or share_url"
+        in message.replace("Value error, ", "")
+    )
     assert "sources[1].options.tenant_id: is required but missing" in message
     assert "sources[1].options.client_id: is required but missing" in message
     assert "library needs site" in message
     assert "sources[3].options.site: give the site as its address" in message
 
 
-@pytest.mark.parametrize("path, quoted", [
-    ("Sign ups/Week 1.xlsx", "Sign%20ups/Week%201.xlsx"),
-    ("/Forms/Q&A #2 100%.xlsx", "Forms/Q%26A%20%232%20100%25.xlsx"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "path, quoted",
+    [
+        ("Sign ups/Week 1.xlsx", "Sign%20ups/Week%201.xlsx"),
+        ("/Forms/Q&A #2 100%.xlsx", "Forms/Q%26A%20%232%20100%25.xlsx"),
+        ("", ""),
+    ],
+)
 def test_paths_are_url_encoded_segment_by_segment(path, quoted):
     assert quote_path(path) == quoted
 
 
 def test_share_ids_are_unpadded_base64url():
-    assert share_id("https://onedrive.live.com/redir?resid=1231244193912!12&authKey=1201919!12921!1") \
+    assert (
+        share_id("https://onedrive.live.com/redir?resid=1231244193912!12&authKey=1201919!12921!1")
         == "u!aHR0cHM6Ly9vbmVkcml2ZS5saXZlLmNvbS9yZWRpcj9yZXNpZD0xMjMxMjQ0MTkzOTEyITEyJmF1dGhLZXk9MTIwMTkxOSExMjkyMSEx"
+    )

@@ -39,9 +39,22 @@ def the_app(ms: FakeMicrosoft, **kw: object) -> MicrosoftApp:
 
 
 def config(project: Path, ms: FakeMicrosoft) -> Path:
-    return write_config(project, [{"name": "forms", "type": "microsoft_excel", "options": {
-        "tenant_id": TENANT, "client_id": CLIENT, "path": "Forms/Lunch.xlsx",
-        "api_url": ms.url + "/v1.0", "authority_url": ms.url}}])
+    return write_config(
+        project,
+        [
+            {
+                "name": "forms",
+                "type": "microsoft_excel",
+                "options": {
+                    "tenant_id": TENANT,
+                    "client_id": CLIENT,
+                    "path": "Forms/Lunch.xlsx",
+                    "api_url": ms.url + "/v1.0",
+                    "authority_url": ms.url,
+                },
+            }
+        ],
+    )
 
 
 def grants(ms: FakeMicrosoft) -> list[str]:
@@ -50,16 +63,22 @@ def grants(ms: FakeMicrosoft) -> list[str]:
 
 def test_auth_prints_msals_message_and_stores_the_cache_0600(project, ms, token_store, caplog):
     with caplog.at_level(logging.DEBUG):
-        result = CliRunner().invoke(app, ["auth", "microsoft", "--config",
-                                          str(config(project, ms))])
+        result = CliRunner().invoke(
+            app, ["auth", "microsoft", "--config", str(config(project, ms))]
+        )
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
     assert "open the page https://microsoft.com/devicelogin and enter the code HRV-7K2Q" in out
     assert f"Signed in as {USER}." in out and str(token_store.path) in out.replace(" ", "")
     # MSAL polled once while sign-in was pending, then got tokens.
     assert grants(ms) == ["urn:ietf:params:oauth:grant-type:device_code"] * 2
-    assert ms.form(ms.calls(f"/{TENANT}/oauth2/v2.0/devicecode")[0])["scope"].split() == \
-        ["Files.Read.All", "Sites.Read.All", "offline_access", "openid", "profile"]
+    assert ms.form(ms.calls(f"/{TENANT}/oauth2/v2.0/devicecode")[0])["scope"].split() == [
+        "Files.Read.All",
+        "Sites.Read.All",
+        "offline_access",
+        "openid",
+        "profile",
+    ]
     assert stat.S_IMODE(os.stat(token_store.path).st_mode) == 0o600
     cache = json.loads(json.loads(token_store.path.read_text())["microsoft"])
     [refresh] = cache["RefreshToken"].values()
@@ -70,9 +89,21 @@ def test_auth_prints_msals_message_and_stores_the_cache_0600(project, ms, token_
 
 
 def test_auth_with_ids_on_the_command_line_needs_no_harvest_yaml(project, ms, token_store):
-    result = CliRunner().invoke(app, ["auth", "microsoft", "--tenant-id", TENANT, "--client-id",
-                                      CLIENT, "--authority-url", ms.url,
-                                      "--config", str(project / "missing.yaml")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "auth",
+            "microsoft",
+            "--tenant-id",
+            TENANT,
+            "--client-id",
+            CLIENT,
+            "--authority-url",
+            ms.url,
+            "--config",
+            str(project / "missing.yaml"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert token_store.get("microsoft") is not None
 
@@ -107,8 +138,10 @@ def test_an_unknown_app_says_what_to_check(ms):
     with pytest.raises(AuthError) as caught:
         MicrosoftAuth(MicrosoftApp(TENANT, "wrong-client", ms.url)).sign_in(print)
     message = str(caught.value)
-    assert message.startswith("Microsoft did not start the sign-in (unauthorized_client: "
-                              "AADSTS700016: Application with identifier 'wrong-client'")
+    assert message.startswith(
+        "Microsoft did not start the sign-in (unauthorized_client: "
+        "AADSTS700016: Application with identifier 'wrong-client'"
+    )
     assert "check client_id" in message and "Trace ID" not in message
 
 
@@ -141,7 +174,8 @@ def test_a_revoked_sign_in_says_run_harvest_auth_microsoft(ms):
         "The Microsoft sign-in could not be renewed (invalid_grant: AADSTS50173: The provided "
         "grant has expired due to it being revoked, a fresh auth token is needed.): the "
         "sign-in was revoked (a password change or an administrator); then run `harvest auth "
-        "microsoft`.")
+        "microsoft`."
+    )
 
 
 def test_no_sign_in_yet(ms):

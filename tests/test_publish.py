@@ -48,9 +48,12 @@ ATTENDANCES = [
     (6, 1, "2024-03-05", "attended", "lunch_club_sheet", 0),  # row since deleted from the sheet
 ]
 PEOPLE = [
-    ("Amina", "Hussain", "female", "E1 6AN"), ("Bob", "Jones", "male", "E2 7DP"),
-    ("Carys", "Evans", "female", "E3 2AB"), ("Dev", "Patel", "male", None),
-    ("Ewa", "Nowak", "female", "E1 4NS"), ("Femi", "Adeyemi", "male", "E14 5AB"),
+    ("Amina", "Hussain", "female", "E1 6AN"),
+    ("Bob", "Jones", "male", "E2 7DP"),
+    ("Carys", "Evans", "female", "E3 2AB"),
+    ("Dev", "Patel", "male", None),
+    ("Ewa", "Nowak", "female", "E1 4NS"),
+    ("Femi", "Adeyemi", "male", "E14 5AB"),
 ]
 # (source, record id or None for a whole-sheet problem, field, value, problem, severity)
 ISSUES = [
@@ -69,12 +72,27 @@ PEOPLE_PER_MONTH = [
     {"month": "2024-03", "people": 4, "attendances": 5},
 ]
 BY_ACTIVITY = [
-    {"activity": "Lunch club", "attendances": 6, "people": 3,
-     "first_date": "2024-01-09", "last_date": "2024-03-05"},
-    {"activity": "Job club", "attendances": 4, "people": 4,
-     "first_date": "2024-02-12", "last_date": "2024-03-18"},
-    {"activity": "Coffee morning", "attendances": 2, "people": 2,
-     "first_date": "2024-01-20", "last_date": "2024-03-16"},
+    {
+        "activity": "Lunch club",
+        "attendances": 6,
+        "people": 3,
+        "first_date": "2024-01-09",
+        "last_date": "2024-03-05",
+    },
+    {
+        "activity": "Job club",
+        "attendances": 4,
+        "people": 4,
+        "first_date": "2024-02-12",
+        "last_date": "2024-03-18",
+    },
+    {
+        "activity": "Coffee morning",
+        "attendances": 2,
+        "people": 2,
+        "first_date": "2024-01-20",
+        "last_date": "2024-03-16",
+    },
 ]
 NEW_AND_RETURNING = [
     {"month": "2024-01", "people": 3, "new_people": 3, "returning_people": 0},
@@ -85,8 +103,14 @@ NEW_AND_RETURNING = [
 
 def _person_row(person_id: int, person: tuple) -> dict:
     given, family, gender, postcode = person
-    return {"given_name": given, "family_name": family, "full_name": f"{given} {family}",
-            "gender": gender, "postcode": postcode, "role": "beneficiary"}
+    return {
+        "given_name": given,
+        "family_name": family,
+        "full_name": f"{given} {family}",
+        "gender": gender,
+        "postcode": postcode,
+        "role": "beneficiary",
+    }
 
 
 def build_store(path: Path) -> Path:
@@ -94,34 +118,87 @@ def build_store(path: Path) -> Path:
     db = connect(path)
     people = {i: _person_row(i, p) for i, p in enumerate(PEOPLE, start=1)}
     db["people"].insert_all(
-        {"person_id": i, **row, "first_seen": SYNCED, "last_seen": SYNCED, "record_count": 0,
-         "sources": "[]"} for i, row in people.items()
+        {
+            "person_id": i,
+            **row,
+            "first_seen": SYNCED,
+            "last_seen": SYNCED,
+            "record_count": 0,
+            "sources": "[]",
+        }
+        for i, row in people.items()
     )
-    db["activities"].insert_all({"id": i, "name": n, "first_source": "eventbrite"}
-                                for i, n in ACTIVITIES.items())
+    db["activities"].insert_all(
+        {"id": i, "name": n, "first_source": "eventbrite"} for i, n in ACTIVITIES.items()
+    )
     for n, (person, activity, date, status, source, current) in enumerate(ATTENDANCES, 1):
         key = f"{source}-{n}"
-        db["records"].insert({
-            "id": n, "source": source, "source_key": key, "is_current": current,
-            "person_id": person, "location": source, "row_number": n + 1, **people[person],
-            "activity": ACTIVITIES[activity], "activity_date": date, "attendance_status": status,
-            "synced_at": SYNCED,
-        })
-        db["attendances"].insert({
-            "id": n, "source": source, "source_key": key, "record_id": n, "person_id": person,
-            "activity_id": activity, "activity_date": date, "attendance_status": status,
-        })
+        db["records"].insert(
+            {
+                "id": n,
+                "source": source,
+                "source_key": key,
+                "is_current": current,
+                "person_id": person,
+                "location": source,
+                "row_number": n + 1,
+                **people[person],
+                "activity": ACTIVITIES[activity],
+                "activity_date": date,
+                "attendance_status": status,
+                "synced_at": SYNCED,
+            }
+        )
+        db["attendances"].insert(
+            {
+                "id": n,
+                "source": source,
+                "source_key": key,
+                "record_id": n,
+                "person_id": person,
+                "activity_id": activity,
+                "activity_date": date,
+                "attendance_status": status,
+            }
+        )
     db["issues"].insert_all(
-        {"sync_run_id": 1, "source": s, "source_key": r and f"{s}-{r}", "record_id": r,
-         "location": s, "row_number": r and r + 1, "field": f, "value": v, "problem": p,
-         "severity": sev, "created_at": SYNCED} for s, r, f, v, p, sev in ISSUES
+        {
+            "sync_run_id": 1,
+            "source": s,
+            "source_key": r and f"{s}-{r}",
+            "record_id": r,
+            "location": s,
+            "row_number": r and r + 1,
+            "field": f,
+            "value": v,
+            "problem": p,
+            "severity": sev,
+            "created_at": SYNCED,
+        }
+        for s, r, f, v, p, sev in ISSUES
     )
-    db["source_state"].insert_all([
-        {"source": "eventbrite", "state": "{}", "updated_at": SYNCED, "last_success_at": SYNCED},
-        {"source": "lunch_club_sheet", "state": "{}", "updated_at": SYNCED,
-         "last_success_at": "2024-03-20T10:00:00Z"},
-        {"source": "referral_form", "state": "{}", "updated_at": SYNCED, "last_success_at": None},
-    ])
+    db["source_state"].insert_all(
+        [
+            {
+                "source": "eventbrite",
+                "state": "{}",
+                "updated_at": SYNCED,
+                "last_success_at": SYNCED,
+            },
+            {
+                "source": "lunch_club_sheet",
+                "state": "{}",
+                "updated_at": SYNCED,
+                "last_success_at": "2024-03-20T10:00:00Z",
+            },
+            {
+                "source": "referral_form",
+                "state": "{}",
+                "updated_at": SYNCED,
+                "last_success_at": None,
+            },
+        ]
+    )
     db.close()
     return path
 
@@ -145,6 +222,7 @@ def run_query(db_path: Path, name: str, **params: str) -> list[dict]:
 
 
 # --- the canned queries' SQL ----------------------------------------------------------
+
 
 def test_every_query_has_title_description_sql_and_declared_params() -> None:
     for name, query in load_queries().items():
@@ -173,7 +251,9 @@ def test_attendances_by_activity_filters(store: Path) -> None:
     assert run_query(store, "attendances_by_activity", activity="LUNCH") == BY_ACTIVITY[:1]
     march = run_query(store, "attendances_by_activity", **{"from": "2024-03", "to": "2024-03"})
     assert [(r["activity"], r["attendances"], r["people"]) for r in march] == [
-        ("Job club", 2, 2), ("Lunch club", 2, 2), ("Coffee morning", 1, 1)
+        ("Job club", 2, 2),
+        ("Lunch club", 2, 2),
+        ("Coffee morning", 1, 1),
     ]
 
 
@@ -187,12 +267,27 @@ def test_new_and_returning_keeps_earlier_visits_when_filtered(store: Path) -> No
 
 def test_data_problems(store: Path) -> None:
     rows = run_query(store, "data_problems")
-    assert [(r["source"], r["problem"], r["severity"], r["problems"], r["rows_affected"],
-             r["last_successful_sync"]) for r in rows] == [
+    assert [
+        (
+            r["source"],
+            r["problem"],
+            r["severity"],
+            r["problems"],
+            r["rows_affected"],
+            r["last_successful_sync"],
+        )
+        for r in rows
+    ] == [
         ("eventbrite", "not a valid UK postcode", "warning", 2, 2, SYNCED),
         ("eventbrite", "not a real date", "warning", 1, 1, SYNCED),
-        ("lunch_club_sheet", 'sheet "Sheet2" has no header row', "error", 1, 0,
-         "2024-03-20T10:00:00Z"),
+        (
+            "lunch_club_sheet",
+            'sheet "Sheet2" has no header row',
+            "error",
+            1,
+            0,
+            "2024-03-20T10:00:00Z",
+        ),
         ("lunch_club_sheet", "not a valid UK postcode", "warning", 1, 1, "2024-03-20T10:00:00Z"),
         ("referral_form", "(no problems)", None, 0, 0, None),
     ]
@@ -208,13 +303,17 @@ def test_queries_run_on_an_empty_store(tmp_path: Path) -> None:
 
 # --- metadata -------------------------------------------------------------------------
 
+
 def test_metadata_titles_and_queries() -> None:
     meta = build_metadata(ORG)
     assert meta["title"] == f"{ORG} — harvest"
     assert meta["license"] and meta["source"] == ORG
     db = meta["databases"]["harvest"]
     assert set(db["queries"]) == {
-        "people_per_month", "attendances_by_activity", "new_and_returning", "data_problems"
+        "people_per_month",
+        "attendances_by_activity",
+        "new_and_returning",
+        "data_problems",
     }
 
 
@@ -250,11 +349,12 @@ def test_datasette_args(tmp_path: Path) -> None:
     args = datasette_args(tmp_path / "harvest.db", tmp_path / "m.json", "127.0.0.1", 8123)
     assert args[:5] == [sys.executable, "-m", "datasette", "serve", str(tmp_path / "harvest.db")]
     assert "--immutable" not in args
-    assert ["--port", "8123"] == args[args.index("--port"):args.index("--port") + 2]
+    assert ["--port", "8123"] == args[args.index("--port") : args.index("--port") + 2]
     assert "sql_time_limit_ms" in args and "max_returned_rows" in args
 
 
 # --- serve's errors -------------------------------------------------------------------
+
 
 def test_serve_without_a_database(tmp_path: Path) -> None:
     with pytest.raises(PublishError, match="run `harvest sync` first"):
@@ -272,13 +372,17 @@ def test_serve_on_a_port_in_use(store: Path) -> None:
 
 # --- a real Datasette -----------------------------------------------------------------
 
+
 @contextmanager
 def datasette_server(db_path: Path) -> Iterator[str]:
     """Run real Datasette on the store; yield its base URL; always stop it."""
     port = free_port()
     metadata = write_metadata(ORG, db_path)
-    proc = subprocess.Popen(datasette_args(db_path, metadata, "127.0.0.1", port),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        datasette_args(db_path, metadata, "127.0.0.1", port),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until_up(proc, f"{base}/-/versions.json")
@@ -312,7 +416,10 @@ def test_datasette_serves_the_other_queries(server: str) -> None:
     assert get_rows(server, "/harvest/new_and_returning.json") == NEW_AND_RETURNING
     problems = get_rows(server, "/harvest/data_problems.json")
     assert [(r["source"], r["problems"]) for r in problems] == [
-        ("eventbrite", 2), ("eventbrite", 1), ("lunch_club_sheet", 1), ("lunch_club_sheet", 1),
+        ("eventbrite", 2),
+        ("eventbrite", 1),
+        ("lunch_club_sheet", 1),
+        ("lunch_club_sheet", 1),
         ("referral_form", 0),
     ]
 
@@ -335,10 +442,13 @@ def test_index_and_table_pages_show_metadata(server: str) -> None:
 
 def test_serve_runs_datasette_until_interrupted(store: Path) -> None:
     port = free_port()
-    code = f"from harvest.publish.datasette import serve; raise SystemExit(serve({ORG!r}, " \
-           f"__import__('pathlib').Path({str(store)!r}), port={port}))"
-    proc = subprocess.Popen([sys.executable, "-c", code],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    code = (
+        f"from harvest.publish.datasette import serve; raise SystemExit(serve({ORG!r}, "
+        f"__import__('pathlib').Path({str(store)!r}), port={port}))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_until_up(proc, f"http://127.0.0.1:{port}/harvest/people_per_month.json")
         proc.send_signal(signal.SIGINT)

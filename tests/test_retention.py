@@ -34,14 +34,25 @@ ROWS = [
 @pytest.fixture
 def synced(project: Path) -> Path:
     write_csv(project / "lunch.csv", ROWS)
-    cfg = write_config(project, [{"name": "lunch", "type": "file",
-                                  "options": {"path": "lunch.csv"},
-                                  "constants": {"activity": "Lunch club"}}])
+    cfg = write_config(
+        project,
+        [
+            {
+                "name": "lunch",
+                "type": "file",
+                "options": {"path": "lunch.csv"},
+                "constants": {"activity": "Lunch club"},
+            }
+        ],
+    )
     sync(load_config(cfg))
     db = project / "harvest.db"
     conn = store.connect(db)
-    conn.execute("UPDATE raw_rows SET first_seen = ?, last_seen = ? WHERE id IN ("
-                 "SELECT id FROM records WHERE given_name = 'Old')", [LONG_AGO, LONG_AGO])
+    conn.execute(
+        "UPDATE raw_rows SET first_seen = ?, last_seen = ? WHERE id IN ("
+        "SELECT id FROM records WHERE given_name = 'Old')",
+        [LONG_AGO, LONG_AGO],
+    )
     conn.conn.close()
     return cfg
 

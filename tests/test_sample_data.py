@@ -16,8 +16,11 @@ from harvest.normalise.standard import load_standard
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "make_sample_data.py"
 FILES = [
-    "eventbrite-attendees.csv", "food-bank-referrals.csv", "lunch-club-2026-03.csv",
-    "wellbeing-form.csv", "youth-club.xlsx",
+    "eventbrite-attendees.csv",
+    "food-bank-referrals.csv",
+    "lunch-club-2026-03.csv",
+    "wellbeing-form.csv",
+    "youth-club.xlsx",
 ]
 
 
@@ -45,8 +48,13 @@ def _text(path: Path) -> str:
     """Every cell of a file as one string, for looking people up."""
     if path.suffix == ".xlsx":
         wb = openpyxl.load_workbook(path)
-        return "\n".join(str(v) for ws in wb for row in ws.iter_rows(values_only=True)
-                         for v in row if v is not None)
+        return "\n".join(
+            str(v)
+            for ws in wb
+            for row in ws.iter_rows(values_only=True)
+            for v in row
+            if v is not None
+        )
     encoding = "cp1252" if path.name.startswith("lunch") else "utf-8"
     return path.read_bytes().decode(encoding)
 

@@ -88,17 +88,22 @@ def test_an_environment_reference_beats_the_store(secrets_file, monkeypatch):
     store.set("eventbrite", "from-the-store")
     monkeypatch.setenv("EB_TOKEN", SECRET)
     ref = SecretRef(env="EB_TOKEN")
-    assert resolve_secret(ref, store, "eventbrite", "harvest auth eventbrite") \
-        .get_secret_value() == SECRET
-    assert resolve_secret(None, store, "eventbrite", "harvest auth eventbrite") \
-        .get_secret_value() == "from-the-store"
+    assert (
+        resolve_secret(ref, store, "eventbrite", "harvest auth eventbrite").get_secret_value()
+        == SECRET
+    )
+    assert (
+        resolve_secret(None, store, "eventbrite", "harvest auth eventbrite").get_secret_value()
+        == "from-the-store"
+    )
 
 
 def test_missing_secrets_say_where_harvest_looked(secrets_file, monkeypatch):
     monkeypatch.delenv("EB_TOKEN", raising=False)
     with pytest.raises(AuthError, match="environment variable EB_TOKEN, but it is not set"):
-        resolve_secret(SecretRef(env="EB_TOKEN"), TokenStore(), "eventbrite",
-                       "harvest auth eventbrite")
+        resolve_secret(
+            SecretRef(env="EB_TOKEN"), TokenStore(), "eventbrite", "harvest auth eventbrite"
+        )
     with pytest.raises(AuthError, match=r"no eventbrite authorisation yet: run `harvest auth"):
         resolve_secret(None, TokenStore(), "eventbrite", "harvest auth eventbrite")
 

@@ -347,9 +347,9 @@ def test_hxl_row_windows_1252_and_workbook_dates_end_to_end(project):
     )
     assert _sync(cfg).exit_code == 0
     db = project / "harvest.db"
-    assert query(db, "SELECT given_name, postcode, phone FROM records WHERE source = 'council'") == [
-        ("Zoë", "M14 5TQ", "+447700900125")
-    ]
+    assert query(
+        db, "SELECT given_name, postcode, phone FROM records WHERE source = 'council'"
+    ) == [("Zoë", "M14 5TQ", "+447700900125")]
     dates = query(db, "SELECT activity_date FROM attendances WHERE source = 'youth' ORDER BY 1")
     assert dates == [("2026-03-03",), ("2026-03-04",)]
     assert scalar(db, "SELECT count(DISTINCT person_id) FROM records WHERE source = 'youth'") == 1

@@ -79,8 +79,10 @@ class EventbriteOptions(BaseModel):
         words = [str(w).strip().lower().replace("cancelled", "canceled") for w in words]
         wrong = [w for w in words if w not in EVENT_STATUSES]
         if wrong or not words:
-            raise ValueError(f"unknown event status {', '.join(wrong)!r}; use all, or some of "
-                             f"{', '.join(EVENT_STATUSES[1:])}")
+            raise ValueError(
+                f"unknown event status {', '.join(wrong)!r}; use all, or some of "
+                f"{', '.join(EVENT_STATUSES[1:])}"
+            )
         return ",".join(words)
 
     @field_validator("api_url")
@@ -111,8 +113,9 @@ class EventbriteClient(Eventbrite):
         self.http = http
         self.server_time: datetime | None = None  # the Date of the first answer
 
-    def get(self, path: str, data: dict | None = None, expand: tuple = (),
-            allow: tuple[int, ...] = ()) -> EventbriteObject:
+    def get(
+        self, path: str, data: dict | None = None, expand: tuple = (), allow: tuple[int, ...] = ()
+    ) -> EventbriteObject:
         params = dict(data or {})
         if not params.get("expand"):
             params["expand"] = ",".join(expand) if expand else "none"
@@ -123,12 +126,15 @@ class EventbriteClient(Eventbrite):
         if self.server_time is None:
             self.server_time = _http_date(response.headers.get("Date"))
         if not isinstance(self.http.json(response), dict):  # not JSON: a clear error too
-            raise SourceError(f"Eventbrite answered {url_path(url)} with JSON that is not an "
-                              "object.", retriable=True)
+            raise SourceError(
+                f"Eventbrite answered {url_path(url)} with JSON that is not an object.",
+                retriable=True,
+            )
         return EventbriteObject.create(response)
 
-    def pages(self, path: str, key: str, params: dict[str, str] | None = None,
-              allow: tuple[int, ...] = ()) -> Iterator[dict[str, Any]]:
+    def pages(
+        self, path: str, key: str, params: dict[str, str] | None = None, allow: tuple[int, ...] = ()
+    ) -> Iterator[dict[str, Any]]:
         """Every item under ``key`` of a paged list, following ``continuation`` to the end."""
 
         def page(token: str | None) -> tuple[list[dict[str, Any]], str | None]:
@@ -138,8 +144,10 @@ class EventbriteClient(Eventbrite):
                 raise _Missing(answer.status_code)
             items = answer.get(key)
             if not isinstance(items, list):
-                raise SourceError(f"Eventbrite answered {url_path(answer.resource_uri)} "
-                                  f"without a list of {key}.", retriable=True)
+                raise SourceError(
+                    f"Eventbrite answered {url_path(answer.resource_uri)} without a list of {key}.",
+                    retriable=True,
+                )
             pagination = answer.get("pagination") or {}
             more = pagination.get("has_more_items") and pagination.get("continuation")
             return [i for i in items if isinstance(i, dict)], (str(more) if more else None)
@@ -188,8 +196,11 @@ def attendance_status(attendee: dict[str, Any]) -> str:
     status = str(attendee.get("status") or "").strip().casefold()
     if attendee.get("checked_in") is True or status == "checked in":
         return "attended"
-    if (attendee.get("cancelled") is True or attendee.get("refunded") is True
-            or status in {"not attending", "deleted", "cancelled", "refunded"}):
+    if (
+        attendee.get("cancelled") is True
+        or attendee.get("refunded") is True
+        or status in {"not attending", "deleted", "cancelled", "refunded"}
+    ):
         return "cancelled"
     return "registered"
 
@@ -237,14 +248,21 @@ BASE_COLUMNS: list[tuple[str, str, Getter]] = [
 # Present once any attendee of the event has a value: key → (header, hashtag, value).
 PROFILE_COLUMNS: dict[str, tuple[str, str, Getter]] = {
     "cell_phone": ("Mobile phone", "#contact+phone", lambda a, e: _profile(a).get("cell_phone")),
-    "home_phone": ("Home phone", "#contact+phone+home",
-                   lambda a, e: _profile(a).get("home_phone")),
-    "home_address": ("Home address", "#loc+address", lambda a, e: ", ".join(
-        t for t in (text(_home(a).get(k)) for k in ("address_1", "address_2", "city")) if t)),
+    "home_phone": ("Home phone", "#contact+phone+home", lambda a, e: _profile(a).get("home_phone")),
+    "home_address": (
+        "Home address",
+        "#loc+address",
+        lambda a, e: ", ".join(
+            t for t in (text(_home(a).get(k)) for k in ("address_1", "address_2", "city")) if t
+        ),
+    ),
     "home_postcode": ("Home postcode", "#adm+postcode", lambda a, e: _home(a).get("postal_code")),
     "age": ("Age", "#person+age", lambda a, e: _profile(a).get("age")),
-    "birth_date": ("Date of birth", "#person+birth+date",
-                   lambda a, e: _profile(a).get("birth_date")),
+    "birth_date": (
+        "Date of birth",
+        "#person+birth+date",
+        lambda a, e: _profile(a).get("birth_date"),
+    ),
     "gender": ("Gender", "#person+gender", lambda a, e: _profile(a).get("gender")),
 }
 
@@ -254,8 +272,11 @@ def answers(attendee: dict[str, Any]) -> dict[str, dict[str, Any]]:
     with a ``question_id`` are left out)."""
     found = attendee.get("answers")
     entries = found if isinstance(found, list) else []
-    return {str(q["question_id"]): q for q in entries
-            if isinstance(q, dict) and q.get("question_id") is not None}
+    return {
+        str(q["question_id"]): q
+        for q in entries
+        if isinstance(q, dict) and q.get("question_id") is not None
+    }
 
 
 @dataclass
@@ -268,8 +289,10 @@ class Layout:
     @classmethod
     def from_state(cls, data: Any) -> Layout:
         data = _dict(data)
-        return cls([k for k in data.get("profile", []) if k in PROFILE_COLUMNS],
-                   {str(k): str(v) for k, v in _dict(data.get("questions")).items()})
+        return cls(
+            [k for k in data.get("profile", []) if k in PROFILE_COLUMNS],
+            {str(k): str(v) for k, v in _dict(data.get("questions")).items()},
+        )
 
     def learn(self, attendees: list[dict[str, Any]], event: dict[str, Any]) -> None:
         for a in attendees:
@@ -315,11 +338,15 @@ def odd_answers(attendees: list[dict[str, Any]], layout: Layout) -> list[str]:
     for qid, found in sorted(kinds.items()):
         what = ", ".join(sorted(found))
         if qid:
-            notes.append(f"answers to {layout.questions.get(qid, qid)!r} came as {what}, not "
-                         "text; kept as text (lists joined with ' | ')")
+            notes.append(
+                f"answers to {layout.questions.get(qid, qid)!r} came as {what}, not "
+                "text; kept as text (lists joined with ' | ')"
+            )
         else:
-            notes.append(f"some attendees' answers came as {what}, not a list; left out of the "
-                         "columns (kept in the raw record)")
+            notes.append(
+                f"some attendees' answers came as {what}, not a list; left out of the "
+                "columns (kept in the raw record)"
+            )
     return notes
 
 
@@ -373,8 +400,10 @@ class EventbriteConnector(Connector):
     def _client(self) -> EventbriteClient:
         o = self.options
         if o.token is not None:
-            again = (f"put a valid private token in the environment variable {o.token.env} "
-                     f"({TOKEN_HINT})")
+            again = (
+                f"put a valid private token in the environment variable {o.token.env} "
+                f"({TOKEN_HINT})"
+            )
         else:
             again = f"run `{AUTH_COMMAND}`"
         policy = RetryPolicy(max_attempts=o.max_attempts, max_wait=o.max_wait_seconds)
@@ -390,8 +419,11 @@ class EventbriteConnector(Connector):
         same = state.get("organization_id") == org
         since = state.get("changed_since") if same and not full else None
         layouts = dict(_dict(state.get("events"))) if same else {}
-        events = list(client.pages(f"/organizations/{org}/events/", "events",
-                                   {"status": self.options.event_status}))
+        events = list(
+            client.pages(
+                f"/organizations/{org}/events/", "events", {"status": self.options.event_status}
+            )
+        )
         events = [e for e in events if e.get("id") is not None]
         for event in events:
             yield Activity(event_name(event), str(event["id"]), event_start(event)[:10] or None)
@@ -399,12 +431,19 @@ class EventbriteConnector(Connector):
             event_id = str(event["id"])
             params = {"changed_since": since} if since else {}
             try:
-                found = list(client.pages(f"/events/{event_id}/attendees/", "attendees", params,
-                                          allow=(404,)))
+                found = list(
+                    client.pages(
+                        f"/events/{event_id}/attendees/", "attendees", params, allow=(404,)
+                    )
+                )
             except _Missing:
-                yield Problem(f"event '{event_name(event)}' ({event_id})", "Eventbrite says this "
-                              "event no longer exists (deleted while harvest was reading it); "
-                              "its attendees already stored are kept.", fatal=False)
+                yield Problem(
+                    f"event '{event_name(event)}' ({event_id})",
+                    "Eventbrite says this "
+                    "event no longer exists (deleted while harvest was reading it); "
+                    "its attendees already stored are kept.",
+                    fatal=False,
+                )
                 continue
             if not found:
                 continue
@@ -419,8 +458,10 @@ class EventbriteConnector(Connector):
 
 def organizations(client: EventbriteClient) -> list[tuple[str, str]]:
     """(id, name) of every organisation the token can read."""
-    return [(text(o.get("id")), text(o.get("name")))
-            for o in client.pages("/users/me/organizations/", "organizations")]
+    return [
+        (text(o.get("id")), text(o.get("name")))
+        for o in client.pages("/users/me/organizations/", "organizations")
+    ]
 
 
 def only_organization(client: EventbriteClient, source: str) -> str:
@@ -428,12 +469,16 @@ def only_organization(client: EventbriteClient, source: str) -> str:
     if len(orgs) == 1:
         return orgs[0][0]
     if not orgs:
-        raise ConfigError(f"Source '{source}': the Eventbrite token cannot see any organisation. "
-                          f"Check the token belongs to your organisation and run `{AUTH_COMMAND}`.")
+        raise ConfigError(
+            f"Source '{source}': the Eventbrite token cannot see any organisation. "
+            f"Check the token belongs to your organisation and run `{AUTH_COMMAND}`."
+        )
     listed = ", ".join(f"{name} (organization_id: {oid})" for oid, name in orgs)
-    raise ConfigError(f"Source '{source}': the Eventbrite token can read {len(orgs)} "
-                      f"organisations, so say which one in harvest.yaml under the source's "
-                      f"options, e.g. organization_id: \"{orgs[0][0]}\". They are: {listed}.")
+    raise ConfigError(
+        f"Source '{source}': the Eventbrite token can read {len(orgs)} "
+        f"organisations, so say which one in harvest.yaml under the source's "
+        f'options, e.g. organization_id: "{orgs[0][0]}". They are: {listed}.'
+    )
 
 
 @dataclass
@@ -443,8 +488,9 @@ class Authorisation:
     stored_in: str
 
 
-def authorise(token: SecretStr, api_url: str = DEFAULT_API_URL,
-              store: TokenStore | None = None) -> Authorisation:
+def authorise(
+    token: SecretStr, api_url: str = DEFAULT_API_URL, store: TokenStore | None = None
+) -> Authorisation:
     """Check a private token against ``/users/me/``, list its organisations, then store it."""
     if not token.get_secret_value().strip():
         raise AuthError(f"No token was given. {TOKEN_HINT}")

@@ -324,7 +324,9 @@ def _read_book(
         yield Problem(rel, "The workbook has a password. Remove it in Excel and save again."), None
         return
     except TablesNotSupported:
-        message = f"Only .xlsx workbooks have named tables; name the sheet holding '{table}' instead."
+        message = (
+            f"Only .xlsx workbooks have named tables; name the sheet holding '{table}' instead."
+        )
         yield Problem(rel, message), None
         return
     except CalamineError as error:
@@ -418,8 +420,9 @@ def _read_named_table(
     )
     rows = _Rows()
     try:
-        table = build_table(location, f"{rel}#{name}", records, header_row=first,
-                            name_date=_name_date(rel))
+        table = build_table(
+            location, f"{rel}#{name}", records, header_row=first, name_date=_name_date(rel)
+        )
     except NoTable as empty:
         yield Problem(location, f"{empty}", fatal=empty.fatal), None
         return

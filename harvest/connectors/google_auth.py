@@ -62,11 +62,17 @@ SCOPES = [
 ]
 TOKEN_NAME = "google"
 AUTH_COMMAND = "harvest auth google"
-GOOGLE_HOSTS = ("sheets.googleapis.com", "www.googleapis.com", "forms.googleapis.com",
-                "oauth2.googleapis.com")
+GOOGLE_HOSTS = (
+    "sheets.googleapis.com",
+    "www.googleapis.com",
+    "forms.googleapis.com",
+    "oauth2.googleapis.com",
+)
 RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
-TESTING_HINT = ("If this happens about a week after authorising, the OAuth app is still in "
-                "Google's \"Testing\" status: publish it (see docs/connectors/google.md).")
+TESTING_HINT = (
+    "If this happens about a week after authorising, the OAuth app is still in "
+    'Google\'s "Testing" status: publish it (see docs/connectors/google.md).'
+)
 
 
 class GoogleOptions(BaseModel):
@@ -97,16 +103,20 @@ def google_id(value: str, kind: str, path_word: str) -> str:
     if "/" not in text:
         if len(text) >= 20 and all(c.isalnum() or c in "-_" for c in text):
             return text
-        raise ValueError(f"{text!r} is not a {kind} id or address: copy the address of the "
-                         f"{kind} from your browser")
+        raise ValueError(
+            f"{text!r} is not a {kind} id or address: copy the address of the "
+            f"{kind} from your browser"
+        )
     parts = urlsplit(text).path.split("/")
     if path_word in parts:
-        rest = parts[parts.index(path_word) + 1:]
+        rest = parts[parts.index(path_word) + 1 :]
         if len(rest) >= 2 and rest[0] == "d" and rest[1] != "e":
             return rest[1]
-    raise ValueError(f"{text!r} is not the address of a {kind} (it should contain "
-                     f"/{path_word}/d/…): open the {kind} in Google {path_word.title()} and "
-                     "copy the address from your browser")
+    raise ValueError(
+        f"{text!r} is not the address of a {kind} (it should contain "
+        f"/{path_word}/d/…): open the {kind} in Google {path_word.title()} and "
+        "copy the address from your browser"
+    )
 
 
 # --- credentials ------------------------------------------------------------------------
@@ -134,16 +144,22 @@ def _service_account(options: GoogleOptions, base_dir: Path) -> tuple[Any, str]:
     try:
         creds = service_account.Credentials.from_service_account_file(str(path), scopes=SCOPES)
     except FileNotFoundError:
-        raise ConfigError(f"service_account_file: there is no file {path}. Download the "
-                          "service account's JSON key from Google Cloud and put it there.") from None
+        raise ConfigError(
+            f"service_account_file: there is no file {path}. Download the "
+            "service account's JSON key from Google Cloud and put it there."
+        ) from None
     except (OSError, ValueError, KeyError) as exc:
-        raise ConfigError(f"service_account_file: {path} is not a Google service account key "
-                          f"({type(exc).__name__}). Download a new JSON key from Google "
-                          "Cloud → IAM → Service accounts → Keys.") from None
+        raise ConfigError(
+            f"service_account_file: {path} is not a Google service account key "
+            f"({type(exc).__name__}). Download a new JSON key from Google "
+            "Cloud → IAM → Service accounts → Keys."
+        ) from None
     if options.api_url:
         creds = creds.with_token_uri(options.api_url + "/token")
-    again = (f"check the key file {path} and that the form or spreadsheet is shared with "
-             f"{creds.service_account_email}")
+    again = (
+        f"check the key file {path} and that the form or spreadsheet is shared with "
+        f"{creds.service_account_email}"
+    )
     return creds, again
 
 
@@ -190,11 +206,16 @@ class Google:
     def service(self, name: str, version: str) -> Any:
         """A google-api-python-client service, offline (the discovery document in the wheel)."""
         http = google_auth_httplib2.AuthorizedHttp(
-            self.credentials, http=httplib2.Http(timeout=self.options.timeout_seconds))
-        endpoint = {"client_options": {"api_endpoint": self.options.api_url + "/"}} \
-            if self.options.api_url else {}
-        return build(name, version, http=http, static_discovery=True, cache_discovery=False,
-                     **endpoint)
+            self.credentials, http=httplib2.Http(timeout=self.options.timeout_seconds)
+        )
+        endpoint = (
+            {"client_options": {"api_endpoint": self.options.api_url + "/"}}
+            if self.options.api_url
+            else {}
+        )
+        return build(
+            name, version, http=http, static_discovery=True, cache_discovery=False, **endpoint
+        )
 
     def session(self) -> GoogleSession:
         return GoogleSession(self.credentials, self.options.api_url)
@@ -204,9 +225,11 @@ class Google:
         path = url_path(request.uri)
         answer = self.call(lambda: request.execute(num_retries=0), path, missing)
         if not isinstance(answer, dict):  # the library hands back a body that is not JSON
-            raise SourceError(f"Google answered {path} with something that is not JSON. Nothing "
-                              "from this source was changed; the next sync will try again.",
-                              retriable=True)
+            raise SourceError(
+                f"Google answered {path} with something that is not JSON. Nothing "
+                "from this source was changed; the next sync will try again.",
+                retriable=True,
+            )
         return answer
 
     def call(self, fn: Callable[[], T], path: str, missing: str | None = None) -> T:
@@ -221,8 +244,9 @@ class Google:
             failed = _http_failed(exc.resp.status, exc.resp.get("retry-after"), exc.content)
         elif isinstance(exc, APIError):
             response = exc.response
-            failed = _http_failed(response.status_code, response.headers.get("Retry-After"),
-                                  response.content)
+            failed = _http_failed(
+                response.status_code, response.headers.get("Retry-After"), response.content
+            )
         if failed is not None:
             if failed.status == 404 and missing:
                 raise SourceError(f"{missing} (Google answered HTTP 404 for {path}.)") from None
@@ -231,18 +255,29 @@ class Google:
             if getattr(exc, "retryable", False):
                 return Failed("could not renew harvest's access (its sign-in service failed)")
             reason = str(exc.args[0]) if exc.args else type(exc).__name__
-            raise AuthError(f"Google refused harvest's authorisation ({reason}): "
-                            f"{self.reauthorise}. {TESTING_HINT}") from None
+            raise AuthError(
+                f"Google refused harvest's authorisation ({reason}): "
+                f"{self.reauthorise}. {TESTING_HINT}"
+            ) from None
         if isinstance(exc, json.JSONDecodeError):
-            raise SourceError(f"Google answered {path} with something that is not JSON. Nothing "
-                              "from this source was changed; the next sync will try again.",
-                              retriable=True) from None
-        if isinstance(exc, TRANSPORT_ERRORS | TransportError | httplib2.HttpLib2Error | OSError
-                      | http.client.HTTPException):
+            raise SourceError(
+                f"Google answered {path} with something that is not JSON. Nothing "
+                "from this source was changed; the next sync will try again.",
+                retriable=True,
+            ) from None
+        if isinstance(
+            exc,
+            TRANSPORT_ERRORS
+            | TransportError
+            | httplib2.HttpLib2Error
+            | OSError
+            | http.client.HTTPException,
+        ):
             return Failed.transport(exc, self.options.timeout_seconds)
         if isinstance(exc, GoogleAuthError):
-            raise AuthError(f"Google could not use harvest's authorisation ({exc}): "
-                            f"{self.reauthorise}.") from None
+            raise AuthError(
+                f"Google could not use harvest's authorisation ({exc}): {self.reauthorise}."
+            ) from None
         return None
 
 
@@ -265,8 +300,9 @@ def _http_failed(status: int, retry_after: str | None, content: bytes | str) -> 
 # --- harvest auth google: the installed-app OAuth flow ------------------------------------
 
 PASTE_REDIRECT = "http://localhost:1/"  # nothing listens there: the browser shows the address
-SUCCESS_PAGE = ("harvest is now authorised to read your Google Forms and Sheets. You can close "
-                "this window.")
+SUCCESS_PAGE = (
+    "harvest is now authorised to read your Google Forms and Sheets. You can close this window."
+)
 
 
 @dataclass
@@ -310,30 +346,51 @@ def authorise(
             if browser:
                 flow.on_url = lambda url: (show(url), open_url(url))
                 flow.run_local_server(
-                    host="localhost", port=0, open_browser=False, authorization_prompt_message="",
-                    success_message=SUCCESS_PAGE, timeout_seconds=timeout, prompt="consent")
+                    host="localhost",
+                    port=0,
+                    open_browser=False,
+                    authorization_prompt_message="",
+                    success_message=SUCCESS_PAGE,
+                    timeout_seconds=timeout,
+                    prompt="consent",
+                )
             else:
                 flow.redirect_uri = PASTE_REDIRECT
                 url, state = flow.authorization_url(prompt="consent")
                 show(url)
                 flow.fetch_token(code=_code(ask(url), state))
         except WSGITimeoutError:
-            raise AuthError(f"No answer came from Google within {timeout:.0f} s. Run "
-                            f"`{AUTH_COMMAND}` again (add --no-browser on a server).") from None
+            raise AuthError(
+                f"No answer came from Google within {timeout:.0f} s. Run "
+                f"`{AUTH_COMMAND}` again (add --no-browser on a server)."
+            ) from None
         except (OAuth2Error, Warning) as exc:
-            raise AuthError(f"Google did not authorise harvest ({_oauth_reason(exc)}). Run "
-                            f"`{AUTH_COMMAND}` again and allow every permission asked for "
-                            "(they are all read-only).") from None
+            raise AuthError(
+                f"Google did not authorise harvest ({_oauth_reason(exc)}). Run "
+                f"`{AUTH_COMMAND}` again and allow every permission asked for "
+                "(they are all read-only)."
+            ) from None
     creds = flow.credentials
     if not creds.refresh_token:
-        raise AuthError("Google gave no refresh token, so harvest could not keep the "
-                        f"authorisation. Run `{AUTH_COMMAND}` again.")
+        raise AuthError(
+            "Google gave no refresh token, so harvest could not keep the "
+            f"authorisation. Run `{AUTH_COMMAND}` again."
+        )
     account = _account(creds, api_url)
     store = store or TokenStore()
-    store.set(TOKEN_NAME, json.dumps({
-        "type": "authorized_user", "client_id": creds.client_id,
-        "client_secret": creds.client_secret, "refresh_token": creds.refresh_token,
-        "token_uri": creds.token_uri, "account": account}))
+    store.set(
+        TOKEN_NAME,
+        json.dumps(
+            {
+                "type": "authorized_user",
+                "client_id": creds.client_id,
+                "client_secret": creds.client_secret,
+                "refresh_token": creds.refresh_token,
+                "token_uri": creds.token_uri,
+                "account": account,
+            }
+        ),
+    )
     return Authorisation(account, store.where)
 
 
@@ -341,17 +398,24 @@ def _load_flow(client_file: Path) -> _Flow:
     try:
         config = json.loads(client_file.read_text(encoding="utf-8-sig"))
     except OSError as exc:
-        raise ConfigError(f"--client-file: {client_file} could not be read "
-                          f"({exc.strerror or exc}).") from None
+        raise ConfigError(
+            f"--client-file: {client_file} could not be read ({exc.strerror or exc})."
+        ) from None
     except ValueError:
-        raise ConfigError(f"--client-file: {client_file} is not JSON. Download the OAuth "
-                          "client's JSON file again (the download button on its row).") from None
+        raise ConfigError(
+            f"--client-file: {client_file} is not JSON. Download the OAuth "
+            "client's JSON file again (the download button on its row)."
+        ) from None
     if isinstance(config, dict) and "web" in config:
-        raise ConfigError(f"--client-file: {client_file} is for a \"Web application\" client. "
-                          "Create an OAuth client of type \"Desktop app\" and use its file.")
+        raise ConfigError(
+            f'--client-file: {client_file} is for a "Web application" client. '
+            'Create an OAuth client of type "Desktop app" and use its file.'
+        )
     if not isinstance(config, dict) or "installed" not in config:
-        raise ConfigError(f"--client-file: {client_file} is not an OAuth client file. Download "
-                          "it from Google Cloud → APIs & Services → Credentials.")
+        raise ConfigError(
+            f"--client-file: {client_file} is not an OAuth client file. Download "
+            "it from Google Cloud → APIs & Services → Credentials."
+        )
     try:
         return _Flow.from_client_config(config, scopes=SCOPES)
     except ValueError as exc:
@@ -362,20 +426,28 @@ def _code(pasted: str, state: str) -> str:
     """The authorisation code from the address the browser ended on (or the bare code)."""
     text = pasted.strip()
     if not text:
-        raise AuthError("Nothing was pasted, so harvest was not authorised. Run "
-                        f"`{AUTH_COMMAND} --no-browser` again.")
+        raise AuthError(
+            "Nothing was pasted, so harvest was not authorised. Run "
+            f"`{AUTH_COMMAND} --no-browser` again."
+        )
     if "=" not in text:
         return text
     query = parse_qs(urlsplit(text).query or text)
     if "error" in query:
-        raise AuthError(f"Google said {query['error'][0]!r}: harvest was not allowed access. "
-                        f"Run `{AUTH_COMMAND}` again and choose Allow.")
+        raise AuthError(
+            f"Google said {query['error'][0]!r}: harvest was not allowed access. "
+            f"Run `{AUTH_COMMAND}` again and choose Allow."
+        )
     if query.get("state", [state])[0] != state:
-        raise AuthError("That address belongs to another attempt (its state does not match). "
-                        f"Run `{AUTH_COMMAND} --no-browser` again and paste the newest address.")
+        raise AuthError(
+            "That address belongs to another attempt (its state does not match). "
+            f"Run `{AUTH_COMMAND} --no-browser` again and paste the newest address."
+        )
     if "code" not in query:
-        raise AuthError("That address has no code= in it. Copy the whole address from the "
-                        "browser's address bar once Google has sent you to localhost.")
+        raise AuthError(
+            "That address has no code= in it. Copy the whole address from the "
+            "browser's address bar once Google has sent you to localhost."
+        )
     return query["code"][0]
 
 
@@ -385,11 +457,16 @@ def _oauth_reason(exc: Exception) -> str:
 
 def _account(creds: Any, api_url: str | None) -> str:
     """The email address harvest was authorised as (Drive's about.get)."""
-    http = HttpClient("Google", f"run `{AUTH_COMMAND}` again",
-                      RetryPolicy(max_attempts=3, max_wait=10), timeout=30,
-                      session=GoogleSession(creds, api_url))
-    answer = http.request("GET", "https://www.googleapis.com/drive/v3/about",
-                          params={"fields": "user"})
+    http = HttpClient(
+        "Google",
+        f"run `{AUTH_COMMAND}` again",
+        RetryPolicy(max_attempts=3, max_wait=10),
+        timeout=30,
+        session=GoogleSession(creds, api_url),
+    )
+    answer = http.request(
+        "GET", "https://www.googleapis.com/drive/v3/about", params={"fields": "user"}
+    )
     user = http.json(answer).get("user") or {}
     return str(user.get("emailAddress") or user.get("displayName") or "an unnamed account")
 

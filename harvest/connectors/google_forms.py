@@ -83,8 +83,11 @@ def answer_text(answer: Any) -> str:
     texts = (answer.get("textAnswers") or {}).get("answers") or []
     files = (answer.get("fileUploadAnswers") or {}).get("answers") or []
     parts = [str(t.get("value", "")) for t in texts if isinstance(t, dict)]
-    parts += [f"{f.get('fileName') or 'file'} (https://drive.google.com/open?id={f.get('fileId')})"
-              for f in files if isinstance(f, dict)]
+    parts += [
+        f"{f.get('fileName') or 'file'} (https://drive.google.com/open?id={f.get('fileId')})"
+        for f in files
+        if isinstance(f, dict)
+    ]
     return " | ".join(p for p in parts if p)
 
 
@@ -96,8 +99,13 @@ def form_questions(form: dict[str, Any]) -> list[tuple[str, str, bool]]:
         if "questionItem" in item:
             q = (item["questionItem"] or {}).get("question") or {}
             if q.get("questionId"):
-                found.append((str(q["questionId"]), title or f"Question {q['questionId']}",
-                              "fileUploadQuestion" in q))
+                found.append(
+                    (
+                        str(q["questionId"]),
+                        title or f"Question {q['questionId']}",
+                        "fileUploadQuestion" in q,
+                    )
+                )
         elif "questionGroupItem" in item:
             for q in (item["questionGroupItem"] or {}).get("questions") or []:
                 row = " ".join(str((q.get("rowQuestion") or {}).get("title") or "").split())
@@ -120,14 +128,18 @@ class Layout:
     def from_state(cls, data: Any) -> Layout:
         data = data if isinstance(data, dict) else {}
         pairs = [p for p in data.get("questions") or [] if isinstance(p, list) and len(p) == 2]
-        return cls({str(q): str(t) for q, t in pairs}, bool(data.get("email")),
-                   bool(data.get("quiz")))
+        return cls(
+            {str(q): str(t) for q, t in pairs}, bool(data.get("email")), bool(data.get("quiz"))
+        )
 
     def learn(self, form: dict[str, Any], responses: list[dict[str, Any]]) -> None:
         settings = form.get("settings") or {}
         collect = settings.get("emailCollectionType")
-        self.email = self.email or collect in ("VERIFIED", "RESPONDER_INPUT") or any(
-            r.get("respondentEmail") for r in responses)
+        self.email = (
+            self.email
+            or collect in ("VERIFIED", "RESPONDER_INPUT")
+            or any(r.get("respondentEmail") for r in responses)
+        )
         self.quiz = self.quiz or bool((settings.get("quizSettings") or {}).get("isQuiz"))
         asked = form_questions(form)
         self.current = {qid for qid, _, _ in asked}
@@ -139,13 +151,20 @@ class Layout:
                 self.questions.setdefault(str(qid), f"Question {qid}")
 
     def state(self) -> dict[str, Any]:
-        return {"questions": [[q, t] for q, t in self.questions.items()], "email": self.email,
-                "quiz": self.quiz}
+        return {
+            "questions": [[q, t] for q, t in self.questions.items()],
+            "email": self.email,
+            "quiz": self.quiz,
+        }
 
     def columns(self) -> list[tuple[str, str]]:
         """(title, HXL hashtag or "" for the header matcher) of every column, in order."""
-        cols = [(ID_COLUMN, "#meta+id"), ("Submitted", "#date+activity"),
-                ("Activity", "#activity+name"), ("First submitted", "")]
+        cols = [
+            (ID_COLUMN, "#meta+id"),
+            ("Submitted", "#date+activity"),
+            ("Activity", "#activity+name"),
+            ("First submitted", ""),
+        ]
         if self.email:
             cols.append(("Respondent email", "#contact+email"))
         if self.quiz:
@@ -154,21 +173,31 @@ class Layout:
 
     def notes(self, responses: list[dict[str, Any]]) -> list[str]:
         answered = {str(q) for r in responses for q in r.get("answers") or {}}
-        gone = [repr(t) for q, t in self.questions.items() if q not in self.current and q in answered]
+        gone = [
+            repr(t) for q, t in self.questions.items() if q not in self.current and q in answered
+        ]
         notes = []
         if gone:
-            notes.append(f"Answers to {len(gone)} question(s) no longer in the form are kept in "
-                         f"their own columns: {', '.join(gone)}.")
+            notes.append(
+                f"Answers to {len(gone)} question(s) no longer in the form are kept in "
+                f"their own columns: {', '.join(gone)}."
+            )
         for title in self.files:
-            notes.append(f"{title!r} is a file-upload question: the files stay in Google Drive; "
-                         "their names and links are kept in the column.")
+            notes.append(
+                f"{title!r} is a file-upload question: the files stay in Google Drive; "
+                "their names and links are kept in the column."
+            )
         return notes
 
 
 def response_row(number: int, r: dict[str, Any], activity: str, layout: Layout) -> Row:
     answers = r.get("answers") if isinstance(r.get("answers"), dict) else {}
-    values = [str(r.get("responseId") or ""), uk_time(r.get("lastSubmittedTime")), activity,
-              uk_time(r.get("createTime"))]
+    values = [
+        str(r.get("responseId") or ""),
+        uk_time(r.get("lastSubmittedTime")),
+        activity,
+        uk_time(r.get("createTime")),
+    ]
     if layout.email:
         values.append(str(r.get("respondentEmail") or ""))
     if layout.quiz:
@@ -189,15 +218,20 @@ def unique(responses: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(best.values())
 
 
-def form_table(form: dict[str, Any], responses: list[dict[str, Any]], activity: str,
-               layout: Layout) -> Table:
+def form_table(
+    form: dict[str, Any], responses: list[dict[str, Any]], activity: str, layout: Layout
+) -> Table:
     cols = layout.columns()
     headers, notes = tidy_headers([c[0] for c in cols])
     return Table(
-        location=f"form '{form_title(form)}'", key=f"google_forms:{form.get('formId')}",
-        headers=headers, hxl=[c[1] for c in cols],
+        location=f"form '{form_title(form)}'",
+        key=f"google_forms:{form.get('formId')}",
+        headers=headers,
+        hxl=[c[1] for c in cols],
         rows=[response_row(i, r, activity, layout) for i, r in enumerate(responses, 1)],
-        notes=notes + layout.notes(responses), id_column=ID_COLUMN, complete=False,
+        notes=notes + layout.notes(responses),
+        id_column=ID_COLUMN,
+        complete=False,
     )
 
 
@@ -225,46 +259,62 @@ class GoogleFormsConnector(Connector):
     def check(self) -> None:
         Google(self.options, self.base_dir)  # fails fast when there is no authorisation
 
-    def fetch(self, state: dict[str, Any], full: bool = False
-              ) -> Iterator[Table | Problem | Activity]:
+    def fetch(
+        self, state: dict[str, Any], full: bool = False
+    ) -> Iterator[Table | Problem | Activity]:
         state, form_id = state or {}, self.options.form
         google = Google(self.options, self.base_dir)
         service = google.service("forms", "v1")
-        form = google.execute(service.forms().get(formId=form_id), missing=(
-            f"Google has no form {form_id} that harvest may read. Check 'form' in harvest.yaml "
-            "(the address of the form's edit page) and that the form belongs to, or is shared "
-            "with, the Google account harvest was authorised as."))
+        form = google.execute(
+            service.forms().get(formId=form_id),
+            missing=(
+                f"Google has no form {form_id} that harvest may read. Check 'form' in harvest.yaml "
+                "(the address of the form's edit page) and that the form belongs to, or is shared "
+                "with, the Google account harvest was authorised as."
+            ),
+        )
         same = state.get("form_id") == form_id
         latest = parse_time(state.get("latest_submitted")) if same else None
         activity = self.options.activity or form_title(form)
         yield Activity(activity, form_id)
-        since = None if full or latest is None else latest - timedelta(
-            minutes=self.options.overlap_minutes)
+        since = (
+            None
+            if full or latest is None
+            else latest - timedelta(minutes=self.options.overlap_minutes)
+        )
         found = unique(list(self._responses(google, service, form_id, since)))
         layout = Layout.from_state(state if same else {})
         layout.learn(form, found)
         if found:
             yield form_table(form, found, activity, layout)
         elif since is None:
-            yield Problem(f"form '{form_title(form)}'", "The form has no responses yet.",
-                          fatal=False)
+            yield Problem(
+                f"form '{form_title(form)}'", "The form has no responses yet.", fatal=False
+            )
         times = [t for t in (parse_time(r.get("lastSubmittedTime")) for r in found) if t]
         latest = max([*times, *([latest] if latest else [])], default=None)
-        self.state = {"form_id": form_id, **layout.state(),
-                      "latest_submitted": rfc3339(latest) if latest else None}
+        self.state = {
+            "form_id": form_id,
+            **layout.state(),
+            "latest_submitted": rfc3339(latest) if latest else None,
+        }
 
-    def _responses(self, google: Google, service: Any, form_id: str, since: datetime | None
-                   ) -> Iterator[dict[str, Any]]:
+    def _responses(
+        self, google: Google, service: Any, form_id: str, since: datetime | None
+    ) -> Iterator[dict[str, Any]]:
         query = {"formId": form_id}
         if since is not None:
             query["filter"] = f"timestamp >= {rfc3339(since)}"  # identical on every page
 
         def page(token: str | None) -> tuple[list[dict[str, Any]], str | None]:
-            request = service.forms().responses().list(
-                **query, **({"pageToken": token} if token else {}))
+            request = (
+                service.forms().responses().list(**query, **({"pageToken": token} if token else {}))
+            )
             answer = google.execute(request) or {}
             items = answer.get("responses") if isinstance(answer, dict) else None
-            return ([r for r in items or [] if isinstance(r, dict)],
-                    answer.get("nextPageToken") or None)
+            return (
+                [r for r in items or [] if isinstance(r, dict)],
+                answer.get("nextPageToken") or None,
+            )
 
         return paginate(page, f"Google Forms responses of {form_id}")

@@ -81,44 +81,68 @@ class GoogleSheetsConnector(Connector):
         google = Google(o, self.base_dir)
         client = gspread.Client(google.credentials, session=google.session())
         client.http_client.set_timeout((min(10.0, o.timeout_seconds), o.timeout_seconds))
-        drive = self._call(google, lambda: client.get_file_drive_metadata(key),
-                           f"/drive/v3/files/{key}")
+        drive = self._call(
+            google, lambda: client.get_file_drive_metadata(key), f"/drive/v3/files/{key}"
+        )
         fingerprint = {"worksheets": o.worksheets, "header_row": o.header_row}
         same = state.get("spreadsheet") == key
-        if (same and not full and state.get("options") == fingerprint
-                and drive.get("modifiedTime") and state.get("modified") == drive["modifiedTime"]):
+        if (
+            same
+            and not full
+            and state.get("options") == fingerprint
+            and drive.get("modifiedTime")
+            and state.get("modified") == drive["modifiedTime"]
+        ):
             self.state = state  # unchanged since the last sync: not read again
             return
-        book = self._call(google, lambda: client.http_client.fetch_sheet_metadata(key),
-                          f"/v4/spreadsheets/{key}")
+        book = self._call(
+            google, lambda: client.http_client.fetch_sheet_metadata(key), f"/v4/spreadsheets/{key}"
+        )
         title = str((book.get("properties") or {}).get("title") or drive.get("name") or key)
         known = dict(state.get("worksheets") or {}) if same else {}
         chosen, problems = choose(book, o.worksheets, known, title)
         yield from problems
         for start in range(0, len(chosen), o.batch_size):
-            part = chosen[start:start + o.batch_size]
+            part = chosen[start : start + o.batch_size]
             ranges = [a1_sheet(tab["title"]) for _, tab in part]
-            answer = self._call(google, lambda r=ranges: client.http_client.values_batch_get(
-                key, r, params={"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"}),
-                f"/v4/spreadsheets/{key}/values:batchGet")
+            answer = self._call(
+                google,
+                lambda r=ranges: client.http_client.values_batch_get(
+                    key,
+                    r,
+                    params={"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"},
+                ),
+                f"/v4/spreadsheets/{key}/values:batchGet",
+            )
             found = answer.get("valueRanges") or []
             for (_, tab), value_range in zip(part, found, strict=False):
-                yield from worksheet_table(key, title, tab, value_range.get("values") or [],
-                                           o.header_row)
+                yield from worksheet_table(
+                    key, title, tab, value_range.get("values") or [], o.header_row
+                )
         failed = any(p.fatal for p in problems)
-        self.state = {"spreadsheet": key, "title": title, "options": fingerprint,
-                      "modified": None if failed else drive.get("modifiedTime"),
-                      "worksheets": {**known, **{name: tab["sheetId"] for name, tab in chosen}}}
+        self.state = {
+            "spreadsheet": key,
+            "title": title,
+            "options": fingerprint,
+            "modified": None if failed else drive.get("modifiedTime"),
+            "worksheets": {**known, **{name: tab["sheetId"] for name, tab in chosen}},
+        }
 
     def _call(self, google: Google, fn: Any, path: str) -> Any:
-        return google.call(fn, path, missing=(
-            f"Google has no spreadsheet {self.options.spreadsheet} that harvest may read. Check "
-            "'spreadsheet' in harvest.yaml and that the spreadsheet is shared with the Google "
-            "account harvest was authorised as."))
+        return google.call(
+            fn,
+            path,
+            missing=(
+                f"Google has no spreadsheet {self.options.spreadsheet} that harvest may read. Check "
+                "'spreadsheet' in harvest.yaml and that the spreadsheet is shared with the Google "
+                "account harvest was authorised as."
+            ),
+        )
 
 
-def choose(book: dict[str, Any], wanted: list[str] | None, known: dict[str, int], title: str
-           ) -> tuple[list[tuple[str, Tab]], list[Problem]]:
+def choose(
+    book: dict[str, Any], wanted: list[str] | None, known: dict[str, int], title: str
+) -> tuple[list[tuple[str, Tab]], list[Problem]]:
     """The worksheets to read, as (name in harvest.yaml or title, properties), and problems."""
     tabs = [s.get("properties") or {} for s in book.get("sheets") or []]
     tabs = [t for t in tabs if t.get("sheetType", "GRID") == "GRID" and "title" in t]
@@ -128,9 +152,13 @@ def choose(book: dict[str, Any], wanted: list[str] | None, known: dict[str, int]
     if wanted is None:
         for tab in tabs:
             if tab.get("hidden"):
-                problems.append(Problem(f"{where}, worksheet '{tab['title']}'", "The worksheet is "
-                                        "hidden, skipped (name it under 'worksheets' to read it).",
-                                        fatal=False))
+                problems.append(
+                    Problem(
+                        f"{where}, worksheet '{tab['title']}'",
+                        "The worksheet is hidden, skipped (name it under 'worksheets' to read it).",
+                        fatal=False,
+                    )
+                )
             else:
                 chosen.append((tab["title"], tab))
         return chosen, problems
@@ -142,26 +170,44 @@ def choose(book: dict[str, Any], wanted: list[str] | None, known: dict[str, int]
         tab = by_title.get(name) or folded.get(name.strip().casefold())
         if tab is None and known.get(name) in by_id:
             tab = by_id[known[name]]
-            problems.append(Problem(where, f"The worksheet '{name}' has been renamed "
-                                    f"'{tab['title']}' since the last sync; it was read under its "
-                                    f"new name. Change '{name}' to '{tab['title']}' under "
-                                    "'worksheets' in harvest.yaml.", fatal=False))
+            problems.append(
+                Problem(
+                    where,
+                    f"The worksheet '{name}' has been renamed "
+                    f"'{tab['title']}' since the last sync; it was read under its "
+                    f"new name. Change '{name}' to '{tab['title']}' under "
+                    "'worksheets' in harvest.yaml.",
+                    fatal=False,
+                )
+            )
         if tab is None:
-            problems.append(Problem(where, f"There is no worksheet '{name}' (there are {have}). "
-                                    "Check 'worksheets' in harvest.yaml; the rows already read "
-                                    "from it are kept."))
+            problems.append(
+                Problem(
+                    where,
+                    f"There is no worksheet '{name}' (there are {have}). "
+                    "Check 'worksheets' in harvest.yaml; the rows already read "
+                    "from it are kept.",
+                )
+            )
             continue
         chosen.append((name, tab))
     return chosen, problems
 
 
-def worksheet_table(key: str, title: str, tab: Tab, values: list[list[Any]],
-                    header_row: int | None) -> Iterator[Table | Problem]:
+def worksheet_table(
+    key: str, title: str, tab: Tab, values: list[list[Any]], header_row: int | None
+) -> Iterator[Table | Problem]:
     """One worksheet's values as a Table, laid out exactly as a sheet of a workbook file."""
     location = f"spreadsheet '{title}', worksheet '{tab['title']}'"
     try:
-        yield build_table(location, f"google_sheets:{key}#gid={tab.get('sheetId')}",
-                          records(values), header_row=header_row)
+        yield build_table(
+            location,
+            f"google_sheets:{key}#gid={tab.get('sheetId')}",
+            records(values),
+            header_row=header_row,
+        )
     except NoTable as empty:
-        message = f"Worksheet '{tab['title']}' is empty, skipped." if not empty.fatal else f"{empty}"
+        message = (
+            f"Worksheet '{tab['title']}' is empty, skipped." if not empty.fatal else f"{empty}"
+        )
         yield Problem(location, message, fatal=empty.fatal)

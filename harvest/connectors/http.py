@@ -138,7 +138,11 @@ class HttpClient:
             try:
                 response = self.session.request(method, url, timeout=self.timeout, **kwargs)
             except TRANSPORT_ERRORS as exc:
-                problem, retry_after, limited = _transport_problem(exc, self.timeout[1]), None, False
+                problem, retry_after, limited = (
+                    _transport_problem(exc, self.timeout[1]),
+                    None,
+                    False,
+                )
             else:
                 status = response.status_code
                 if status < 400 or status in allow:
@@ -166,8 +170,9 @@ class HttpClient:
                     raise
             if failed.status is not None:
                 self._raise_for_status(failed.status, path, failed.said)
-            self._wait_or_give_up(attempt, failed.problem, path, failed.retry_after,
-                                  failed.status == 429)
+            self._wait_or_give_up(
+                attempt, failed.problem, path, failed.retry_after, failed.status == 429
+            )
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def _raise_if_final(self, response: requests.Response, path: str) -> None:
@@ -206,8 +211,9 @@ class HttpClient:
                 "the next sync will carry on.",
                 retriable=True,
             )
-        log.info("%s %s for %s; try %d again in %.2f s", self.service, problem, path,
-                 attempt + 1, wait)
+        log.info(
+            "%s %s for %s; try %d again in %.2f s", self.service, problem, path, attempt + 1, wait
+        )
         self.sleep(wait)
 
     def json(self, response: requests.Response) -> Any:
@@ -268,7 +274,9 @@ def describe_error(response: requests.Response) -> str:
 def _transport_problem(exc: Exception, read_timeout: float) -> str:
     if isinstance(exc, requests.exceptions.Timeout | TimeoutError):
         return f"did not answer within {read_timeout:g} s"
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
+    if isinstance(
+        exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError
+    ):
         return "broke off the connection in the middle of an answer"
     return "could not be reached (the connection failed or was dropped)"
 

@@ -85,8 +85,9 @@ class MicrosoftExcelOptions(BaseModel):
             return None
         site = value.strip().removeprefix("https://").removeprefix("http://").strip("/")
         if "." not in site.split("/")[0]:
-            raise ValueError("give the site as its address, e.g. "
-                             "contoso.sharepoint.com/sites/Volunteers")
+            raise ValueError(
+                "give the site as its address, e.g. contoso.sharepoint.com/sites/Volunteers"
+            )
         return site
 
     @model_validator(mode="after")
@@ -94,8 +95,9 @@ class MicrosoftExcelOptions(BaseModel):
         if (self.path is None) == (self.share_url is None):
             raise ValueError("give either path (with site for SharePoint) or share_url")
         if self.share_url is not None and (self.site or self.user or self.library):
-            raise ValueError("share_url already says where the file is: remove site, user "
-                             "and library")
+            raise ValueError(
+                "share_url already says where the file is: remove site, user and library"
+            )
         if self.site is not None and self.user is not None:
             raise ValueError("give site (SharePoint) or user (OneDrive), not both")
         if self.library is not None and self.site is None:
@@ -130,8 +132,9 @@ def forms_table(table: Table) -> Table:
     """
     if not is_forms_table(table):
         return table
-    table.hxl = [FORMS_COLUMNS.get(h.casefold(), "") if i < 5 else ""
-                 for i, h in enumerate(table.headers)]
+    table.hxl = [
+        FORMS_COLUMNS.get(h.casefold(), "") if i < 5 else "" for i, h in enumerate(table.headers)
+    ]
     table.id_column = table.headers[0]
     table.rows = _known_respondents(table.rows, table.headers)
     return table
@@ -141,8 +144,11 @@ def _known_respondents(rows: Iterator[Row] | Any, headers: list[str]) -> Iterato
     for row in rows:
         if any(v.strip().casefold() == ANONYMOUS for v in row.values[3:5]):
             raw = json.dumps(dict(zip(headers, row.values, strict=True)), ensure_ascii=False)
-            values = row.values[:3] + ["" if v.strip().casefold() == ANONYMOUS else v
-                                       for v in row.values[3:5]] + row.values[5:]
+            values = (
+                row.values[:3]
+                + ["" if v.strip().casefold() == ANONYMOUS else v for v in row.values[3:5]]
+                + row.values[5:]
+            )
             row = Row(row.number, values, row.raw or raw)
         yield row
 
@@ -151,8 +157,10 @@ def _known_respondents(rows: Iterator[Row] | Any, headers: list[str]) -> Iterato
 
 
 def _mark(item: dict[str, Any]) -> dict[str, str]:
-    return {"eTag": str(item.get("eTag") or ""),
-            "lastModifiedDateTime": str(item.get("lastModifiedDateTime") or "")}
+    return {
+        "eTag": str(item.get("eTag") or ""),
+        "lastModifiedDateTime": str(item.get("lastModifiedDateTime") or ""),
+    }
 
 
 @register
@@ -165,8 +173,15 @@ class MicrosoftExcelConnector(Connector):
 
     def _app(self) -> MicrosoftApp:
         o = self.options
-        return MicrosoftApp(o.tenant_id, o.client_id, o.authority_url, o.account,
-                            o.timeout_seconds, o.max_attempts, o.max_wait_seconds)
+        return MicrosoftApp(
+            o.tenant_id,
+            o.client_id,
+            o.authority_url,
+            o.account,
+            o.timeout_seconds,
+            o.max_attempts,
+            o.max_wait_seconds,
+        )
 
     def _http(self, service: str) -> HttpClient:
         o = self.options
@@ -216,15 +231,22 @@ class MicrosoftExcelConnector(Connector):
         o = self.options
         said = f" (Microsoft said: {gone.said})" if gone.said else ""
         if o.share_url is not None:
-            return (f"Source '{self.name}': the sharing link could not be opened by the "
-                    f"signed-in account (HTTP {gone.status}){said}. Ask the file's owner to "
-                    "share it with that account (or with people in your organisation), or "
-                    f"run `{AUTH_COMMAND}` as someone who can open it.")
-        place = f"the SharePoint site {o.site}" if o.site else (
-            f"{o.user}'s OneDrive" if o.user else "the signed-in account's OneDrive")
-        return (f"Source '{self.name}': {place} has no file or folder '{o.path}', or the "
-                f"signed-in account cannot open it (HTTP {gone.status}){said}. Check 'path' in "
-                "harvest.yaml against the address the file has in the browser.")
+            return (
+                f"Source '{self.name}': the sharing link could not be opened by the "
+                f"signed-in account (HTTP {gone.status}){said}. Ask the file's owner to "
+                "share it with that account (or with people in your organisation), or "
+                f"run `{AUTH_COMMAND}` as someone who can open it."
+            )
+        place = (
+            f"the SharePoint site {o.site}"
+            if o.site
+            else (f"{o.user}'s OneDrive" if o.user else "the signed-in account's OneDrive")
+        )
+        return (
+            f"Source '{self.name}': {place} has no file or folder '{o.path}', or the "
+            f"signed-in account cannot open it (HTTP {gone.status}){said}. Check 'path' in "
+            "harvest.yaml against the address the file has in the browser."
+        )
 
     def _workbooks(
         self, graph: Graph, found: dict[str, Any], where: str
@@ -247,12 +269,16 @@ class MicrosoftExcelConnector(Connector):
         """Download and read one workbook; its mark if all of it was read, else None."""
         response = graph.download(item)
         if response.status_code == 423:
-            yield Problem(rel, "The workbook is locked (checked out, or open for editing in a "
-                               f"way that stops copies being made), so it was not read; {AGAIN}.",
-                          fatal=False)
+            yield Problem(
+                rel,
+                "The workbook is locked (checked out, or open for editing in a "
+                f"way that stops copies being made), so it was not read; {AGAIN}.",
+                fatal=False,
+            )
             return None
-        options = FileOptions(path=rel, sheets=self.options.sheets,
-                              header_row=self.options.header_row)
+        options = FileOptions(
+            path=rel, sheets=self.options.sheets, header_row=self.options.header_row
+        )
         suffix = PurePosixPath(str(item.get("name"))).suffix.lower()
         with tempfile.TemporaryDirectory(prefix="harvest-") as folder:
             copy = Path(folder) / f"workbook{suffix}"
@@ -272,9 +298,13 @@ class MicrosoftExcelConnector(Connector):
         except Missing:
             now = {}
         if _mark(now) != _mark(item):
-            yield Problem(rel, "The workbook changed while harvest was reading it (someone is "
-                               "editing it, or a form response arrived). What was read is stored; "
-                               "the newer version will be read at the next sync.", fatal=False)
+            yield Problem(
+                rel,
+                "The workbook changed while harvest was reading it (someone is "
+                "editing it, or a form response arrived). What was read is stored; "
+                "the newer version will be read at the next sync.",
+                fatal=False,
+            )
             return None
         return _mark(item)
 
@@ -300,5 +330,7 @@ def _not_a_workbook(item: dict[str, Any], rel: str) -> str | None:
     kind = f"'{suffix}'" if suffix else "a file without an extension"
     if "package" in item or "file" not in item:
         kind = "not a file (perhaps a OneNote notebook)"
-    return (f"Not a workbook, so it was not read: harvest reads .xlsx, .xlsm, .xlsb, .xls, "
-            f".ods, .csv, .tsv and .txt files, and '{name}' is {kind}.")
+    return (
+        f"Not a workbook, so it was not read: harvest reads .xlsx, .xlsm, .xlsb, .xls, "
+        f".ods, .csv, .tsv and .txt files, and '{name}' is {kind}."
+    )

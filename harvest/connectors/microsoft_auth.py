@@ -43,11 +43,11 @@ OAUTH_ANSWERS = tuple(s for s in range(400, 500) if s != 429)
 # Entra ID error codes a person can do something about.
 HINTS = {
     "AADSTS7000218": "in Entra ID, open the app registration's Authentication page and set "
-                     "'Allow public client flows' to Yes",
+    "'Allow public client flows' to Yes",
     "AADSTS700016": "check client_id (the app's Application (client) ID) and tenant_id",
     "AADSTS90002": "check tenant_id (the Directory (tenant) ID on the app's Overview page)",
     "AADSTS65001": "an administrator must grant consent for the app's permissions "
-                   "(API permissions → Grant admin consent)",
+    "(API permissions → Grant admin consent)",
     "AADSTS50194": "the app is single-tenant: set tenant_id to your Directory (tenant) ID",
     "AADSTS70043": "the sign-in has expired (your organisation limits how long it lasts)",
     "AADSTS700082": "the sign-in has expired after 90 days without a sync",
@@ -78,15 +78,17 @@ class MsalHttp:
     def __init__(self, http: HttpClient) -> None:
         self.http = http
 
-    def get(self, url: str, params: Any = None, headers: Any = None,
-            **kwargs: Any) -> requests.Response:
-        return self.http.request("GET", url, params=params, headers=headers,
-                                 allow=OAUTH_ANSWERS)
+    def get(
+        self, url: str, params: Any = None, headers: Any = None, **kwargs: Any
+    ) -> requests.Response:
+        return self.http.request("GET", url, params=params, headers=headers, allow=OAUTH_ANSWERS)
 
-    def post(self, url: str, params: Any = None, data: Any = None, headers: Any = None,
-             **kwargs: Any) -> requests.Response:
-        return self.http.request("POST", url, params=params, data=data, headers=headers,
-                                 allow=OAUTH_ANSWERS)
+    def post(
+        self, url: str, params: Any = None, data: Any = None, headers: Any = None, **kwargs: Any
+    ) -> requests.Response:
+        return self.http.request(
+            "POST", url, params=params, data=data, headers=headers, allow=OAUTH_ANSWERS
+        )
 
     def close(self) -> None:
         self.http.session.close()
@@ -95,8 +97,9 @@ class MsalHttp:
 class MicrosoftAuth:
     """Device-code sign-in and silent tokens for one app, with the cache in the token store."""
 
-    def __init__(self, app: MicrosoftApp, store: TokenStore | None = None,
-                 http: HttpClient | None = None) -> None:
+    def __init__(
+        self, app: MicrosoftApp, store: TokenStore | None = None, http: HttpClient | None = None
+    ) -> None:
         self.app = app
         self.store = store or TokenStore()
         again = f"run `{AUTH_COMMAND}`"
@@ -108,8 +111,11 @@ class MicrosoftAuth:
         """The MSAL app (which fetches the tenant's OpenID configuration as it is built)."""
         try:
             return msal.PublicClientApplication(
-                self.app.client_id, authority=self.app.authority, token_cache=self.cache,
-                http_client=MsalHttp(self.http), instance_discovery=False,
+                self.app.client_id,
+                authority=self.app.authority,
+                token_cache=self.cache,
+                http_client=MsalHttp(self.http),
+                instance_discovery=False,
             )
         except ValueError as exc:  # a malformed authority, or an unknown tenant (HTTP 400)
             raise ConfigError(
@@ -126,8 +132,10 @@ class MicrosoftAuth:
         try:
             self.cache.deserialize(saved.get_secret_value())
         except ValueError:
-            raise AuthError(f"The saved Microsoft sign-in in {self.store.where} is damaged: "
-                            f"run `{AUTH_COMMAND}` again.") from None
+            raise AuthError(
+                f"The saved Microsoft sign-in in {self.store.where} is damaged: "
+                f"run `{AUTH_COMMAND}` again."
+            ) from None
 
     def _save(self) -> None:
         if self.cache.has_state_changed:
@@ -152,11 +160,15 @@ class MicrosoftAuth:
             return accounts[0]
         if not accounts:
             who = f" as {wanted}" if wanted else ""
-            raise AuthError(f"harvest has no Microsoft sign-in{who} for this app (tenant "
-                            f"{self.app.tenant_id}): run `{AUTH_COMMAND}`.")
+            raise AuthError(
+                f"harvest has no Microsoft sign-in{who} for this app (tenant "
+                f"{self.app.tenant_id}): run `{AUTH_COMMAND}`."
+            )
         names = ", ".join(sorted(a.get("username", "?") for a in accounts))
-        raise ConfigError(f"Several Microsoft accounts have signed in ({names}): say which "
-                          "one to use with account: in the source's options in harvest.yaml.")
+        raise ConfigError(
+            f"Several Microsoft accounts have signed in ({names}): say which "
+            "one to use with account: in the source's options in harvest.yaml."
+        )
 
     def sign_in(self, show: Callable[[str], None]) -> str:
         """Run the device-code flow, showing MSAL's message; store the cache; the username."""

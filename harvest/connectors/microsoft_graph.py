@@ -68,8 +68,10 @@ class Graph:
         return path if path.startswith(("https://", "http://")) else self.api_url + path
 
     def get(self, path: str, allow: tuple[int, ...] = (), **kwargs: Any) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.token.get_secret_value()}",
-                   "Accept": "application/json"}
+        headers = {
+            "Authorization": f"Bearer {self.token.get_secret_value()}",
+            "Accept": "application/json",
+        }
         return self.http.request("GET", self._url(path), headers=headers, allow=allow, **kwargs)
 
     def json(self, path: str, missing_ok: bool = False) -> dict[str, Any]:
@@ -79,8 +81,11 @@ class Graph:
             raise Missing(response.status_code, describe_error(response))
         body = self.http.json(response)
         if not isinstance(body, dict):
-            raise SourceError(f"Microsoft Graph answered {url_path(response.url)} with JSON "
-                              "that is not an object.", retriable=True)
+            raise SourceError(
+                f"Microsoft Graph answered {url_path(response.url)} with JSON "
+                "that is not an object.",
+                retriable=True,
+            )
         return body
 
     def pages(self, path: str) -> Iterator[dict[str, Any]]:
@@ -90,8 +95,11 @@ class Graph:
             body = self.json(link or path)
             items = body.get("value")
             if not isinstance(items, list):
-                raise SourceError(f"Microsoft Graph answered {url_path(self._url(link or path))}"
-                                  " without a list of items.", retriable=True)
+                raise SourceError(
+                    f"Microsoft Graph answered {url_path(self._url(link or path))}"
+                    " without a list of items.",
+                    retriable=True,
+                )
             more = body.get("@odata.nextLink")
             return [i for i in items if isinstance(i, dict)], (str(more) if more else None)
 
@@ -106,15 +114,17 @@ class Graph:
     def site_drive(self, site: str, library: str | None) -> str:
         """``/drives/{id}`` of a SharePoint site's library (default: its "Documents")."""
         host, _, site_path = site.partition("/")
-        address = f"/sites/{host}:/{quote_path(site_path)}" if site_path.strip("/") else \
-            f"/sites/{host}"
+        address = (
+            f"/sites/{host}:/{quote_path(site_path)}" if site_path.strip("/") else f"/sites/{host}"
+        )
         try:
             found = self.json(address, missing_ok=True)
         except Missing as gone:
-            raise SourceError(f"There is no SharePoint site {site} that the signed-in account "
-                              f"can open (HTTP {gone.status}). Check 'site' in harvest.yaml: the "
-                              "site's address, e.g. yourcharity.sharepoint.com/sites/Volunteers."
-                              ) from None
+            raise SourceError(
+                f"There is no SharePoint site {site} that the signed-in account "
+                f"can open (HTTP {gone.status}). Check 'site' in harvest.yaml: the "
+                "site's address, e.g. yourcharity.sharepoint.com/sites/Volunteers."
+            ) from None
         site_id = quote(str(found.get("id")), safe=",")
         if library is None:
             drive = self.json(f"/sites/{site_id}/drive")
@@ -124,8 +134,10 @@ class Graph:
             if str(drive.get("name", "")).strip().casefold() == library.strip().casefold():
                 return f"/drives/{drive.get('id')}"
         have = ", ".join(f"'{d.get('name')}'" for d in drives) or "none"
-        raise SourceError(f"The SharePoint site {site} has no document library '{library}' "
-                          f"(it has {have}). Check 'library' in harvest.yaml.")
+        raise SourceError(
+            f"The SharePoint site {site} has no document library '{library}' "
+            f"(it has {have}). Check 'library' in harvest.yaml."
+        )
 
     def item_at(self, drive: str, path: str) -> dict[str, Any]:
         """The driveItem at ``path`` in ``drive`` (the drive's root for an empty path)."""
@@ -141,7 +153,11 @@ class Graph:
     def address(item: dict[str, Any]) -> str:
         """``/drives/{drive}/items/{id}``: where the item is, whichever way it was found."""
         drive = (item.get("parentReference") or {}).get("driveId")
-        return f"/drives/{drive}/items/{item.get('id')}" if drive else f"/me/drive/items/{item.get('id')}"
+        return (
+            f"/drives/{drive}/items/{item.get('id')}"
+            if drive
+            else f"/me/drive/items/{item.get('id')}"
+        )
 
     def children(self, folder: dict[str, Any]) -> Iterator[dict[str, Any]]:
         return self.pages(f"{self.address(folder)}/children")
@@ -160,7 +176,10 @@ class Graph:
             return first
         location = first.headers.get("Location")
         if not location:
-            raise SourceError(f"Microsoft Graph answered {url_path(first.url)} with a redirect "
-                              "but no address to download from.", retriable=True)
+            raise SourceError(
+                f"Microsoft Graph answered {url_path(first.url)} with a redirect "
+                "but no address to download from.",
+                retriable=True,
+            )
         target = urljoin(first.url, location)
         return self.http.request("GET", target, allow=(423,), allow_redirects=True)

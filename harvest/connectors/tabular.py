@@ -298,16 +298,23 @@ def _doubtful_header(number: int, raw: list[str], below: list[Record] | None) ->
     no heading row), or the row below fills more columns and looks like headings too."""
     data = [c.strip() for c in raw if _DATA_LIKE.fullmatch(c.strip())]
     if data:
-        return [f"Row {number} was taken as the headings, but some of its cells look like data "
-                f"({_listed([repr(c) for c in data], 3)}). If the sheet has no heading row, add "
-                "one above the data (its values are kept meanwhile, as column names)."]
+        return [
+            f"Row {number} was taken as the headings, but some of its cells look like data "
+            f"({_listed([repr(c) for c in data], 3)}). If the sheet has no heading row, add "
+            "one above the data (its values are kept meanwhile, as column names)."
+        ]
     if below:
         n, cells = below[0]
-        if _filled(cells) > _filled(raw) and _looks_like_header(cells) and not any(
-                _DATA_LIKE.fullmatch(c.strip()) for c in cells):
-            return [f"Row {number} was taken as the headings, but row {n} below it also looks "
-                    f"like headings and fills more columns. If row {n} holds the headings, set "
-                    f"header_row: {n} in harvest.yaml."]
+        if (
+            _filled(cells) > _filled(raw)
+            and _looks_like_header(cells)
+            and not any(_DATA_LIKE.fullmatch(c.strip()) for c in cells)
+        ):
+            return [
+                f"Row {number} was taken as the headings, but row {n} below it also looks "
+                f"like headings and fills more columns. If row {n} holds the headings, set "
+                f"header_row: {n} in harvest.yaml."
+            ]
     return []
 
 

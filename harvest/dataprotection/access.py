@@ -18,8 +18,15 @@ import sqlite_utils
 from harvest.dataprotection.erasure import NotFoundError, resolve
 from harvest.errors import HarvestError
 
-SECTIONS = ("person", "records", "raw_rows", "attendances", "outcomes", "data_problems",
-            "review_decisions")
+SECTIONS = (
+    "person",
+    "records",
+    "raw_rows",
+    "attendances",
+    "outcomes",
+    "data_problems",
+    "review_decisions",
+)
 
 
 @dataclass
@@ -28,8 +35,9 @@ class ExportSummary:
     counts: dict[str, int]
 
     def summary(self) -> str:
-        parts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in self.counts.items()
-                          if k != "person")
+        parts = ", ".join(
+            f"{n} {k.replace('_', ' ')}" for k, n in self.counts.items() if k != "person"
+        )
         return f"Wrote everything held about the person to {self.path}: {parts}."
 
 
@@ -48,32 +56,62 @@ def person_data(db: sqlite_utils.Database, person_id: int) -> dict[str, list[dic
     for r in records:
         r["extra"] = json.loads(r["extra"]) if r.get("extra") else None
     keys = sorted({(r["source"], r["source_key"]) for r in records})
-    raw = [row for k in keys for row in _dicts(
-        db, "SELECT id, source, source_key, version, table_key, location, row_number, data,"
+    raw = [
+        row
+        for k in keys
+        for row in _dicts(
+            db,
+            "SELECT id, source, source_key, version, table_key, location, row_number, data,"
             " first_seen, last_seen FROM raw_rows WHERE source = ? AND source_key = ?"
-            " ORDER BY version", list(k))]
+            " ORDER BY version",
+            list(k),
+        )
+    ]
     for r in raw:
         r["data"] = json.loads(r["data"])
     ids = [r["id"] for r in raw] or [0]
     marks = ",".join("?" * len(ids))
     return {
-        "person": [{**p, "merged_ids": [r[0] for r in db.execute(
-            "SELECT merged_id FROM person_merges WHERE person_id = ?", [pid]).fetchall()]}
-            for p in person],
+        "person": [
+            {
+                **p,
+                "merged_ids": [
+                    r[0]
+                    for r in db.execute(
+                        "SELECT merged_id FROM person_merges WHERE person_id = ?", [pid]
+                    ).fetchall()
+                ],
+            }
+            for p in person
+        ],
         "records": records,
         "raw_rows": raw,
         "attendances": _dicts(
-            db, f"SELECT a.source, a.activity_date, act.name AS activity, a.attendance_status,"
-                f" a.ticket_type, a.referral_source FROM attendances a LEFT JOIN activities act"
-                f" ON act.id = a.activity_id WHERE a.record_id IN ({marks})", ids),
-        "outcomes": _dicts(db, f"SELECT source, outcome, outcome_date, measure, score FROM "
-                               f"outcomes WHERE record_id IN ({marks})", ids),
-        "data_problems": _dicts(db, f"SELECT source, location, row_number, field, value,"
-                                    f" problem, created_at FROM issues WHERE record_id IN"
-                                    f" ({marks})", ids),
+            db,
+            f"SELECT a.source, a.activity_date, act.name AS activity, a.attendance_status,"
+            f" a.ticket_type, a.referral_source FROM attendances a LEFT JOIN activities act"
+            f" ON act.id = a.activity_id WHERE a.record_id IN ({marks})",
+            ids,
+        ),
+        "outcomes": _dicts(
+            db,
+            f"SELECT source, outcome, outcome_date, measure, score FROM "
+            f"outcomes WHERE record_id IN ({marks})",
+            ids,
+        ),
+        "data_problems": _dicts(
+            db,
+            f"SELECT source, location, row_number, field, value,"
+            f" problem, created_at FROM issues WHERE record_id IN"
+            f" ({marks})",
+            ids,
+        ),
         "review_decisions": _dicts(
-            db, f"SELECT decision, decided_by, decided_at, via, undone_at FROM match_decisions"
-                f" WHERE record_a IN ({marks}) OR record_b IN ({marks})", ids + ids),
+            db,
+            f"SELECT decision, decided_by, decided_at, via, undone_at FROM match_decisions"
+            f" WHERE record_a IN ({marks}) OR record_b IN ({marks})",
+            ids + ids,
+        ),
     }
 
 
@@ -86,8 +124,9 @@ def export_person(db: sqlite_utils.Database, person_id: int, path: Path) -> Expo
         raise HarvestError(f"{path}: export to a .xlsx or a .json file.")
     data = person_data(db, person_id)
     if suffix == ".json":
-        path.write_text(json.dumps(data, indent=1, ensure_ascii=False, default=str),
-                        encoding="utf-8")
+        path.write_text(
+            json.dumps(data, indent=1, ensure_ascii=False, default=str), encoding="utf-8"
+        )
     else:
         _write_xlsx(data, path)
     counts = {k: len(v) for k, v in data.items()}

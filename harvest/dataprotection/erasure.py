@@ -45,9 +45,12 @@ class Who:
     date_of_birth: str | None = None
 
     def describe(self) -> str:  # for messages to the operator only, never the audit log
-        parts = [f"person {self.person_id}" if self.person_id else "",
-                 self.email or "", self.phone or "",
-                 f"{self.name} born {self.date_of_birth}" if self.name else ""]
+        parts = [
+            f"person {self.person_id}" if self.person_id else "",
+            self.email or "",
+            self.phone or "",
+            f"{self.name} born {self.date_of_birth}" if self.name else "",
+        ]
         return ", ".join(p for p in parts if p)
 
 
@@ -82,8 +85,9 @@ def resolve(db: sqlite_utils.Database, person_id: int) -> int:
     seen = set()
     while person_id not in seen:
         seen.add(person_id)
-        row = db.execute("SELECT person_id FROM person_merges WHERE merged_id = ?",
-                         [person_id]).fetchone()
+        row = db.execute(
+            "SELECT person_id FROM person_merges WHERE merged_id = ?", [person_id]
+        ).fetchone()
         if not row:
             break
         person_id = row[0]
@@ -122,13 +126,15 @@ def _by_name_dob(db: sqlite_utils.Database, name: str, dob: str) -> set[int]:
     want = (given_key(words[0]), family_key(words[-1])) if len(words) > 1 else (None, None)
     if None in want:
         raise NotFoundError("Give a given name and a family name, e.g. --name 'Ann Lee'.")
-    rows = db.execute("SELECT id, given_name, family_name FROM records WHERE date_of_birth = ?",
-                      [dob]).fetchall()
+    rows = db.execute(
+        "SELECT id, given_name, family_name FROM records WHERE date_of_birth = ?", [dob]
+    ).fetchall()
     return {i for i, g, f in rows if g and f and (given_key(g), family_key(f)) == want}
 
 
 def _same_identity(a: dict, b: dict) -> bool:
     """Two records plainly about the same individual: same names, or same email or phone."""
+
     def names(r: dict) -> tuple:
         return (given_key(r["given_name"] or "") or None, family_key(r["family_name"] or ""))
 
@@ -143,7 +149,8 @@ def _rows(db: sqlite_utils.Database, where: str, params: list) -> list[dict[str,
         f"""SELECT r.id, r.source, r.source_key, r.version, r.location, r.row_number,
                    r.first_seen, r.last_seen, c.person_id, c.is_current, {cols}
             FROM raw_rows r LEFT JOIN records c ON c.id = r.id WHERE {where} ORDER BY r.id""",
-        params)
+        params,
+    )
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
@@ -152,15 +159,18 @@ def find_person(db: sqlite_utils.Database, who: Who) -> Plan:
     """Every version of every row about this person; NotFoundError when there is none."""
     seed = _seed(db, who)
     if not seed:
-        raise NotFoundError(f"Nobody in the store matches {who.describe() or 'nothing given'}: "
-                            "nothing was changed. Check the spelling, or try another detail.")
+        raise NotFoundError(
+            f"Nobody in the store matches {who.describe() or 'nothing given'}: "
+            "nothing was changed. Check the spelling, or try another detail."
+        )
     marks = ",".join("?" * len(seed))
     mine = _rows(db, f"r.id IN ({marks})", list(seed))
     people = sorted({r["person_id"] for r in mine if r["person_id"] is not None})
     if who.person_id is None and people:  # their other records, unless joined by mistake
         others = _rows(db, f"c.person_id IN ({','.join('?' * len(people))})", people)
-        mine += [o for o in others if o["id"] not in seed
-                 and any(_same_identity(o, m) for m in mine)]
+        mine += [
+            o for o in others if o["id"] not in seed and any(_same_identity(o, m) for m in mine)
+        ]
     keys = sorted({(r["source"], r["source_key"]) for r in mine})
     every = [r for k in keys for r in _rows(db, "r.source = ? AND r.source_key = ?", list(k))]
     return Plan([r["id"] for r in every], every, people)
@@ -188,15 +198,28 @@ def erase(db: sqlite_utils.Database, raw_ids: list[int], key: bytes | None = Non
     out = Erased()
     _gone(db, raw_ids)
     in_gone = "IN (SELECT id FROM temp.gone)"
-    rows = db.execute(f"SELECT source, source_key, content_hash FROM raw_rows WHERE id {in_gone}"
-                      ).fetchall()
+    rows = db.execute(
+        f"SELECT source, source_key, content_hash FROM raw_rows WHERE id {in_gone}"
+    ).fetchall()
     out.sources = sorted({r[0] for r in rows})
-    cols = ", ".join(f"[{f}]" for f in ("given_name", "family_name", "date_of_birth", "email",
-                                        "phone"))
+    cols = ", ".join(
+        f"[{f}]" for f in ("given_name", "family_name", "date_of_birth", "email", "phone")
+    )
     recs = db.execute(f"SELECT person_id, {cols} FROM records WHERE id {in_gone}").fetchall()
     people = {r[0] for r in recs if r[0] is not None}
-    keys = {k for r in recs for k in person_keys(dict(zip(
-        ("given_name", "family_name", "date_of_birth", "email", "phone"), r[1:], strict=True)))}
+    keys = {
+        k
+        for r in recs
+        for k in person_keys(
+            dict(
+                zip(
+                    ("given_name", "family_name", "date_of_birth", "email", "phone"),
+                    r[1:],
+                    strict=True,
+                )
+            )
+        )
+    }
     out.attendances = _delete(db, "attendances", f"record_id {in_gone}")
     out.outcomes = _delete(db, "outcomes", f"record_id {in_gone}")
     out.issues = _delete(db, "issues", f"record_id {in_gone}")
@@ -222,8 +245,12 @@ def _tidy_people(db: sqlite_utils.Database, people: set[int], out: Erased) -> li
             split.append(pid)
             continue
         out.people_removed += 1
-        merged = [r[0] for r in db.execute(
-            "SELECT merged_id FROM person_merges WHERE person_id = ?", [pid]).fetchall()]
+        merged = [
+            r[0]
+            for r in db.execute(
+                "SELECT merged_id FROM person_merges WHERE person_id = ?", [pid]
+            ).fetchall()
+        ]
         for old in [pid, *merged]:
             db.execute("DELETE FROM person_keys WHERE person_id = ?", [old])
         db.execute("DELETE FROM person_merges WHERE person_id = ? OR merged_id = ?", [pid, pid])
@@ -256,15 +283,21 @@ class ForgetResult:
             f"Forgotten: {e.records} record(s) ({e.raw_rows} raw row version(s)), "
             f"{e.attendances} attendance(s), {e.outcomes} outcome(s), {e.decisions} review "
             f"decision(s), {e.issues} data problem(s); {e.people_removed} person(s) removed"
-            + (f", {e.people_split} kept with their other records (cluster split)"
-               if e.people_split else "") + ".",
-            "The store was vacuumed" + (" and funders.db rebuilt" if self.published else "")
+            + (
+                f", {e.people_split} kept with their other records (cluster split)"
+                if e.people_split
+                else ""
+            )
+            + ".",
+            "The store was vacuumed"
+            + (" and funders.db rebuilt" if self.published else "")
             + ": the values are gone from the files.",
         ]
         if e.sources:
             lines.append(
                 "These sources may still hold the data; delete it there too (harvest will not "
-                f"bring it back): {', '.join(e.sources)}.")
+                f"bring it back): {', '.join(e.sources)}."
+            )
         return "\n".join(lines)
 
 

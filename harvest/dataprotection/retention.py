@@ -55,9 +55,11 @@ class RetentionResult:
         verb = "would" if self.dry_run else "did"
         if not (self.raw_rows_blanked or self.records_deleted or self.people_removed):
             return "retention: nothing is past its retention period."
-        return (f"retention ({'dry run' if self.dry_run else 'applied'}): {verb} blank "
-                f"{self.raw_rows_blanked:,} raw row(s), delete {self.records_deleted:,} "
-                f"record version(s) and remove {self.people_removed:,} person(s).")
+        return (
+            f"retention ({'dry run' if self.dry_run else 'applied'}): {verb} blank "
+            f"{self.raw_rows_blanked:,} raw row(s), delete {self.records_deleted:,} "
+            f"record version(s) and remove {self.people_removed:,} person(s)."
+        )
 
 
 def cutoff(years: float, today: datetime | None = None) -> str:
@@ -71,7 +73,9 @@ def _ids(db: sqlite_utils.Database, sql: str, params: list) -> list[int]:
 
 def _unseen_people(db: sqlite_utils.Database, before: str) -> list[int]:
     """Raw row ids of people with no row read and no attendance or outcome since ``before``."""
-    return _ids(db, """
+    return _ids(
+        db,
+        """
         WITH seen AS (
           SELECT c.person_id AS pid, max(max(r.last_seen), coalesce(max(a.activity_date), ''),
                                           coalesce(max(o.outcome_date), '')) AS last
@@ -80,11 +84,13 @@ def _unseen_people(db: sqlite_utils.Database, before: str) -> list[int]:
           LEFT JOIN outcomes o ON o.record_id = c.id
           WHERE c.person_id IS NOT NULL GROUP BY c.person_id)
         SELECT c.id FROM records c JOIN seen ON seen.pid = c.person_id WHERE seen.last < ?""",
-        [before])
+        [before],
+    )
 
 
-def apply_retention(db: sqlite_utils.Database, settings: Any, dry_run: bool = False,
-                    today: datetime | None = None) -> RetentionResult:
+def apply_retention(
+    db: sqlite_utils.Database, settings: Any, dry_run: bool = False, today: datetime | None = None
+) -> RetentionResult:
     """Apply the policy; the caller holds the transaction (a dry run is rolled back here)."""
     from harvest.dataprotection.erasure import erase  # light import for config.py
 
@@ -99,15 +105,19 @@ def apply_retention(db: sqlite_utils.Database, settings: Any, dry_run: bool = Fa
             erased = erase(db, ids)
             result.people_removed, result.records_deleted = erased.people_removed, erased.records
         if rules.records_years:
-            ids = _ids(db, "SELECT id FROM raw_rows WHERE last_seen < ?",
-                       [cutoff(rules.records_years, today)])
+            ids = _ids(
+                db,
+                "SELECT id FROM raw_rows WHERE last_seen < ?",
+                [cutoff(rules.records_years, today)],
+            )
             erased = erase(db, ids)
             result.records_deleted += erased.raw_rows
             result.people_removed += erased.people_removed
         if rules.raw_rows_years:
             result.raw_rows_blanked = db.execute(
                 "UPDATE raw_rows SET data = ? WHERE last_seen < ? AND data != ?",
-                [BLANKED, cutoff(rules.raw_rows_years, today), BLANKED]).rowcount
+                [BLANKED, cutoff(rules.raw_rows_years, today), BLANKED],
+            ).rowcount
     except BaseException:
         db.execute("ROLLBACK TO retention")
         db.execute("RELEASE retention")
@@ -118,8 +128,9 @@ def apply_retention(db: sqlite_utils.Database, settings: Any, dry_run: bool = Fa
     return result
 
 
-def run_retention(db: sqlite_utils.Database, settings: Any, dry_run: bool = False,
-                  command: str = "retention") -> RetentionResult:
+def run_retention(
+    db: sqlite_utils.Database, settings: Any, dry_run: bool = False, command: str = "retention"
+) -> RetentionResult:
     """Apply (or dry-run) the policy in its own transaction, with an audit entry."""
     from harvest import audit, store
 
@@ -129,8 +140,14 @@ def run_retention(db: sqlite_utils.Database, settings: Any, dry_run: bool = Fals
     with store.transaction(db):
         result = apply_retention(db, settings, dry_run)
         if not dry_run:
-            audit.record(db, "retention", {
-                "raw_rows_blanked": result.raw_rows_blanked,
-                "records_deleted": result.records_deleted,
-                "people_removed": result.people_removed}, command=command)
+            audit.record(
+                db,
+                "retention",
+                {
+                    "raw_rows_blanked": result.raw_rows_blanked,
+                    "records_deleted": result.records_deleted,
+                    "people_removed": result.people_removed,
+                },
+                command=command,
+            )
     return result

@@ -60,11 +60,16 @@ class Tombstones:
         self.key, self.source, self.digests = key, source, digests
 
     @classmethod
-    def for_source(cls, db: sqlite_utils.Database, source: str,
-                   tokens: TokenStore | None = None) -> Tombstones | None:
+    def for_source(
+        cls, db: sqlite_utils.Database, source: str, tokens: TokenStore | None = None
+    ) -> Tombstones | None:
         """None when nothing from this source was ever forgotten (no key needed, no cost)."""
-        digests = {r[0] for r in db.execute(
-            "SELECT digest FROM tombstones WHERE source = ?", [source]).fetchall()}
+        digests = {
+            r[0]
+            for r in db.execute(
+                "SELECT digest FROM tombstones WHERE source = ?", [source]
+            ).fetchall()
+        }
         if not digests:
             return None
         key = tombstone_key(tokens)
@@ -73,9 +78,12 @@ class Tombstones:
                 f"Rows from {source!r} were forgotten, but the key that recognises them "
                 f"({KEY_NAME!r}) is not in the token store, so harvest cannot tell whether "
                 "they are being read again. Restore the token store from its backup; nothing "
-                "from this source was synced.")
+                "from this source was synced."
+            )
         return cls(key, source, digests)
 
     def forgotten(self, source_key: str, content_hash: str) -> bool:
-        return (digest(self.key, "key", self.source, source_key) in self.digests
-                or digest(self.key, "content", self.source, content_hash) in self.digests)
+        return (
+            digest(self.key, "key", self.source, source_key) in self.digests
+            or digest(self.key, "content", self.source, content_hash) in self.digests
+        )

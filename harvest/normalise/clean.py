@@ -38,12 +38,33 @@ from harvest.normalise.standard import Field, Value, load_standard
 
 Result = tuple[object | None, str | None]
 EMPTY: Result = (None, None)
-CACHE_SIZE = 16_384  # per cleaner: repeated values (dates, towns, categories) hit; memory stays flat
+CACHE_SIZE = (
+    16_384  # per cleaner: repeated values (dates, towns, categories) hit; memory stays flat
+)
 
-PLACEHOLDERS = frozenset({
-    "", "-", "--", "n/a", "na", "n.a.", "#n/a", "none", "null", "nan", "unknown", "not known",
-    "?", "??", "tbc", "tba", "nil", ".", "not applicable",
-})
+PLACEHOLDERS = frozenset(
+    {
+        "",
+        "-",
+        "--",
+        "n/a",
+        "na",
+        "n.a.",
+        "#n/a",
+        "none",
+        "null",
+        "nan",
+        "unknown",
+        "not known",
+        "?",
+        "??",
+        "tbc",
+        "tba",
+        "nil",
+        ".",
+        "not applicable",
+    }
+)
 
 P_NAME = "not a name (it has no letters)"
 P_EMAIL = "not an email address"
@@ -175,9 +196,7 @@ def clean_email(text: str) -> Result:
 _EXTENSION = re.compile(r"\s*(?:x|ext|extn|extension)\.?\s*\d{1,6}\s*$", re.IGNORECASE)
 _NOT_DIGIT = re.compile(r"[^\d+]+")
 # +44, 0044 or 44, or the trunk 0; then mobile 07, geographic 01/02, non-geographic 03
-_UK_PHONE = re.compile(
-    r"(?:(?:\+44|0044|44)0?|0)?(7\d{9}|1\d{8,9}|2[03489]\d{8}|3[0347]\d{8})"
-)
+_UK_PHONE = re.compile(r"(?:(?:\+44|0044|44)0?|0)?(7\d{9}|1\d{8,9}|2[03489]\d{8}|3[0347]\d{8})")
 _PHONE_SPLIT = re.compile(r"[,;/&]|\bor\b|\band\b", re.IGNORECASE)
 
 
@@ -224,12 +243,14 @@ _POSTCODE = re.compile(f"({_OUTWARD})({_INWARD})")
 _POSTCODE_AT_END = re.compile(rf"\b({_OUTWARD})\s*({_INWARD})$")
 _OUTWARD_ONLY = re.compile(_OUTWARD)
 _POSTCODE_LIKE = re.compile(r"([A-Z]{1,2})\d[A-Z\d]?\d[A-Z]{2}")
-_AREAS = frozenset("""
+_AREAS = frozenset(
+    """
     AB AL B BA BB BD BH BL BN BR BS BT CA CB CF CH CM CO CR CT CV CW DA DD DE DG DH DL DN DT
     DY E EC EH EN EX FK FY G GL GU GY HA HD HG HP HR HS HU HX IG IM IP IV JE KA KT KW KY L LA
     LD LE LL LN LS LU M ME MK ML N NE NG NN NP NR NW OL OX PA PE PH PL PO PR RG RH RM S SA SE
     SG SK SL SM SN SO SP SR SS ST SW SY TA TD TF TN TQ TR TS TW UB W WA WC WD WF WN WR WS WV
-    YO ZE""".split())
+    YO ZE""".split()
+)
 _DUMMY_AREAS = frozenset({"AA", "XX", "ZZ"})
 
 
@@ -270,9 +291,20 @@ _TOKEN = re.compile(r"[a-z]+|\d+")
 _MONTHS = {
     name: number
     for number, names in enumerate(
-        ("jan january", "feb february", "mar march", "apr april", "may", "jun june",
-         "jul july", "aug august", "sep sept september", "oct october", "nov november",
-         "dec december"),
+        (
+            "jan january",
+            "feb february",
+            "mar march",
+            "apr april",
+            "may",
+            "jun june",
+            "jul july",
+            "aug august",
+            "sep sept september",
+            "oct october",
+            "nov november",
+            "dec december",
+        ),
         start=1,
     )
     for name in names.split()

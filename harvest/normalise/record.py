@@ -42,7 +42,9 @@ class RowNormaliser:
         std = standard or load_standard()
         self.today = today or date.today()
         self.mapped = [(i, std.field(m.field), {}) for i, m in enumerate(maps) if m.field]
-        self.unmapped = [(i, h) for i, (h, m) in enumerate(zip(headers, maps, strict=False)) if not m.field]
+        self.unmapped = [
+            (i, h) for i, (h, m) in enumerate(zip(headers, maps, strict=False)) if not m.field
+        ]
         self.fill = [(std.field(k), v) for k, v in (fill or {}).items()]
 
     def __call__(self, values: list[str]) -> Normalised:

@@ -70,8 +70,10 @@ PEOPLE_COLUMNS = {
     "last_sync_run_id": "The sync run that last changed this person (see sync_runs).",
 }
 TABLES: dict[str, dict[str, Any]] = {
-    "raw_rows": {"description": "Every row exactly as read from its source, kept unchanged. "
-                 "A changed row is stored again as a new version."},
+    "raw_rows": {
+        "description": "Every row exactly as read from its source, kept unchanged. "
+        "A changed row is stored again as a new version."
+    },
     "activities": {"description": "Each activity, session, event or service, named once."},
     "attendances": {
         "description": "One row for each time a person registered for or came to an activity.",
@@ -83,11 +85,13 @@ TABLES: dict[str, dict[str, Any]] = {
             "attendance_status": "Registered, attended, no show or cancelled.",
         },
     },
-    "outcomes": {"description": "Outcomes achieved and scores taken (such as WEMWBS or PHQ-9), "
-                 "one row per record that has one."},
+    "outcomes": {
+        "description": "Outcomes achieved and scores taken (such as WEMWBS or PHQ-9), "
+        "one row per record that has one."
+    },
     "issues": {
         "description": "Data problems found while reading sources: the row, the field, the "
-                       "value and what was wrong with it.",
+        "value and what was wrong with it.",
         "columns": {
             "problem": "What was wrong, in plain English.",
             "severity": "'warning' (the row was kept) or 'error' (it could not be used).",
@@ -95,42 +99,66 @@ TABLES: dict[str, dict[str, Any]] = {
         },
     },
     "sync_runs": {"description": "Each time `harvest sync` ran, and how it ended."},
-    "source_runs": {"description": "What each sync did for each source: rows read, new, "
-                    "changed, unchanged and problems found."},
+    "source_runs": {
+        "description": "What each sync did for each source: rows read, new, "
+        "changed, unchanged and problems found."
+    },
     "source_state": {
         "description": "Where each source's next sync starts from, and its last successful sync.",
         "columns": {"last_success_at": "When this source last synced without failing (UTC)."},
     },
-    "standard": {"description": "The common data standard: every field, what it means, its "
-                 "hashtag and its allowed values."},
+    "standard": {
+        "description": "The common data standard: every field, what it means, its "
+        "hashtag and its allowed values."
+    },
     "person_keys": {"description": "Keys used to match records to people.", "hidden": True},
-    "person_merges": {"description": "People found to be the same person: each merged id and "
-                      "the person it now counts as."},
-    "match_pairs": {"description": "Pairs of records that may be the same person, with the "
-                    "matching probability and whether they were linked or need a review."},
-    "match_decisions": {"description": "Decisions on possible duplicates: same person or not, "
-                        "by whom and when (undone decisions are kept)."},
-    "match_runs": {"description": "Each time people were matched: settings, counts and time "
-                   "taken."},
-    "match_cache": {"description": "The identifying values of current records, grouped as "
-                    "matching uses them, kept so that a re-sync need not read every record "
-                    "again. Emptied whenever a record is deleted or its identifying values "
-                    "change.", "hidden": True},
-    "match_flips": {"description": "Ids of records that stopped or started being current "
-                    "since the last match.", "hidden": True},
+    "person_merges": {
+        "description": "People found to be the same person: each merged id and "
+        "the person it now counts as."
+    },
+    "match_pairs": {
+        "description": "Pairs of records that may be the same person, with the "
+        "matching probability and whether they were linked or need a review."
+    },
+    "match_decisions": {
+        "description": "Decisions on possible duplicates: same person or not, "
+        "by whom and when (undone decisions are kept)."
+    },
+    "match_runs": {
+        "description": "Each time people were matched: settings, counts and time taken."
+    },
+    "match_cache": {
+        "description": "The identifying values of current records, grouped as "
+        "matching uses them, kept so that a re-sync need not read every record "
+        "again. Emptied whenever a record is deleted or its identifying values "
+        "change.",
+        "hidden": True,
+    },
+    "match_flips": {
+        "description": "Ids of records that stopped or started being current since the last match.",
+        "hidden": True,
+    },
     # data protection (harvest/audit.py, harvest/dataprotection/)
-    "audit_runs": {"description": "Who did what, and when: each sync, publish, review decision, "
-                  "export, erasure and login change, with counts (never personal data). "
-                  "Append-only."},
-    "tombstones": {"description": "Keyed hashes of rows erased with `harvest forget`, so a sync "
-                   "never brings them back. They cannot be read back into values."},
-    "geo_postcodes": {"description": "Each live UK postcode with its local authority, ward, "
-                      "region and country codes and deprivation decile (1 = most deprived), "
-                      "from the ONS Postcode Directory (`harvest geo import`). Source: Office "
-                      "for National Statistics, Open Government Licence v3.0."},
+    "audit_runs": {
+        "description": "Who did what, and when: each sync, publish, review decision, "
+        "export, erasure and login change, with counts (never personal data). "
+        "Append-only."
+    },
+    "tombstones": {
+        "description": "Keyed hashes of rows erased with `harvest forget`, so a sync "
+        "never brings them back. They cannot be read back into values."
+    },
+    "geo_postcodes": {
+        "description": "Each live UK postcode with its local authority, ward, "
+        "region and country codes and deprivation decile (1 = most deprived), "
+        "from the ONS Postcode Directory (`harvest geo import`). Source: Office "
+        "for National Statistics, Open Government Licence v3.0."
+    },
     "geo_areas": {"description": "The names of the areas in geo_postcodes."},
-    "meta": {"description": "Facts about the store, such as the standard's version.",
-             "hidden": True},
+    "meta": {
+        "description": "Facts about the store, such as the standard's version.",
+        "hidden": True,
+    },
 }
 
 
@@ -160,10 +188,16 @@ def table_metadata() -> dict[str, dict[str, Any]]:
         **{k: v for k, v in PEOPLE_COLUMNS.items() if k != "person_id"},
     }
     return {
-        "records": {"description": "Every row from every source, cleaned into the common data "
-                    "standard. One row per version of a source row.", "columns": records},
-        "people": {"description": "Each person once, however many rows and sources they "
-                   "appear in, with their best-known details.", "columns": people},
+        "records": {
+            "description": "Every row from every source, cleaned into the common data "
+            "standard. One row per version of a source row.",
+            "columns": records,
+        },
+        "people": {
+            "description": "Each person once, however many rows and sources they "
+            "appear in, with their best-known details.",
+            "columns": people,
+        },
         **TABLES,
     }
 
@@ -181,7 +215,7 @@ def build_metadata(organisation: str, db_name: str = "harvest") -> dict[str, Any
         "databases": {
             db_name: {
                 "description": "The harvest store: raw rows, cleaned records, people, "
-                               "activities, attendances, outcomes and data problems.",
+                "activities, attendances, outcomes and data problems.",
                 "tables": table_metadata(),
                 "queries": load_queries(),
             }
@@ -196,16 +230,34 @@ def metadata_path_for(db_path: Path) -> Path:
 
 def write_metadata(organisation: str, db_path: Path) -> Path:
     """Write the metadata as JSON next to the database and return its path."""
-    return write_json(metadata_path_for(Path(db_path)),
-                      build_metadata(organisation, db_name=Path(db_path).stem))
+    return write_json(
+        metadata_path_for(Path(db_path)), build_metadata(organisation, db_name=Path(db_path).stem)
+    )
 
 
-def datasette_args(db_path: Path | list[Path], metadata_path: Path, host: str, port: int,
-                   settings: dict[str, str] | None = None, plugins: bool = False) -> list[str]:
+def datasette_args(
+    db_path: Path | list[Path],
+    metadata_path: Path,
+    host: str,
+    port: int,
+    settings: dict[str, str] | None = None,
+    plugins: bool = False,
+) -> list[str]:
     """The command line that runs Datasette on the databases (read-write, as sync may run too)."""
     paths = db_path if isinstance(db_path, list) else [db_path]
-    args = [sys.executable, "-m", "datasette", "serve", *map(str, paths),
-            "--metadata", str(metadata_path), "--host", host, "--port", str(port)]
+    args = [
+        sys.executable,
+        "-m",
+        "datasette",
+        "serve",
+        *map(str, paths),
+        "--metadata",
+        str(metadata_path),
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
     for name, value in (settings or SETTINGS).items():
         args += ["--setting", name, value]
     if plugins:
@@ -229,9 +281,7 @@ def check_port_free(host: str, port: int) -> None:
 
 def check_database(db_path: Path) -> None:
     if not db_path.is_file():
-        raise PublishError(
-            f"There is no harvest database at {db_path}: run `harvest sync` first."
-        )
+        raise PublishError(f"There is no harvest database at {db_path}: run `harvest sync` first.")
 
 
 def write_json(path: Path, metadata: dict[str, Any]) -> Path:
@@ -242,10 +292,16 @@ def write_json(path: Path, metadata: dict[str, Any]) -> Path:
     return path
 
 
-def staff_command(organisation: str, db_path: Path, host: str = "127.0.0.1", port: int = 8001,
-                  funders_db: Path | None = None, users: list[User] | None = None,
-                  settings: PublishConfig | None = None, tokens: TokenStore | None = None,
-                  ) -> tuple[list[str], dict[str, str]]:
+def staff_command(
+    organisation: str,
+    db_path: Path,
+    host: str = "127.0.0.1",
+    port: int = 8001,
+    funders_db: Path | None = None,
+    users: list[User] | None = None,
+    settings: PublishConfig | None = None,
+    tokens: TokenStore | None = None,
+) -> tuple[list[str], dict[str, str]]:
     """The command line and extra environment for the staff server.
 
     With no users it is the open, this-computer-only server of old; with users, everyone
@@ -260,27 +316,40 @@ def staff_command(organisation: str, db_path: Path, host: str = "127.0.0.1", por
     users = users if users is not None else Users(users_path(db_path)).all()
     if not users:
         if host not in LOCAL_HOSTS:
-            log.warning("Serving personal data on %s with no logins: anyone who can reach this "
-                        "address can read it. Add users with `harvest users add`.", host)
+            log.warning(
+                "Serving personal data on %s with no logins: anyone who can reach this "
+                "address can read it. Add users with `harvest users add`.",
+                host,
+            )
         metadata = build_metadata(organisation, db_name=db_path.stem)
         if funders:
             metadata["databases"][funders[0].stem] = funders_database_metadata(
-                settings or PublishConfig(), with_auth=False)
+                settings or PublishConfig(), with_auth=False
+            )
         path = write_json(metadata_path_for(db_path), metadata)
         return datasette_args([db_path, *funders], path, host, port), {}
     metadata = secure_staff_metadata(
-        build_metadata(organisation, db_name=db_path.stem), db_path.stem, users,
-        funders[0].stem if funders else None, settings or PublishConfig())
+        build_metadata(organisation, db_name=db_path.stem),
+        db_path.stem,
+        users,
+        funders[0].stem if funders else None,
+        settings or PublishConfig(),
+    )
     path = write_json(metadata_path_for(db_path), metadata)
     env = login_env(users, tokens)
-    args = datasette_args([db_path, *funders], path, host, port, {**SETTINGS, **LOCKED},
-                          plugins=True)
+    args = datasette_args(
+        [db_path, *funders], path, host, port, {**SETTINGS, **LOCKED}, plugins=True
+    )
     return args, env
 
 
-def funders_command(config: Any, host: str = "127.0.0.1", port: int = 8002,
-                    users: list[User] | None = None, tokens: TokenStore | None = None,
-                    ) -> tuple[list[str], dict[str, str]]:
+def funders_command(
+    config: Any,
+    host: str = "127.0.0.1",
+    port: int = 8002,
+    users: list[User] | None = None,
+    tokens: TokenStore | None = None,
+) -> tuple[list[str], dict[str, str]]:
     """The command line and extra environment for the funder view: funders.db only, logins."""
     from harvest.publish.funders import funders_path, publish_config
     from harvest.publish.users import Users, users_path
@@ -290,8 +359,10 @@ def funders_command(config: Any, host: str = "127.0.0.1", port: int = 8002,
         raise PublishError(f"There is no funders database at {db_path}: run `harvest publish`.")
     users = users if users is not None else Users(users_path(config.database_path)).all()
     if not users:
-        raise PublishError("Nobody can log in to the funder view yet: add a user with "
-                           "`harvest users add NAME --role funder` (and one with --role staff).")
+        raise PublishError(
+            "Nobody can log in to the funder view yet: add a user with "
+            "`harvest users add NAME --role funder` (and one with --role staff)."
+        )
     metadata = funder_metadata(config.organisation, publish_config(config), users, db_path.stem)
     path = write_json(metadata_path_for(db_path), metadata)
     env = login_env(users, tokens)
@@ -300,8 +371,10 @@ def funders_command(config: Any, host: str = "127.0.0.1", port: int = 8002,
 
 def login_env(users: list[User], tokens: TokenStore | None) -> dict[str, str]:
     """The password hashes and the cookie-signing secret, for Datasette's environment."""
-    return {**auth_plugin_config(users)[1],
-            "DATASETTE_SECRET": datasette_secret(tokens or TokenStore())}
+    return {
+        **auth_plugin_config(users)[1],
+        "DATASETTE_SECRET": datasette_secret(tokens or TokenStore()),
+    }
 
 
 def run_datasette(args: list[str], env: dict[str, str]) -> int:
@@ -322,9 +395,15 @@ def run_datasette(args: list[str], env: dict[str, str]) -> int:
         return 0
 
 
-def serve(organisation: str, db_path: Path, host: str = "127.0.0.1", port: int = 8001,
-          funders_db: Path | None = None, users: list[User] | None = None,
-          settings: PublishConfig | None = None) -> int:
+def serve(
+    organisation: str,
+    db_path: Path,
+    host: str = "127.0.0.1",
+    port: int = 8001,
+    funders_db: Path | None = None,
+    users: list[User] | None = None,
+    settings: PublishConfig | None = None,
+) -> int:
     """Run the staff Datasette on the store (and funders.db) in the foreground until stopped."""
     check_database(Path(db_path))
     check_port_free(host, port)

@@ -113,13 +113,17 @@ def read(db: sqlite3.Connection, name: str, settings: Any) -> tuple[list[str], l
         query = queries[name]
         cursor = db.execute(query["sql"], dict.fromkeys(query["params"], ""))
     elif name in PERSON_TABLES:
-        raise PublishError(f"{name} is a person-level table that funders never see: it is not "
-                           "exported. Export the canned queries instead.")
+        raise PublishError(
+            f"{name} is a person-level table that funders never see: it is not "
+            "exported. Export the canned queries instead."
+        )
     elif name in FUNDER_TABLES:
         cursor = db.execute(f"SELECT * FROM [{name}]")
     else:
-        raise PublishError(f"There is no funder table or query called {name!r}; choose from "
-                           f"{', '.join(published_names())}.")
+        raise PublishError(
+            f"There is no funder table or query called {name!r}; choose from "
+            f"{', '.join(published_names())}."
+        )
     return [c[0] for c in cursor.description], cursor.fetchall()
 
 
@@ -154,8 +158,13 @@ def default_output(names: list[str], fmt: str) -> Path:
     return Path(f"{names[0]}.csv" if len(names) == 1 else "funders-export")
 
 
-def export_funders(config: Any, tables: list[str] | None = None, hxl: bool = False,
-                   fmt: str = "csv", output: Path | None = None) -> list[Exported]:
+def export_funders(
+    config: Any,
+    tables: list[str] | None = None,
+    hxl: bool = False,
+    fmt: str = "csv",
+    output: Path | None = None,
+) -> list[Exported]:
     """Write the funder tables and queries (or only ``tables``); return what was written.
 
     CSV: one table goes to the file ``output`` (default ``NAME.csv``); several go to

@@ -39,16 +39,31 @@ log = logging.getLogger(__name__)
 KEY_NAME = "funders_hmac_key"
 NOT_KNOWN = "Not known"
 NOT_REACHED = ("no_show", "cancelled")
-AGE_BANDS = [(0, "0-15"), (16, "16-24"), (25, "25-34"), (35, "35-44"), (45, "45-54"),
-             (55, "55-64"), (65, "65-74"), (75, "75+")]
+AGE_BANDS = [
+    (0, "0-15"),
+    (16, "16-24"),
+    (25, "25-34"),
+    (35, "35-44"),
+    (45, "45-54"),
+    (55, "55-64"),
+    (65, "65-74"),
+    (75, "75+"),
+]
 ETHNIC_GROUPS = {
-    "white": "White", "mixed": "Mixed or Multiple", "asian": "Asian or Asian British",
-    "black": "Black, Black British, Caribbean or African", "other": "Other ethnic group",
+    "white": "White",
+    "mixed": "Mixed or Multiple",
+    "asian": "Asian or Asian British",
+    "black": "Black, Black British, Caribbean or African",
+    "other": "Other ethnic group",
     "not_stated": "Prefer not to say",
 }
 LABELS = {"yes": "Yes", "no": "No", "prefer_not_to_say": "Prefer not to say"}
-MERGE_COLUMNS = [("merged_person_id", "person_id"), ("from_person_id", "to_person_id"),
-                 ("old_person_id", "new_person_id"), ("merged_id", "person_id")]
+MERGE_COLUMNS = [
+    ("merged_person_id", "person_id"),
+    ("from_person_id", "to_person_id"),
+    ("old_person_id", "new_person_id"),
+    ("merged_id", "person_id"),
+]
 
 SCHEMA = """
 CREATE TABLE people (
@@ -96,9 +111,11 @@ class PublishSummary:
     published_at: str
 
     def summary(self) -> str:
-        return (f"Published {self.path.name}: {self.people:,} people (as pseudonyms), "
-                f"{self.contacts:,} person-months of activity, {self.outcomes:,} outcomes and "
-                f"{self.scores:,} scores, with small numbers suppressed.")
+        return (
+            f"Published {self.path.name}: {self.people:,} people (as pseudonyms), "
+            f"{self.contacts:,} person-months of activity, {self.outcomes:,} outcomes and "
+            f"{self.scores:,} scores, with small numbers suppressed."
+        )
 
 
 def publish_config(config: Any) -> PublishConfig:
@@ -155,6 +172,7 @@ def neutralise(value: Any) -> Any:
 
 # --- reading the store -------------------------------------------------------------------
 
+
 def open_store(path: Path) -> sqlite3.Connection:
     if not path.is_file():
         raise PublishError(f"There is no harvest database at {path}: run `harvest sync` first.")
@@ -195,22 +213,27 @@ def read_contacts(conn: sqlite3.Connection, ident: Identity) -> dict[tuple[str, 
            LEFT JOIN activities act ON act.id = a.activity_id
            WHERE r.is_current = 1 AND a.activity_date IS NOT NULL
              AND coalesce(a.person_id, r.person_id) IS NOT NULL
-             AND coalesce(a.attendance_status, '') NOT IN (?, ?)""", NOT_REACHED)
+             AND coalesce(a.attendance_status, '') NOT IN (?, ?)""",
+        NOT_REACHED,
+    )
     for person_id, activity, month in rows:
         key = (ident(person_id), neutralise(activity or "(activity not given)"), month)
         counts[key] = counts.get(key, 0) + 1
     return counts
 
 
-def read_people(conn: sqlite3.Connection, ident: Identity, first: dict[str, str],
-                today: date) -> Iterator[dict[str, Any]]:
+def read_people(
+    conn: sqlite3.Connection, ident: Identity, first: dict[str, str], today: date
+) -> Iterator[dict[str, Any]]:
     """One row per person (merged people once), with areas from the ONSPD when imported."""
     place_of = onspd.places(conn)
     groups = {v.value: v.group for v in load_standard().values_of("ethnicity")}
     known = districts()
     seen: set[str] = set()
-    rows = conn.execute("SELECT person_id, date_of_birth, age, gender, ethnicity, disability, "
-                        "postcode, role FROM people ORDER BY person_id")
+    rows = conn.execute(
+        "SELECT person_id, date_of_birth, age, gender, ethnicity, disability, "
+        "postcode, role FROM people ORDER BY person_id"
+    )
     for r in rows:
         if r["person_id"] in ident.merged:  # merged into another person: counted as them
             continue
@@ -229,10 +252,12 @@ def read_people(conn: sqlite3.Connection, ident: Identity, first: dict[str, str]
             "role": r["role"] or NOT_KNOWN,
             "postcode_district": district if district in known else None,
             "first_month": first.get(name),
-            "country": place.country, "region": place.region,
+            "country": place.country,
+            "region": place.region,
             "local_authority_code": place.local_authority_code,
             "local_authority": neutralise(place.local_authority),
-            "ward_code": place.ward_code, "ward": neutralise(place.ward),
+            "ward_code": place.ward_code,
+            "ward": neutralise(place.ward),
             "imd_decile": place.imd_decile,
         }
 
@@ -243,7 +268,8 @@ def read_outcomes(conn: sqlite3.Connection, ident: Identity) -> tuple[list[tuple
         """SELECT coalesce(o.person_id, r.person_id), o.outcome, o.outcome_date, o.measure,
                   o.score FROM outcomes o JOIN records r ON r.id = o.record_id
            WHERE r.is_current = 1 AND coalesce(o.person_id, r.person_id) IS NOT NULL
-           ORDER BY coalesce(o.outcome_date, ''), o.id""")
+           ORDER BY coalesce(o.outcome_date, ''), o.id"""
+    )
     achieved: dict[tuple[str, str], str | None] = {}
     scores: dict[tuple[str, str], list[tuple[str | None, float]]] = {}
     for person_id, outcome, when, measure, score in rows:
@@ -253,8 +279,11 @@ def read_outcomes(conn: sqlite3.Connection, ident: Identity) -> tuple[list[tuple
         if measure and score is not None:
             scores.setdefault((name, measure), []).append((month, score))
     outcome_rows = [(p, o, m) for (p, o), m in achieved.items()]
-    score_rows = [(p, meas, i, month, score) for (p, meas), taken in scores.items()
-                  for i, (month, score) in enumerate(taken, start=1)]
+    score_rows = [
+        (p, meas, i, month, score)
+        for (p, meas), taken in scores.items()
+        for i, (month, score) in enumerate(taken, start=1)
+    ]
     return outcome_rows, score_rows
 
 
@@ -266,13 +295,21 @@ def read_coverage(conn: sqlite3.Connection, rule: Rule) -> Iterator[tuple]:
            FROM (SELECT source FROM source_state UNION SELECT source FROM records) s
            LEFT JOIN records r ON r.source = s.source AND r.is_current = 1
            LEFT JOIN source_state st ON st.source = s.source
-           GROUP BY s.source ORDER BY s.source""")
+           GROUP BY s.source ORDER BY s.source"""
+    )
     for source, n, postcode, age, ethnicity, last in rows:
-        yield (neutralise(source), rule.count(n), rule.percent(postcode, n), rule.percent(age, n),
-               rule.percent(ethnicity, n), last)
+        yield (
+            neutralise(source),
+            rule.count(n),
+            rule.percent(postcode, n),
+            rule.percent(age, n),
+            rule.percent(ethnicity, n),
+            last,
+        )
 
 
 # --- writing funders.db ------------------------------------------------------------------
+
 
 def _insert(conn: sqlite3.Connection, table: str, rows: Iterable[tuple]) -> int:
     rows = list(rows)
@@ -294,8 +331,9 @@ def _reset(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
-def publish_funders(config: Any, tokens: TokenStore | None = None,
-                    today: date | None = None) -> PublishSummary:
+def publish_funders(
+    config: Any, tokens: TokenStore | None = None, today: date | None = None
+) -> PublishSummary:
     """Build (or rebuild, in one transaction) funders.db from the store; return a summary."""
     settings = publish_config(config)
     target = funders_path(config)
@@ -323,8 +361,11 @@ def publish_funders(config: Any, tokens: TokenStore | None = None,
         try:
             _reset(conn)
             _insert(conn, "people", (tuple(p.values()) for p in people))
-            _insert(conn, "contacts", ((p, a, m, quarter(m), n)
-                                       for (p, a, m), n in sorted(contacts.items())))
+            _insert(
+                conn,
+                "contacts",
+                ((p, a, m, quarter(m), n) for (p, a, m), n in sorted(contacts.items())),
+            )
             _insert(conn, "outcomes", outcomes)
             _insert(conn, "scores", scores)
             _insert(conn, "districts", (tuple(d.values()) for d in districts().values()))
@@ -336,12 +377,14 @@ def publish_funders(config: Any, tokens: TokenStore | None = None,
         conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     os.chmod(target, 0o600)
-    return PublishSummary(target, len(people), len(contacts), len(outcomes), len(scores),
-                          published_at)
+    return PublishSummary(
+        target, len(people), len(contacts), len(outcomes), len(scores), published_at
+    )
 
 
-def about_rows(settings: PublishConfig, published_at: str,
-               area_data: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+def about_rows(
+    settings: PublishConfig, published_at: str, area_data: dict[str, Any] | None = None
+) -> list[tuple[str, str]]:
     rows = [
         ("published_at", published_at),
         ("suppress_below", str(settings.suppress_below)),
@@ -351,6 +394,11 @@ def about_rows(settings: PublishConfig, published_at: str,
         ("postcode_data", ATTRIBUTION),
     ]
     if area_data:
-        rows.append(("area_data", f"ONS Postcode Directory ({', '.join(area_data['files'])}, "
-                     f"imported {area_data['imported_at']}). {onspd.ATTRIBUTION}"))
+        rows.append(
+            (
+                "area_data",
+                f"ONS Postcode Directory ({', '.join(area_data['files'])}, "
+                f"imported {area_data['imported_at']}). {onspd.ATTRIBUTION}",
+            )
+        )
     return rows

@@ -40,10 +40,12 @@ from typing import Any
 
 from harvest.errors import PublishError
 
-ATTRIBUTION = ("Source: Office for National Statistics licensed under the Open Government "
-               "Licence v.3.0. Contains OS data © Crown copyright and database right. Contains "
-               "Royal Mail data © Royal Mail copyright and database right. Contains GeoPlace "
-               "data © Local Government Information House Limited copyright and database right.")
+ATTRIBUTION = (
+    "Source: Office for National Statistics licensed under the Open Government "
+    "Licence v.3.0. Contains OS data © Crown copyright and database right. Contains "
+    "Royal Mail data © Royal Mail copyright and database right. Contains GeoPlace "
+    "data © Local Government Information House Limited copyright and database right."
+)
 LICENSE_URL = "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
 META_KEY = "geo_postcodes"
 BATCH = 50_000
@@ -61,19 +63,36 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 ENGLAND, WALES, SCOTLAND, NI = "E92000001", "W92000004", "S92000003", "N92000002"
 IMD_AREAS = {ENGLAND: 32_844, WALES: 1_909, SCOTLAND: 6_976, NI: 890}
-COUNTRIES = {ENGLAND: "England", WALES: "Wales", SCOTLAND: "Scotland",
-             NI: "Northern Ireland", "L93000001": "Channel Islands", "M83000003": "Isle of Man"}
+COUNTRIES = {
+    ENGLAND: "England",
+    WALES: "Wales",
+    SCOTLAND: "Scotland",
+    NI: "Northern Ireland",
+    "L93000001": "Channel Islands",
+    "M83000003": "Isle of Man",
+}
 REGIONS = {
-    "E12000001": "North East", "E12000002": "North West",
-    "E12000003": "Yorkshire and The Humber", "E12000004": "East Midlands",
-    "E12000005": "West Midlands", "E12000006": "East of England", "E12000007": "London",
-    "E12000008": "South East", "E12000009": "South West",
+    "E12000001": "North East",
+    "E12000002": "North West",
+    "E12000003": "Yorkshire and The Humber",
+    "E12000004": "East Midlands",
+    "E12000005": "West Midlands",
+    "E12000006": "East of England",
+    "E12000007": "London",
+    "E12000008": "South East",
+    "E12000009": "South West",
 }
 POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
 CODE = re.compile(r"^[A-Z][0-9]{8}$")
 # Lookup files in the ONSPD's Documents folder: a code column and a name column per kind.
-NAME_FILE_KINDS = {"lad": "local_authority", "lau": "local_authority", "wd": "ward",
-                   "rgn": "region", "gor": "region", "ctry": "country"}
+NAME_FILE_KINDS = {
+    "lad": "local_authority",
+    "lau": "local_authority",
+    "wd": "ward",
+    "rgn": "region",
+    "gor": "region",
+    "ctry": "country",
+}
 NAME_COLUMN = re.compile(r"^(lad|lau|wd|rgn|gor|ctry)[a-z]*\d*(cd|nm)$", re.IGNORECASE)
 
 SCHEMA = """
@@ -101,15 +120,19 @@ class ImportSummary:
     progress: Callable[[int], None] | None = field(default=None, repr=False)
 
     def summary(self) -> str:
-        text = (f"Imported {self.postcodes:,} live postcodes from {self.rows:,} rows "
-                f"({self.terminated:,} terminated postcodes skipped")
+        text = (
+            f"Imported {self.postcodes:,} live postcodes from {self.rows:,} rows "
+            f"({self.terminated:,} terminated postcodes skipped"
+        )
         if self.malformed:
             examples = "; ".join(self.malformed_examples)
             text += f", {self.malformed:,} unreadable rows skipped: {examples}"
         text += ")."
         if self.imd_out_of_range:
-            text += (f" {self.imd_out_of_range:,} deprivation ranks were above the number of areas "
-                     "harvest knows for their country and were left out (a newer index?).")
+            text += (
+                f" {self.imd_out_of_range:,} deprivation ranks were above the number of areas "
+                "harvest knows for their country and were left out (a newer index?)."
+            )
         names = f"{self.names:,} area names" if self.names else "area codes only (no --names)"
         return text + f" Local authorities and wards: {names}."
 
@@ -141,13 +164,13 @@ def imd_decile(rank: int, country_code: str | None) -> int | None:
 
 # --- reading the file ------------------------------------------------------------------
 
+
 def resolve_columns(header: list[str], path: Path) -> dict[str, int]:
     """Where each column we need is in the header; a clear error naming what is missing."""
     names = [h.strip().lower() for h in header]
     found, missing = {}, []
     for key, patterns in COLUMNS.items():
-        index = next((i for p in patterns for i, n in enumerate(names) if re.fullmatch(p, n)),
-                     None)
+        index = next((i for p in patterns for i, n in enumerate(names) if re.fullmatch(p, n)), None)
         if index is None:
             missing.append(" or ".join(p.replace(r"\d\d", "NN") for p in patterns))
         else:
@@ -157,7 +180,8 @@ def resolve_columns(header: list[str], path: Path) -> dict[str, int]:
             f"{path} is not an ONS Postcode Directory CSV: it has no {', '.join(missing)} "
             f"column{'s' if len(missing) > 1 else ''}. Use the directory's main file, "
             "Data/ONSPD_MMM_YYYY_UK.csv in the download from the ONS Open Geography "
-            "Portal (see docs/funders.md).")
+            "Portal (see docs/funders.md)."
+        )
     return found
 
 
@@ -166,8 +190,10 @@ def _open(path: Path) -> Any:
         raise PublishError(f"There is no file at {path}.")
     with path.open("rb") as fh:
         if fh.read(4) == b"PK\x03\x04":
-            raise PublishError(f"{path} is a zip file: unzip it and import the CSV inside it, "
-                               "Data/ONSPD_MMM_YYYY_UK.csv.")
+            raise PublishError(
+                f"{path} is a zip file: unzip it and import the CSV inside it, "
+                "Data/ONSPD_MMM_YYYY_UK.csv."
+            )
     return path.open(newline="", encoding="utf-8-sig", errors="replace")
 
 
@@ -188,8 +214,9 @@ def read_onspd(path: Path, summary: ImportSummary) -> Iterator[tuple[Any, ...]]:
                 yield parsed
 
 
-def _parse(row: list[str], width: int, col: dict[str, int], path: Path, line: int,
-           summary: ImportSummary) -> tuple[Any, ...] | None:
+def _parse(
+    row: list[str], width: int, col: dict[str, int], path: Path, line: int, summary: ImportSummary
+) -> tuple[Any, ...] | None:
     if len(row) != width:
         return _malformed(summary, path, line, f"{len(row)} columns, not {width}")
     postcode = normalise_postcode(row[col["postcode"]])
@@ -206,8 +233,14 @@ def _parse(row: list[str], width: int, col: dict[str, int], path: Path, line: in
     decile = imd_decile(rank, country)
     if decile is None and rank > IMD_AREAS.get(country or "", rank):
         summary.imd_out_of_range += 1
-    return (postcode, area_code(row[col["local_authority_code"]]),
-            area_code(row[col["ward_code"]]), area_code(row[col["region_code"]]), country, decile)
+    return (
+        postcode,
+        area_code(row[col["local_authority_code"]]),
+        area_code(row[col["ward_code"]]),
+        area_code(row[col["region_code"]]),
+        country,
+        decile,
+    )
 
 
 def _malformed(summary: ImportSummary, path: Path, line: int, why: str) -> None:
@@ -229,7 +262,8 @@ def read_names(folder: Path) -> dict[str, tuple[str, str]]:
         raise PublishError(
             f"No area names found in {folder}: expected the ONSPD's lookup CSVs, such as "
             "'LA_UA names and codes UK as at 04_23.csv' (LAD23CD, LAD23NM) and 'Ward names "
-            "and codes UK as at 05_23.csv' (WD23CD, WD23NM).")
+            "and codes UK as at 05_23.csv' (WD23CD, WD23NM)."
+        )
     return names
 
 
@@ -256,8 +290,13 @@ def _names_in(path: Path) -> Iterator[tuple[str, str, str]]:
 
 # --- writing the store -----------------------------------------------------------------
 
-def import_onspd(db_path: Path, files: list[Path], names_dir: Path | None = None,
-                 progress: Callable[[int], None] | None = None) -> ImportSummary:
+
+def import_onspd(
+    db_path: Path,
+    files: list[Path],
+    names_dir: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
     """Replace the store's postcode table with the live postcodes of ``files``, in one go."""
     names = read_names(names_dir) if names_dir else {}
     summary = ImportSummary(files=list(files), progress=progress)
@@ -276,8 +315,12 @@ def import_onspd(db_path: Path, files: list[Path], names_dir: Path | None = None
     return summary
 
 
-def _write(conn: sqlite3.Connection, files: list[Path], names: dict[str, tuple[str, str]],
-           summary: ImportSummary) -> None:
+def _write(
+    conn: sqlite3.Connection,
+    files: list[Path],
+    names: dict[str, tuple[str, str]],
+    summary: ImportSummary,
+) -> None:
     conn.execute("DELETE FROM geo_postcodes")
     conn.execute("DELETE FROM geo_areas")
     insert = "INSERT OR REPLACE INTO geo_postcodes VALUES (?, ?, ?, ?, ?, ?)"
@@ -291,15 +334,25 @@ def _write(conn: sqlite3.Connection, files: list[Path], names: dict[str, tuple[s
         conn.executemany(insert, batch)
     summary.postcodes = conn.execute("SELECT count(*) FROM geo_postcodes").fetchone()[0]
     if not summary.postcodes:
-        raise PublishError(f"No live postcodes found in {', '.join(map(str, files))}: nothing "
-                           "was imported and the previous import (if any) is kept.")
-    builtin = {**{c: ("country", n) for c, n in COUNTRIES.items()},
-               **{c: ("region", n) for c, n in REGIONS.items()}}
-    conn.executemany("INSERT OR REPLACE INTO geo_areas VALUES (?, ?, ?)",
-                     [(c, k, n) for c, (k, n) in {**builtin, **names}.items()])
+        raise PublishError(
+            f"No live postcodes found in {', '.join(map(str, files))}: nothing "
+            "was imported and the previous import (if any) is kept."
+        )
+    builtin = {
+        **{c: ("country", n) for c, n in COUNTRIES.items()},
+        **{c: ("region", n) for c, n in REGIONS.items()},
+    }
+    conn.executemany(
+        "INSERT OR REPLACE INTO geo_areas VALUES (?, ?, ?)",
+        [(c, k, n) for c, (k, n) in {**builtin, **names}.items()],
+    )
     summary.names = len(names)
-    about = {"files": [p.name for p in files], "imported_at": _now(),
-             "postcodes": summary.postcodes, "names": bool(names)}
+    about = {
+        "files": [p.name for p in files],
+        "imported_at": _now(),
+        "postcodes": summary.postcodes,
+        "names": bool(names),
+    }
     conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (META_KEY, json.dumps(about)))
 
 
@@ -308,6 +361,7 @@ def _now() -> str:
 
 
 # --- reading it back, for publishing ---------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Place:
@@ -326,8 +380,12 @@ EMPTY = Place(None, None, None, None, None, None, None)
 
 
 def has_postcodes(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
-                        "AND name = 'geo_postcodes'").fetchone() is not None
+    return (
+        conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'geo_postcodes'"
+        ).fetchone()
+        is not None
+    )
 
 
 def imported(conn: sqlite3.Connection) -> dict[str, Any] | None:
@@ -345,14 +403,23 @@ def places(conn: sqlite3.Connection) -> Callable[[str | None], Place]:
     names = {code: name for code, name in conn.execute("SELECT code, name FROM geo_areas")}
 
     def place(postcode: str | None) -> Place:
-        row = conn.execute("SELECT * FROM geo_postcodes WHERE postcode = ?",
-                           (normalise_postcode(postcode or "") or "",)).fetchone()
+        row = conn.execute(
+            "SELECT * FROM geo_postcodes WHERE postcode = ?",
+            (normalise_postcode(postcode or "") or "",),
+        ).fetchone()
         if row is None:
             return EMPTY
         _, la, ward, region, country, decile = tuple(row)
         country_name = names.get(country or "", country)
         region_name = names.get(region or "", region) if region else country_name
-        return Place(country_name, region_name, la, names.get(la or "", la), ward,
-                     names.get(ward or "", ward), decile)
+        return Place(
+            country_name,
+            region_name,
+            la,
+            names.get(la or "", la),
+            ward,
+            names.get(ward or "", ward),
+            decile,
+        )
 
     return place

@@ -91,21 +91,27 @@ class Rule:
 
     def count_sql(self, expr: str) -> str:
         x = f"cast(({expr}) as integer)"
-        return (f"(case when {x} is null or {x} = 0 then {x} when {x} < {self.below} "
-                f"then '{self.marker}' else ({x} + {self.base // 2}) / {self.base} * {self.base} "
-                "end)")
+        return (
+            f"(case when {x} is null or {x} = 0 then {x} when {x} < {self.below} "
+            f"then '{self.marker}' else ({x} + {self.base // 2}) / {self.base} * {self.base} "
+            "end)"
+        )
 
     def percent_sql(self, part: str, whole: str) -> str:
         p, w = f"cast(({part}) as integer)", f"cast(({whole}) as integer)"
         rp = f"(({p} + {self.base // 2}) / {self.base} * {self.base})"
         rw = f"(({w} + {self.base // 2}) / {self.base} * {self.base})"
-        return (f"(case when coalesce({p}, 0) = 0 then (case when {w} > 0 then 0.0 end) "
-                f"when {p} < {self.below} or {w} < {self.below} then '{SUPPRESSED_PCT}' "
-                f"else round(100.0 * {rp} / {rw}, 1) end)")
+        return (
+            f"(case when coalesce({p}, 0) = 0 then (case when {w} > 0 then 0.0 end) "
+            f"when {p} < {self.below} or {w} < {self.below} then '{SUPPRESSED_PCT}' "
+            f"else round(100.0 * {rp} / {rw}, 1) end)"
+        )
 
     def average_sql(self, expr: str, people: str) -> str:
-        return (f"(case when coalesce(({people}), 0) < {self.below} then '{SUPPRESSED_PCT}' "
-                f"else round(({expr}), 1) end)")
+        return (
+            f"(case when coalesce(({people}), 0) < {self.below} then '{SUPPRESSED_PCT}' "
+            f"else round(({expr}), 1) end)"
+        )
 
 
 def expand_sql(sql: str, config: PublishConfig) -> str:

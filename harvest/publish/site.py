@@ -43,21 +43,25 @@ FUNDER_SETTINGS = {
 FUNDER_TABLES: dict[str, dict[str, Any]] = {
     "coverage": {
         "description": "For each source: how many rows are current, the share of them with a "
-                       "postcode, an age and an ethnic group, and the last successful sync. "
-                       "Counts below the threshold are shown as suppressed; percentages are "
-                       "worked out from rounded counts.",
+        "postcode, an age and an ethnic group, and the last successful sync. "
+        "Counts below the threshold are shown as suppressed; percentages are "
+        "worked out from rounded counts.",
     },
     "districts": {
         "description": "Every UK postcode district (outward code, such as NW1) with its "
-                       "centre, place, county, country and, where known, local authority.",
-        "license": "CC BY 4.0", "license_url": LICENSE_URL,
-        "source": ATTRIBUTION, "source_url": SOURCE_URL,
+        "centre, place, county, country and, where known, local authority.",
+        "license": "CC BY 4.0",
+        "license_url": LICENSE_URL,
+        "source": ATTRIBUTION,
+        "source_url": SOURCE_URL,
     },
     "about": {"description": "When this database was published and the suppression rule used."},
-    "people": {"description": "One row per person, as a pseudonym: age band, gender, ethnic "
-               "group, disability, role and postcode district, and (once the ONS Postcode "
-               "Directory is imported) country, region, local authority, ward and deprivation "
-               "decile. Staff only."},
+    "people": {
+        "description": "One row per person, as a pseudonym: age band, gender, ethnic "
+        "group, disability, role and postcode district, and (once the ONS Postcode "
+        "Directory is imported) country, region, local authority, ward and deprivation "
+        "decile. Staff only."
+    },
     "contacts": {"description": "Attendances per person, activity and month. Staff only."},
     "outcomes": {"description": "Outcomes achieved per person, by month. Staff only."},
     "scores": {"description": "Scores per person and measure, in order. Staff only."},
@@ -84,13 +88,15 @@ def funders_database_metadata(settings: PublishConfig, with_auth: bool = True) -
     queries = load_funder_queries(settings)
     block: dict[str, Any] = {
         "description": "Figures for funders: who is taking part, where they come from, what "
-                       "they do and what changes, with small numbers suppressed. Nobody is "
-                       "named.",
+        "they do and what changes, with small numbers suppressed. Nobody is "
+        "named.",
         "source": f"{ATTRIBUTION}. Local authorities, regions and deprivation deciles, when "
-                  "imported: ONS Postcode Directory (Open Government Licence v3.0).",
+        "imported: ONS Postcode Directory (Open Government Licence v3.0).",
         "source_url": SOURCE_URL,
-        "license": "Postcode districts: CC BY 4.0", "license_url": LICENSE_URL,
-        "tables": tables, "queries": queries,
+        "license": "Postcode districts: CC BY 4.0",
+        "license_url": LICENSE_URL,
+        "tables": tables,
+        "queries": queries,
     }
     if with_auth:
         block["allow"] = EVERYONE
@@ -102,13 +108,16 @@ def funders_database_metadata(settings: PublishConfig, with_auth: bool = True) -
     return block
 
 
-def funder_metadata(organisation: str, settings: PublishConfig, users: list[User],
-                    db_name: str = "funders") -> dict[str, Any]:
+def funder_metadata(
+    organisation: str, settings: PublishConfig, users: list[User], db_name: str = "funders"
+) -> dict[str, Any]:
     """Datasette metadata for the funder view (only funders.db)."""
     return {
         "title": f"{organisation} — figures for funders",
-        "description": (f"What {organisation} does and who takes part, from its own records. "
-                        "Small numbers are suppressed and nobody is named."),
+        "description": (
+            f"What {organisation} does and who takes part, from its own records. "
+            "Small numbers are suppressed and nobody is named."
+        ),
         "license": f"Figures © {organisation}; postcode districts CC BY 4.0",
         "license_url": LICENSE_URL,
         "source": f"{organisation}. {ATTRIBUTION}",
@@ -119,8 +128,13 @@ def funder_metadata(organisation: str, settings: PublishConfig, users: list[User
     }
 
 
-def secure_staff_metadata(metadata: dict[str, Any], store_name: str, users: list[User],
-                          funders_name: str | None, settings: PublishConfig) -> dict[str, Any]:
+def secure_staff_metadata(
+    metadata: dict[str, Any],
+    store_name: str,
+    users: list[User],
+    funders_name: str | None,
+    settings: PublishConfig,
+) -> dict[str, Any]:
     """Add logins and permissions to the staff metadata: the store is for staff only."""
     store = metadata["databases"][store_name]
     store["allow"] = STAFF

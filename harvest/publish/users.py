@@ -63,8 +63,10 @@ class Users:
         check_user(name, role, password)
         users = {u.name: u for u in self.all()}
         if name in users and not replace:
-            raise ConfigError(f"There is already a user called {name!r}: pass --replace to "
-                              "change their role or password, or remove them first.")
+            raise ConfigError(
+                f"There is already a user called {name!r}: pass --replace to "
+                "change their role or password, or remove them first."
+            )
         users[name] = User(name, role, hash_password(password))
         self._write(users.values())
         return users[name]
@@ -81,8 +83,7 @@ class Users:
         return bool(user and verify_password(password, user.password_hash))
 
     def _write(self, users: object) -> None:
-        data = {u.name: {"role": u.role, "password_hash": u.password_hash}
-                for u in users}  # type: ignore[attr-defined]
+        data = {u.name: {"role": u.role, "password_hash": u.password_hash} for u in users}  # type: ignore[attr-defined]
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,8 +100,10 @@ def check_user(name: str, role: str, password: str) -> None:
     """Raise ConfigError naming every problem with a new user's details."""
     problems = []
     if not NAME.match(name):
-        problems.append(f"the name {name!r} must be lower-case letters, digits, '.', '_' or "
-                        "'-' (up to 64), starting with a letter or digit")
+        problems.append(
+            f"the name {name!r} must be lower-case letters, digits, '.', '_' or "
+            "'-' (up to 64), starting with a letter or digit"
+        )
     if role not in ROLES:
         problems.append(f"the role {role!r} must be one of: {', '.join(ROLES)}")
     if len(password) < MIN_PASSWORD:

@@ -33,8 +33,9 @@ class FakeEventbrite(FakeServer):
         self.token = TOKEN
         self.page_size = page_size
         self.repeat_last = False  # start each later page with the previous page's last item
-        self.organizations: list[dict[str, Any]] = [{"_type": "organization", "id": ORG_ID,
-                                                     "name": "St Mary's Community Trust"}]
+        self.organizations: list[dict[str, Any]] = [
+            {"_type": "organization", "id": ORG_ID, "name": "St Mary's Community Trust"}
+        ]
         self.events: dict[str, dict[str, Any]] = {}
         self.attendees: dict[str, list[dict[str, Any]]] = {}
         self.gone: set[str] = set()  # events whose attendees answer 404 (deleted mid-sync)
@@ -63,41 +64,72 @@ class FakeEventbrite(FakeServer):
             "start": {"timezone": "Europe/London", "local": start, "utc": start + "Z"},
             "end": {"timezone": "Europe/London", "local": start, "utc": start + "Z"},
             "organization_id": org,
-            "created": iso(self.now), "changed": iso(self.now),
-            "capacity": 30, "status": status, "currency": "GBP", "online_event": False,
+            "created": iso(self.now),
+            "changed": iso(self.now),
+            "capacity": 30,
+            "status": status,
+            "currency": "GBP",
+            "online_event": False,
         }
         self.attendees[event_id] = []
         return event_id
 
     def add_attendee(
-        self, event_id: str, first: str | None = "Bob", last: str | None = "Smith",
-        email: str | None = None, *, answers: list[dict[str, Any]] | None = None,
-        checked_in: bool = False, status: str = "Attending", ticket: str = "General admission",
+        self,
+        event_id: str,
+        first: str | None = "Bob",
+        last: str | None = "Smith",
+        email: str | None = None,
+        *,
+        answers: list[dict[str, Any]] | None = None,
+        checked_in: bool = False,
+        status: str = "Attending",
+        ticket: str = "General admission",
         profile: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         attendee_id = str(next(self._ids))
         if profile is None:
-            profile = {"first_name": first, "last_name": last, "name": f"{first} {last}",
-                       "email": email or f"{(first or 'x').lower()}@example.org",
-                       "addresses": {"home": {}, "ship": {}, "work": {}, "bill": {}}}
+            profile = {
+                "first_name": first,
+                "last_name": last,
+                "name": f"{first} {last}",
+                "email": email or f"{(first or 'x').lower()}@example.org",
+                "addresses": {"home": {}, "ship": {}, "work": {}, "bill": {}},
+            }
         attendee = {
             "team": None,
-            "costs": {"gross": {"display": "£0.00", "currency": "GBP", "value": 0,
-                                "major_value": "0.00"}},
+            "costs": {
+                "gross": {"display": "£0.00", "currency": "GBP", "value": 0, "major_value": "0.00"}
+            },
             "resource_uri": f"https://www.eventbriteapi.com/v3/events/{event_id}/attendees/"
-                            f"{attendee_id}/",
+            f"{attendee_id}/",
             "id": attendee_id,
-            "changed": iso(self.now), "created": iso(self.now),
-            "quantity": 1, "variant_id": None,
+            "changed": iso(self.now),
+            "created": iso(self.now),
+            "quantity": 1,
+            "variant_id": None,
             "profile": profile,
-            "barcodes": [{"status": "used" if checked_in else "unused",
-                          "barcode": f"{attendee_id}001", "checkin_type": 0, "is_printed": False}],
+            "barcodes": [
+                {
+                    "status": "used" if checked_in else "unused",
+                    "barcode": f"{attendee_id}001",
+                    "checkin_type": 0,
+                    "is_printed": False,
+                }
+            ],
             "answers": answers or [],
-            "checked_in": checked_in, "cancelled": False, "refunded": False,
-            "affiliate": None, "guestlist_id": None, "invited_by": None,
+            "checked_in": checked_in,
+            "cancelled": False,
+            "refunded": False,
+            "affiliate": None,
+            "guestlist_id": None,
+            "invited_by": None,
             "status": "Checked In" if checked_in else status,
-            "ticket_class_name": ticket, "delivery_method": "electronic",
-            "event_id": event_id, "order_id": str(next(self._ids)), "ticket_class_id": "77",
+            "ticket_class_name": ticket,
+            "delivery_method": "electronic",
+            "event_id": event_id,
+            "order_id": str(next(self._ids)),
+            "ticket_class_id": "77",
         }
         self.attendees[event_id].append(attendee)
         return attendee
@@ -119,15 +151,21 @@ class FakeEventbrite(FakeServer):
         return _error(401, "INVALID_AUTH", "The OAuth token you provided was invalid.")
 
     def _me(self, request: Request) -> Reply:
-        return self._authorised(request) or Reply(200, {
-            "emails": [{"email": "sam@stmarys.example.org", "verified": True, "primary": True}],
-            "id": "99", "name": "Sam Organiser", "first_name": "Sam", "last_name": "Organiser",
-            "is_public": False, "image_id": None,
-        })
+        return self._authorised(request) or Reply(
+            200,
+            {
+                "emails": [{"email": "sam@stmarys.example.org", "verified": True, "primary": True}],
+                "id": "99",
+                "name": "Sam Organiser",
+                "first_name": "Sam",
+                "last_name": "Organiser",
+                "is_public": False,
+                "image_id": None,
+            },
+        )
 
     def _organizations(self, request: Request) -> Reply:
-        return self._authorised(request) or self._page(request, "organizations",
-                                                       self.organizations)
+        return self._authorised(request) or self._page(request, "organizations", self.organizations)
 
     def _events(self, request: Request, org: str) -> Reply:
         if refused := self._authorised(request):
@@ -135,8 +173,11 @@ class FakeEventbrite(FakeServer):
         if org not in {o["id"] for o in self.organizations}:
             return _error(403, "NOT_AUTHORIZED", "You do not have permission to access it.")
         wanted = set(request.query.get("status", "all").split(","))
-        events = [e for e in self.events.values() if e["organization_id"] == org
-                  and ("all" in wanted or e["status"] in wanted)]
+        events = [
+            e
+            for e in self.events.values()
+            if e["organization_id"] == org and ("all" in wanted or e["status"] in wanted)
+        ]
         return self._page(request, "events", events)
 
     def _attendees(self, request: Request, event: str) -> Reply:
@@ -163,21 +204,24 @@ class FakeEventbrite(FakeServer):
             return _error(400, "ARGUMENTS_ERROR", "The continuation is not valid.")
         size = self.page_size
         begin = max(0, start - 1) if self.repeat_last and start else start
-        page = items[begin:start + size]
+        page = items[begin : start + size]
         more = start + size < len(items)
         pagination: dict[str, Any] = {
-            "object_count": len(items), "page_number": start // size + 1, "page_size": size,
-            "page_count": max(1, -(-len(items) // size)), "has_more_items": more,
+            "object_count": len(items),
+            "page_number": start // size + 1,
+            "page_size": size,
+            "page_count": max(1, -(-len(items) // size)),
+            "has_more_items": more,
         }
         if more:
             pagination["continuation"] = base64.urlsafe_b64encode(
-                str(start + size).encode()).decode()
+                str(start + size).encode()
+            ).decode()
         return Reply(200, {"pagination": pagination, key: copy.deepcopy(page)})
 
 
 def _error(status: int, error: str, description: str) -> Reply:
-    return Reply(status, {"status_code": status, "error": error,
-                          "error_description": description})
+    return Reply(status, {"status_code": status, "error": error, "error_description": description})
 
 
 def question(question_id: str, text: str, answer: Any = None, kind: str = "text") -> dict:

@@ -39,8 +39,15 @@ CLIENT_ID = "1234-fake.apps.googleusercontent.com"
 CLIENT_SECRET = "fake-client-secret-GOCSPX"
 REFRESH_TOKEN = "1//fake-refresh-token-7Qz"
 SA_EMAIL = "harvest@st-marys.iam.gserviceaccount.com"
-_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
-           404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
 
 
 def stamp(dt: Any) -> str:
@@ -49,7 +56,11 @@ def stamp(dt: Any) -> str:
 
 
 def google_error(status: int, message: str, reason: str | None = None) -> Reply:
-    error: dict[str, Any] = {"code": status, "message": message, "status": _STATUS.get(status, "UNKNOWN")}
+    error: dict[str, Any] = {
+        "code": status,
+        "message": message,
+        "status": _STATUS.get(status, "UNKNOWN"),
+    }
     if reason:
         error["errors"] = [{"message": message, "domain": "usageLimits", "reason": reason}]
     return Reply(status, {"error": error})
@@ -86,8 +97,12 @@ class FakeGoogle(FakeServer):
         return self.url
 
     def error_body(self, status: int) -> Any:
-        return google_error(status, "Quota exceeded for quota metric 'Read requests'."
-                            if status == 429 else "The service is currently unavailable.").body
+        return google_error(
+            status,
+            "Quota exceeded for quota metric 'Read requests'."
+            if status == 429
+            else "The service is currently unavailable.",
+        ).body
 
     def tick(self, minutes: int = 60) -> None:
         self.now += timedelta(minutes=minutes)
@@ -96,17 +111,29 @@ class FakeGoogle(FakeServer):
 
     def client_file(self) -> dict[str, Any]:
         """The JSON a charity downloads for a "Desktop app" OAuth client."""
-        return {"installed": {
-            "client_id": CLIENT_ID, "project_id": "st-marys-harvest",
-            "auth_uri": self.url + "/o/oauth2/auth", "token_uri": self.url + "/token",
-            "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
-            "client_secret": CLIENT_SECRET, "redirect_uris": ["http://localhost"]}}
+        return {
+            "installed": {
+                "client_id": CLIENT_ID,
+                "project_id": "st-marys-harvest",
+                "auth_uri": self.url + "/o/oauth2/auth",
+                "token_uri": self.url + "/token",
+                "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
+                "client_secret": CLIENT_SECRET,
+                "redirect_uris": ["http://localhost"],
+            }
+        }
 
     def authorized_user(self) -> str:
         """What `harvest auth google` keeps in the token store."""
-        return json.dumps({"type": "authorized_user", "client_id": CLIENT_ID,
-                           "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN,
-                           "token_uri": "https://oauth2.googleapis.com/token"})
+        return json.dumps(
+            {
+                "type": "authorized_user",
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "refresh_token": REFRESH_TOKEN,
+                "token_uri": "https://oauth2.googleapis.com/token",
+            }
+        )
 
     def expire_access_tokens(self) -> None:
         self.access.clear()
@@ -120,7 +147,9 @@ class FakeGoogle(FakeServer):
             code = f"4/fake-code-{next(self._ids)}"
             self.codes[code] = q.get("code_challenge")
             params = {"code": code, "scope": q.get("scope", ""), "state": q.get("state", "")}
-        return Reply(302, "", {"Location": target + ("&" if "?" in target else "?") + urlencode(params)})
+        return Reply(
+            302, "", {"Location": target + ("&" if "?" in target else "?") + urlencode(params)}
+        )
 
     def _token(self, request: Request) -> Reply:
         form = {k: v[-1] for k, v in parse_qs(request.body.decode()).items()}
@@ -157,8 +186,12 @@ class FakeGoogle(FakeServer):
     def _issue(self, refresh: str | None = None) -> Reply:
         token = f"ya29.fake-access-{next(self._ids)}"
         self.access[token] = time.monotonic() + self.token_lifetime
-        body = {"access_token": token, "expires_in": self.token_lifetime, "token_type": "Bearer",
-                "scope": " ".join(SCOPES)}
+        body = {
+            "access_token": token,
+            "expires_in": self.token_lifetime,
+            "token_type": "Bearer",
+            "scope": " ".join(SCOPES),
+        }
         if refresh:
             body["refresh_token"] = refresh
         return Reply(200, body)
@@ -167,33 +200,46 @@ class FakeGoogle(FakeServer):
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         if self.access.get(token, 0) > time.monotonic():
             return None
-        return google_error(401, "Request had invalid authentication credentials. Expected OAuth "
-                                 "2 access token, login cookie or other valid authentication "
-                                 "credential.")
+        return google_error(
+            401,
+            "Request had invalid authentication credentials. Expected OAuth "
+            "2 access token, login cookie or other valid authentication "
+            "credential.",
+        )
 
     def _about(self, request: Request) -> Reply:
         return self._refused(request) or Reply(200, {"user": {**self.user, "kind": "drive#user"}})
 
     # --- Forms ---------------------------------------------------------------------------
 
-    def add_form(self, title: str, items: list[dict[str, Any]], form_id: str | None = None,
-                 **settings: Any) -> str:
+    def add_form(
+        self, title: str, items: list[dict[str, Any]], form_id: str | None = None, **settings: Any
+    ) -> str:
         form_id = form_id or f"1FAIpQLfake{next(self._ids):04d}Form_Id-abcdefghij"
         self.forms[form_id] = {
-            "formId": form_id, "info": {"title": title, "documentTitle": title + " (doc)"},
-            "settings": settings, "items": items, "revisionId": "00000042",
+            "formId": form_id,
+            "info": {"title": title, "documentTitle": title + " (doc)"},
+            "settings": settings,
+            "items": items,
+            "revisionId": "00000042",
             "responderUri": f"https://docs.google.com/forms/d/e/{form_id}-pub/viewform",
         }
         self.responses[form_id] = []
         return form_id
 
-    def respond(self, form_id: str, answers: dict[str, Any], email: str | None = None,
-                response_id: str | None = None) -> dict[str, Any]:
+    def respond(
+        self,
+        form_id: str,
+        answers: dict[str, Any],
+        email: str | None = None,
+        response_id: str | None = None,
+    ) -> dict[str, Any]:
         """Submit a response: ``answers`` maps question id → text, list of texts, or an
         Answer object as the API gives it."""
         response: dict[str, Any] = {
             "responseId": response_id or f"ACYDBNfake{next(self._ids):05d}",
-            "createTime": stamp(self.now), "lastSubmittedTime": stamp(self.now),
+            "createTime": stamp(self.now),
+            "lastSubmittedTime": stamp(self.now),
             "answers": {qid: _answer(qid, value) for qid, value in answers.items()},
         }
         if email:
@@ -229,8 +275,11 @@ class FakeGoogle(FakeServer):
             if not m:
                 return google_error(400, f"Invalid filter: {text}")
             op, when = m.groups()
-            items = [r for r in items if r["lastSubmittedTime"] > when
-                     or (op == ">=" and r["lastSubmittedTime"] == when)]
+            items = [
+                r
+                for r in items
+                if r["lastSubmittedTime"] > when or (op == ">=" and r["lastSubmittedTime"] == when)
+            ]
         return self._page(request, items, text)
 
     def _page(self, request: Request, items: list[dict[str, Any]], text: str) -> Reply:
@@ -242,18 +291,21 @@ class FakeGoogle(FakeServer):
                 return google_error(400, "The page token does not match the filter.")
             start = int(start_text)
         size = int(request.query.get("pageSize") or 0) or self.page_size
-        page = [{k: v for k, v in r.items() if k != "formId"} for r in items[start:start + size]]
+        page = [{k: v for k, v in r.items() if k != "formId"} for r in items[start : start + size]]
         body: dict[str, Any] = {}
         if page:
             body["responses"] = copy.deepcopy(page)
         if start + size < len(items):
-            body["nextPageToken"] = base64.urlsafe_b64encode(f"{start + size}|{text}".encode()).decode()
+            body["nextPageToken"] = base64.urlsafe_b64encode(
+                f"{start + size}|{text}".encode()
+            ).decode()
         return Reply(200, body)
 
     # --- Sheets and Drive ----------------------------------------------------------------
 
-    def add_spreadsheet(self, title: str, tabs: dict[str, list[list[str]]],
-                        key: str | None = None) -> str:
+    def add_spreadsheet(
+        self, title: str, tabs: dict[str, list[list[str]]], key: str | None = None
+    ) -> str:
         """A spreadsheet whose worksheets hold these rows (cells as Sheets shows them)."""
         key = key or f"1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs{next(self._ids):04d}fake"
         self.sheets[key] = {"title": title, "modified": stamp(self.now), "tabs": []}
@@ -261,11 +313,16 @@ class FakeGoogle(FakeServer):
             self.add_worksheet(key, name, rows, touch=False)
         return key
 
-    def add_worksheet(self, key: str, name: str, rows: list[list[str]], hidden: bool = False,
-                      touch: bool = True) -> dict[str, Any]:
+    def add_worksheet(
+        self, key: str, name: str, rows: list[list[str]], hidden: bool = False, touch: bool = True
+    ) -> dict[str, Any]:
         book = self.sheets[key]
-        tab = {"sheetId": 0 if not book["tabs"] else next(self._ids) * 1000 + 7, "title": name,
-               "rows": [list(r) for r in rows], "hidden": hidden}
+        tab = {
+            "sheetId": 0 if not book["tabs"] else next(self._ids) * 1000 + 7,
+            "title": name,
+            "rows": [list(r) for r in rows],
+            "hidden": hidden,
+        }
         book["tabs"].append(tab)
         if touch:
             self.touch(key)
@@ -292,20 +349,33 @@ class FakeGoogle(FakeServer):
             return book
         sheets = []
         for index, tab in enumerate(book["tabs"]):
-            props = {"sheetId": tab["sheetId"], "title": tab["title"], "index": index,
-                     "sheetType": "GRID", "gridProperties": {
-                         "rowCount": max(1000, len(tab["rows"])),
-                         "columnCount": max([26, *map(len, tab["rows"])])}}
+            props = {
+                "sheetId": tab["sheetId"],
+                "title": tab["title"],
+                "index": index,
+                "sheetType": "GRID",
+                "gridProperties": {
+                    "rowCount": max(1000, len(tab["rows"])),
+                    "columnCount": max([26, *map(len, tab["rows"])]),
+                },
+            }
             if tab["hidden"]:
                 props["hidden"] = True
             sheets.append({"properties": props})
-        return Reply(200, {
-            "spreadsheetId": key,
-            "properties": {"title": book["title"], "locale": "en_GB", "autoRecalc": "ON_CHANGE",
-                           "timeZone": "Europe/London"},
-            "sheets": sheets,
-            "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{key}/edit",
-        })
+        return Reply(
+            200,
+            {
+                "spreadsheetId": key,
+                "properties": {
+                    "title": book["title"],
+                    "locale": "en_GB",
+                    "autoRecalc": "ON_CHANGE",
+                    "timeZone": "Europe/London",
+                },
+                "sheets": sheets,
+                "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{key}/edit",
+            },
+        )
 
     def _batch_get(self, request: Request, key: str) -> Reply:
         book = self._book(request, key)
@@ -322,8 +392,10 @@ class FakeGoogle(FakeServer):
                 rows.pop()
             quoted = "'" + name.replace("'", "''") + "'" if not name.isalnum() else name
             width = max(map(len, rows), default=1)
-            value_range: dict[str, Any] = {"range": f"{quoted}!A1:{_column(width)}{max(1, len(rows))}",
-                                           "majorDimension": "ROWS"}
+            value_range: dict[str, Any] = {
+                "range": f"{quoted}!A1:{_column(width)}{max(1, len(rows))}",
+                "majorDimension": "ROWS",
+            }
             if rows:
                 value_range["values"] = rows
             ranges.append(value_range)
@@ -333,9 +405,14 @@ class FakeGoogle(FakeServer):
         book = self._book(request, key)
         if isinstance(book, Reply):
             return book
-        data = {"kind": "drive#file", "id": key, "name": book["title"],
-                "mimeType": "application/vnd.google-apps.spreadsheet",
-                "createdTime": "2025-09-01T09:00:00.000Z", "modifiedTime": book["modified"]}
+        data = {
+            "kind": "drive#file",
+            "id": key,
+            "name": book["title"],
+            "mimeType": "application/vnd.google-apps.spreadsheet",
+            "createdTime": "2025-09-01T09:00:00.000Z",
+            "modifiedTime": book["modified"],
+        }
         fields = request.query.get("fields")
         if fields:
             data = {k: v for k, v in data.items() if k in fields.split(",")}
@@ -394,9 +471,10 @@ def question(qid: str, title: str, kind: str = "text", **extra: Any) -> dict[str
     if kind in ("text", "paragraph"):
         q["textQuestion"] = {"paragraph": kind == "paragraph"}
     elif kind in ("radio", "checkbox", "dropdown"):
-        q["choiceQuestion"] = {"type": {"radio": "RADIO", "checkbox": "CHECKBOX",
-                                        "dropdown": "DROP_DOWN"}[kind],
-                               "options": [{"value": o} for o in extra.pop("options", [])]}
+        q["choiceQuestion"] = {
+            "type": {"radio": "RADIO", "checkbox": "CHECKBOX", "dropdown": "DROP_DOWN"}[kind],
+            "options": [{"value": o} for o in extra.pop("options", [])],
+        }
     elif kind == "scale":
         q["scaleQuestion"] = {"low": 1, "high": 5, "lowLabel": "Poor", "highLabel": "Great"}
     elif kind == "date":
@@ -406,16 +484,26 @@ def question(qid: str, title: str, kind: str = "text", **extra: Any) -> dict[str
     elif kind == "rating":
         q["ratingQuestion"] = {"ratingScaleLevel": 5, "iconType": "STAR"}
     elif kind == "file":
-        q["fileUploadQuestion"] = {"folderId": "0Bfakefolder", "maxFiles": 5,
-                                   "maxFileSize": "10485760"}
+        q["fileUploadQuestion"] = {
+            "folderId": "0Bfakefolder",
+            "maxFiles": 5,
+            "maxFileSize": "10485760",
+        }
     return {"itemId": f"item{qid}", "title": title, **extra, "questionItem": {"question": q}}
 
 
 def grid(title: str, rows: dict[str, str], columns: list[str]) -> dict[str, Any]:
     """A questionGroupItem with a grid: one question (id → row title) per row."""
-    return {"itemId": "grid" + "".join(rows), "title": title, "questionGroupItem": {
-        "questions": [{"questionId": qid, "rowQuestion": {"title": t}} for qid, t in rows.items()],
-        "grid": {"columns": {"type": "RADIO", "options": [{"value": c} for c in columns]}}}}
+    return {
+        "itemId": "grid" + "".join(rows),
+        "title": title,
+        "questionGroupItem": {
+            "questions": [
+                {"questionId": qid, "rowQuestion": {"title": t}} for qid, t in rows.items()
+            ],
+            "grid": {"columns": {"type": "RADIO", "options": [{"value": c} for c in columns]}},
+        },
+    }
 
 
 def section(title: str) -> dict[str, Any]:

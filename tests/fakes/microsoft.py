@@ -67,14 +67,28 @@ def workbook(sheets: dict[str, list[list[Any]]], tables: dict[str, str] | None =
 
 
 def _error(status: int, code: str, message: str) -> Reply:
-    return Reply(status, {"error": {"code": code, "message": message,
-                                    "innerError": {"request-id": str(uuid.uuid4())}}})
+    return Reply(
+        status,
+        {
+            "error": {
+                "code": code,
+                "message": message,
+                "innerError": {"request-id": str(uuid.uuid4())},
+            }
+        },
+    )
 
 
 def _oauth_error(error: str, description: str, status: int = 400) -> Reply:
-    return Reply(status, {"error": error, "error_description": description + "\r\nTrace ID: "
-                          "0000\r\nCorrelation ID: 1111\r\nTimestamp: 2026-03-10 12:00:00Z",
-                          "error_codes": [int(description[6:description.index(":")])]})
+    return Reply(
+        status,
+        {
+            "error": error,
+            "error_description": description + "\r\nTrace ID: "
+            "0000\r\nCorrelation ID: 1111\r\nTimestamp: 2026-03-10 12:00:00Z",
+            "error_codes": [int(description[6 : description.index(":")])],
+        },
+    )
 
 
 class FakeMicrosoft(FakeServer):
@@ -123,20 +137,33 @@ class FakeMicrosoft(FakeServer):
         self.add_route("POST", t + r"/oauth2/v2.0/token", self._token)
         g = "/v1.0"
         self.add_route("GET", g + r"/me/drive/root:/(?P<path>.+?):?", self._me_path)
-        self.add_route("GET", g + r"/me/drive/root", lambda r: self._graph(
-            r, lambda: self._item_reply(self.roots[self.me_drive])))
-        self.add_route("GET", g + r"/users/(?P<upn>[^/]+)/drive/root:/(?P<path>.+?):?",
-                       self._user_path)
-        self.add_route("GET", g + r"/drives/(?P<drive>[^/]+)/root:/(?P<path>.+?):?",
-                       self._drive_path)
-        self.add_route("GET", g + r"/drives/(?P<drive>[^/]+)/root", lambda r, drive: self._graph(
-            r, lambda: self._item_reply(self.roots.get(drive, ""))))
-        self.add_route("GET", g + r"/drives/(?P<drive>[^/]+)/items/(?P<item>[^/]+)",
-                       lambda r, drive, item: self._graph(r, lambda: self._item_reply(item)))
-        self.add_route("GET", g + r"/drives/(?P<drive>[^/]+)/items/(?P<item>[^/]+)/children",
-                       self._children)
-        self.add_route("GET", g + r"/drives/(?P<drive>[^/]+)/items/(?P<item>[^/]+)/content",
-                       self._content)
+        self.add_route(
+            "GET",
+            g + r"/me/drive/root",
+            lambda r: self._graph(r, lambda: self._item_reply(self.roots[self.me_drive])),
+        )
+        self.add_route(
+            "GET", g + r"/users/(?P<upn>[^/]+)/drive/root:/(?P<path>.+?):?", self._user_path
+        )
+        self.add_route(
+            "GET", g + r"/drives/(?P<drive>[^/]+)/root:/(?P<path>.+?):?", self._drive_path
+        )
+        self.add_route(
+            "GET",
+            g + r"/drives/(?P<drive>[^/]+)/root",
+            lambda r, drive: self._graph(r, lambda: self._item_reply(self.roots.get(drive, ""))),
+        )
+        self.add_route(
+            "GET",
+            g + r"/drives/(?P<drive>[^/]+)/items/(?P<item>[^/]+)",
+            lambda r, drive, item: self._graph(r, lambda: self._item_reply(item)),
+        )
+        self.add_route(
+            "GET", g + r"/drives/(?P<drive>[^/]+)/items/(?P<item>[^/]+)/children", self._children
+        )
+        self.add_route(
+            "GET", g + r"/drives/(?P<drive>[^/]+)/items/(?P<item>[^/]+)/content", self._content
+        )
         self.add_route("GET", r"/download/(?P<item>[^/]+)", self._download)
         self.add_route("GET", g + r"/sites/(?P<host>[^/:]+):/(?P<path>.+?):?", self._site)
         self.add_route("GET", g + r"/sites/(?P<site>[^/:]+)/drive", self._site_drive)
@@ -144,9 +171,11 @@ class FakeMicrosoft(FakeServer):
         self.add_route("GET", g + r"/shares/(?P<share>[^/]+)/driveItem", self._share)
 
     def error_body(self, status: int) -> Any:
-        codes = {429: ("TooManyRequests", "Too many requests."),
-                 503: ("serviceNotAvailable", "The service is temporarily unavailable."),
-                 423: ("resourceLocked", "The resource you are attempting to access is locked.")}
+        codes = {
+            429: ("TooManyRequests", "Too many requests."),
+            503: ("serviceNotAvailable", "The service is temporarily unavailable."),
+            423: ("resourceLocked", "The resource you are attempting to access is locked."),
+        }
         code, message = codes.get(status, ("generalException", "Something went wrong."))
         return {"error": {"code": code, "message": message}}
 
@@ -156,15 +185,19 @@ class FakeMicrosoft(FakeServer):
         if tenant not in self.tenants:
             return _oauth_error("invalid_tenant", f"AADSTS90002: Tenant '{tenant}' not found.")
         base = f"{self.url}/{tenant}"
-        return Reply(200, {
-            "token_endpoint": f"{base}/oauth2/v2.0/token",
-            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
-            "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
-            "issuer": f"{base}/v2.0", "jwks_uri": f"{base}/discovery/v2.0/keys",
-            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-            "scopes_supported": ["openid", "profile", "email", "offline_access"],
-            "tenant_region_scope": "EU",
-        })
+        return Reply(
+            200,
+            {
+                "token_endpoint": f"{base}/oauth2/v2.0/token",
+                "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+                "issuer": f"{base}/v2.0",
+                "jwks_uri": f"{base}/discovery/v2.0/keys",
+                "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+                "scopes_supported": ["openid", "profile", "email", "offline_access"],
+                "tenant_region_scope": "EU",
+            },
+        )
 
     @staticmethod
     def form(request: Request) -> dict[str, str]:
@@ -173,19 +206,27 @@ class FakeMicrosoft(FakeServer):
     def _devicecode(self, request: Request, tenant: str) -> Reply:
         form = self.form(request)
         if form.get("client_id") not in self.clients:
-            return _oauth_error("unauthorized_client", "AADSTS700016: Application with "
-                                f"identifier '{form.get('client_id')}' was not found in the "
-                                f"directory '{tenant}'.")
+            return _oauth_error(
+                "unauthorized_client",
+                "AADSTS700016: Application with "
+                f"identifier '{form.get('client_id')}' was not found in the "
+                f"directory '{tenant}'.",
+            )
         code = f"device-{next(self._n)}"
         self.device_codes[code] = form.get("scope", "")
-        return Reply(200, {
-            "user_code": "HRV-7K2Q", "device_code": code,
-            "verification_uri": "https://microsoft.com/devicelogin",
-            "expires_in": 900, "interval": 0,
-            "message": "To sign in, use a web browser to open the page "
-                       "https://microsoft.com/devicelogin and enter the code HRV-7K2Q to "
-                       "authenticate.",
-        })
+        return Reply(
+            200,
+            {
+                "user_code": "HRV-7K2Q",
+                "device_code": code,
+                "verification_uri": "https://microsoft.com/devicelogin",
+                "expires_in": 900,
+                "interval": 0,
+                "message": "To sign in, use a web browser to open the page "
+                "https://microsoft.com/devicelogin and enter the code HRV-7K2Q to "
+                "authenticate.",
+            },
+        )
 
     def _token(self, request: Request, tenant: str) -> Reply:
         form = self.form(request)
@@ -194,67 +235,109 @@ class FakeMicrosoft(FakeServer):
             if form.get("device_code") not in self.device_codes:
                 return _oauth_error("invalid_grant", "AADSTS70000: The code is not valid.")
             if self.declined:
-                return _oauth_error("authorization_declined", "AADSTS70000: The user denied "
-                                    "the authorization request.")
+                return _oauth_error(
+                    "authorization_declined",
+                    "AADSTS70000: The user denied the authorization request.",
+                )
             if self.pending_polls > 0:
                 self.pending_polls -= 1
-                return _oauth_error("authorization_pending", "AADSTS70016: OAuth 2.0 device "
-                                    "flow error. Authorization is pending. Continue polling.")
+                return _oauth_error(
+                    "authorization_pending",
+                    "AADSTS70016: OAuth 2.0 device "
+                    "flow error. Authorization is pending. Continue polling.",
+                )
             scope = self.device_codes.pop(form["device_code"])
             return self._tokens(tenant, {**form, "scope": scope})
         if grant == "refresh_token":
             old = form.get("refresh_token", "")
             if self.revoked or old not in self.refresh_tokens:
-                return _oauth_error("invalid_grant", "AADSTS50173: The provided grant has "
-                                    "expired due to it being revoked, a fresh auth token is "
-                                    "needed.")
+                return _oauth_error(
+                    "invalid_grant",
+                    "AADSTS50173: The provided grant has "
+                    "expired due to it being revoked, a fresh auth token is "
+                    "needed.",
+                )
             self.refresh_tokens.discard(old)  # refresh tokens rotate
             return self._tokens(tenant, form)
-        return _oauth_error("unsupported_grant_type", "AADSTS70003: The app requested an "
-                            "unsupported grant type.")
+        return _oauth_error(
+            "unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type."
+        )
 
     def _tokens(self, tenant: str, form: dict[str, str]) -> Reply:
         now = int(time.time())
         access, refresh = f"at-{next(self._n)}-{uuid.uuid4().hex}", f"rt-{uuid.uuid4().hex}"
         self.access_tokens.add(access)
         self.refresh_tokens.add(refresh)
-        claims = {"aud": form.get("client_id"), "iss": f"{self.url}/{tenant}/v2.0", "iat": now,
-                  "nbf": now, "exp": now + 3600, "name": "Sam Organiser", "oid": self.oid,
-                  "preferred_username": self.username, "sub": "s-" + self.oid, "tid": tenant,
-                  "ver": "2.0"}
-        id_token = ".".join([b64url(b'{"alg":"none","typ":"JWT"}'),
-                             b64url(json.dumps(claims).encode()), ""])
-        return Reply(200, {
-            "token_type": "Bearer", "scope": form.get("scope", ""),
-            "expires_in": self.access_ttl, "ext_expires_in": self.access_ttl,
-            "access_token": access, "refresh_token": refresh, "id_token": id_token,
-            "client_info": b64url(json.dumps({"uid": self.oid, "utid": tenant}).encode()),
-        })
+        claims = {
+            "aud": form.get("client_id"),
+            "iss": f"{self.url}/{tenant}/v2.0",
+            "iat": now,
+            "nbf": now,
+            "exp": now + 3600,
+            "name": "Sam Organiser",
+            "oid": self.oid,
+            "preferred_username": self.username,
+            "sub": "s-" + self.oid,
+            "tid": tenant,
+            "ver": "2.0",
+        }
+        id_token = ".".join(
+            [b64url(b'{"alg":"none","typ":"JWT"}'), b64url(json.dumps(claims).encode()), ""]
+        )
+        return Reply(
+            200,
+            {
+                "token_type": "Bearer",
+                "scope": form.get("scope", ""),
+                "expires_in": self.access_ttl,
+                "ext_expires_in": self.access_ttl,
+                "access_token": access,
+                "refresh_token": refresh,
+                "id_token": id_token,
+                "client_info": b64url(json.dumps({"uid": self.oid, "utid": tenant}).encode()),
+            },
+        )
 
     # --- drives -----------------------------------------------------------------------------
 
     def add_drive(self, drive_id: str, name: str) -> str:
         root = f"root-{drive_id}"
-        self.items[root] = {"id": root, "name": "root", "root": {}, "folder": {"childCount": 0},
-                            "parentReference": {"driveId": drive_id, "driveType": "business"}}
+        self.items[root] = {
+            "id": root,
+            "name": "root",
+            "root": {},
+            "folder": {"childCount": 0},
+            "parentReference": {"driveId": drive_id, "driveType": "business"},
+        }
         self.children_of[root] = []
         self.roots[drive_id] = root
         self.drive_names[drive_id] = name
         return drive_id
 
     def add_site(self, path: str, libraries: tuple[str, ...] = ("Documents",)) -> dict[str, Any]:
-        site = {"id": f"{HOST},{uuid.uuid4()},{uuid.uuid4()}", "name": path.split("/")[-1],
-                "displayName": path.split("/")[-1], "webUrl": f"https://{HOST}/{path}"}
+        site = {
+            "id": f"{HOST},{uuid.uuid4()},{uuid.uuid4()}",
+            "name": path.split("/")[-1],
+            "displayName": path.split("/")[-1],
+            "webUrl": f"https://{HOST}/{path}",
+        }
         self.sites[f"{HOST}:/{path}".casefold()] = site
-        self.site_drives[site["id"]] = [self.add_drive(f"b!site-{next(self._n)}", name)
-                                        for name in libraries]
+        self.site_drives[site["id"]] = [
+            self.add_drive(f"b!site-{next(self._n)}", name) for name in libraries
+        ]
         return site
 
     def _find(self, drive: str, path: str) -> str | None:
         item = self.roots.get(drive)
         for part in unquote(path).strip("/").split("/"):
-            item = next((c for c in self.children_of.get(item or "", [])
-                         if self.items[c]["name"].casefold() == part.casefold()), None)
+            item = next(
+                (
+                    c
+                    for c in self.children_of.get(item or "", [])
+                    if self.items[c]["name"].casefold() == part.casefold()
+                ),
+                None,
+            )
             if item is None:
                 return None
         return item
@@ -265,9 +348,13 @@ class FakeMicrosoft(FakeServer):
             found = self._find(drive, self._path_of(parent) + "/" + part)
             if found is None:
                 found = f"folder-{next(self._n)}"
-                self.items[found] = {"id": found, "name": part, "folder": {"childCount": 0},
-                                     "eTag": f'"{{{found}}},1"', "parentReference": {
-                                         "driveId": drive, "id": parent}}
+                self.items[found] = {
+                    "id": found,
+                    "name": part,
+                    "folder": {"childCount": 0},
+                    "eTag": f'"{{{found}}},1"',
+                    "parentReference": {"driveId": drive, "id": parent},
+                }
                 self.children_of[found] = []
                 self.children_of[parent].append(found)
             parent = found
@@ -280,15 +367,23 @@ class FakeMicrosoft(FakeServer):
             item_id = self.items[item_id]["parentReference"]["id"]
         return "/".join(reversed(parts))
 
-    def add_file(self, path: str, content: bytes, drive: str | None = None,
-                 mime: str = XLSX) -> dict[str, Any]:
+    def add_file(
+        self, path: str, content: bytes, drive: str | None = None, mime: str = XLSX
+    ) -> dict[str, Any]:
         drive = drive or self.me_drive
         folder, _, name = path.strip("/").rpartition("/")
         parent = self._folder(drive, folder)
         item_id = f"01ITEM{next(self._n):04d}"
-        self.items[item_id] = {"id": item_id, "name": name, "file": {"mimeType": mime},
-                               "parentReference": {"driveId": drive, "id": parent,
-                                                   "path": f"/drives/{drive}/root:/{folder}"}}
+        self.items[item_id] = {
+            "id": item_id,
+            "name": name,
+            "file": {"mimeType": mime},
+            "parentReference": {
+                "driveId": drive,
+                "id": parent,
+                "path": f"/drives/{drive}/root:/{folder}",
+            },
+        }
         self.children_of[parent].append(item_id)
         self.update_file(item_id, content)
         return self.items[item_id]
@@ -298,9 +393,14 @@ class FakeMicrosoft(FakeServer):
         item = self.items[item_id]
         version = int(item.get("eTag", '"{x},0"').rsplit(",", 1)[1].strip('"')) + 1
         self.now += timedelta(minutes=1)
-        item.update({"eTag": f'"{{{item_id}}},{version}"', "cTag": f'"c:{{{item_id}}},{version}"',
-                     "size": len(content),
-                     "lastModifiedDateTime": self.now.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        item.update(
+            {
+                "eTag": f'"{{{item_id}}},{version}"',
+                "cTag": f'"c:{{{item_id}}},{version}"',
+                "size": len(content),
+                "lastModifiedDateTime": self.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        )
         self.content[item_id] = content
 
     def share(self, item_id: str | None = None, status: int | None = None) -> str:
@@ -314,8 +414,11 @@ class FakeMicrosoft(FakeServer):
     def _graph(self, request: Request, answer: Any) -> Reply:
         auth = request.headers.get("authorization", "")
         if not auth.startswith("Bearer ") or auth[7:] not in self.access_tokens:
-            return _error(401, "InvalidAuthenticationToken",
-                          "Lifetime validation failed, the token is expired.")
+            return _error(
+                401,
+                "InvalidAuthenticationToken",
+                "Lifetime validation failed, the token is expired.",
+            )
         return answer()
 
     def _item_reply(self, item_id: str | None) -> Reply:
@@ -348,10 +451,11 @@ class FakeMicrosoft(FakeServer):
 
     def _paged(self, request: Request, values: list[dict[str, Any]]) -> Reply:
         start = int(request.query.get("$skiptoken") or 0)
-        body: dict[str, Any] = {"value": values[start:start + self.page_size]}
+        body: dict[str, Any] = {"value": values[start : start + self.page_size]}
         if start + self.page_size < len(values):
-            body["@odata.nextLink"] = (f"{self.url}{request.path}?$skiptoken="
-                                       f"{start + self.page_size}")
+            body["@odata.nextLink"] = (
+                f"{self.url}{request.path}?$skiptoken={start + self.page_size}"
+            )
         return Reply(200, body)
 
     def _content(self, request: Request, drive: str, item: str) -> Reply:
@@ -359,10 +463,12 @@ class FakeMicrosoft(FakeServer):
             if item not in self.content:
                 return _error(404, "itemNotFound", "The resource could not be found.")
             if item in self.locked:
-                return _error(423, "resourceLocked", "The resource you are attempting to "
-                              "access is locked")
-            return Reply(302, b"", {"Location": f"{self.url}/download/{item}?tempauth="
-                                                f"{uuid.uuid4().hex}"})
+                return _error(
+                    423, "resourceLocked", "The resource you are attempting to access is locked"
+                )
+            return Reply(
+                302, b"", {"Location": f"{self.url}/download/{item}?tempauth={uuid.uuid4().hex}"}
+            )
 
         return self._graph(request, answer)
 
@@ -376,29 +482,45 @@ class FakeMicrosoft(FakeServer):
 
     def _site(self, request: Request, host: str, path: str) -> Reply:
         site = self.sites.get(f"{host}:/{unquote(path).strip('/')}".casefold())
-        return self._graph(request, lambda: Reply(200, site) if site else _error(
-            404, "itemNotFound", "Requested site could not be found"))
+        return self._graph(
+            request,
+            lambda: (
+                Reply(200, site)
+                if site
+                else _error(404, "itemNotFound", "Requested site could not be found")
+            ),
+        )
 
     def _drive_json(self, drive: str) -> dict[str, Any]:
         return {"id": drive, "name": self.drive_names[drive], "driveType": "documentLibrary"}
 
     def _site_drive(self, request: Request, site: str) -> Reply:
         drives = self.site_drives.get(unquote(site))
-        return self._graph(request, lambda: Reply(200, self._drive_json(drives[0])) if drives
-                           else _error(404, "itemNotFound", "Requested site could not be found"))
+        return self._graph(
+            request,
+            lambda: (
+                Reply(200, self._drive_json(drives[0]))
+                if drives
+                else _error(404, "itemNotFound", "Requested site could not be found")
+            ),
+        )
 
     def _site_drives(self, request: Request, site: str) -> Reply:
         drives = self.site_drives.get(unquote(site), [])
-        return self._graph(request, lambda: self._paged(request, [self._drive_json(d)
-                                                                  for d in drives]))
+        return self._graph(
+            request, lambda: self._paged(request, [self._drive_json(d) for d in drives])
+        )
 
     def _share(self, request: Request, share: str) -> Reply:
         def answer() -> Reply:
             for link, target in self.shares.items():
                 if "u!" + b64url(link.encode()) == share:
                     if isinstance(target, int):
-                        return _error(target, "accessDenied", "The caller does not have "
-                                      "permission to perform the action.")
+                        return _error(
+                            target,
+                            "accessDenied",
+                            "The caller does not have permission to perform the action.",
+                        )
                     return self._item_reply(target)
             return _error(404, "itemNotFound", "The sharing link no longer exists.")
 

@@ -38,8 +38,8 @@ from urllib.parse import parse_qs, urlsplit
 class Request:
     method: str
     path: str
-    query: dict[str, str]            # the last value of each parameter
-    headers: dict[str, str]          # lower-cased names
+    query: dict[str, str]  # the last value of each parameter
+    headers: dict[str, str]  # lower-cased names
     body: bytes = b""
     at: float = field(default_factory=time.monotonic)
     params: dict[str, list[str]] = field(default_factory=dict)  # every value of each parameter
@@ -48,7 +48,7 @@ class Request:
 @dataclass
 class Reply:
     status: int = 200
-    body: Any = None                 # JSON-able, or str/bytes sent as they are
+    body: Any = None  # JSON-able, or str/bytes sent as they are
     headers: dict[str, str] = field(default_factory=dict)
 
     def encoded(self) -> tuple[bytes, str]:
@@ -97,7 +97,11 @@ class FakeServer:
         return decorate
 
     def fail(
-        self, prefix: str, kind: str, times: int = 1, retry_after: str | None = None,
+        self,
+        prefix: str,
+        kind: str,
+        times: int = 1,
+        retry_after: str | None = None,
         delay: float = 1.0,
     ) -> None:
         """The next ``times`` requests whose path starts with ``prefix`` fail as ``kind``."""
@@ -151,16 +155,25 @@ class FakeServer:
 
     def error_body(self, status: int) -> Any:
         """The body of a scripted failure with this status; vendor fakes override it."""
-        return {"status_code": status, "error": _ERRORS.get(status, "ERROR"),
-                "error_description": _DESCRIPTIONS.get(status, "Something went wrong.")}
+        return {
+            "status_code": status,
+            "error": _ERRORS.get(status, "ERROR"),
+            "error_description": _DESCRIPTIONS.get(status, "Something went wrong."),
+        }
 
     def dispatch(self, request: Request) -> Reply:
         for method, pattern, handler in self.routes:
             m = pattern.fullmatch(request.path)
             if m and method == request.method:
                 return handler(request, **m.groupdict())
-        return Reply(404, {"error": "NOT_FOUND", "status_code": 404,
-                           "error_description": f"No route for {request.path}"})
+        return Reply(
+            404,
+            {
+                "error": "NOT_FOUND",
+                "status_code": 404,
+                "error_description": f"No route for {request.path}",
+            },
+        )
 
 
 def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
@@ -187,7 +200,8 @@ def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             params = parse_qs(parts.query, keep_blank_values=True)
             request = Request(
-                method, parts.path,
+                method,
+                parts.path,
                 {k: v[-1] for k, v in params.items()},
                 {k.lower(): v for k, v in self.headers.items()},
                 self.rfile.read(length) if length else b"",
@@ -242,8 +256,14 @@ def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
     return _Handler
 
 
-_ERRORS = {401: "INVALID_AUTH", 403: "NOT_AUTHORIZED", 404: "NOT_FOUND",
-           429: "HIT_RATE_LIMIT", 500: "INTERNAL_ERROR", 503: "SERVICE_UNAVAILABLE"}
+_ERRORS = {
+    401: "INVALID_AUTH",
+    403: "NOT_AUTHORIZED",
+    404: "NOT_FOUND",
+    429: "HIT_RATE_LIMIT",
+    500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+}
 _DESCRIPTIONS = {
     401: "The OAuth token you provided was invalid.",
     403: "You do not have permission to access the resource you requested.",

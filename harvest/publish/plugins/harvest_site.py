@@ -34,13 +34,20 @@ def safe_cell(value: Any) -> Any:
     return value
 
 
-def render_xlsx(columns: list[str], rows: list[Any], request: Any, query_name: str | None,
-                table: str | None, database: str) -> Response:
+def render_xlsx(
+    columns: list[str],
+    rows: list[Any],
+    request: Any,
+    query_name: str | None,
+    table: str | None,
+    database: str,
+) -> Response:
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=re.sub(r"[^A-Za-z0-9_ -]", "_",
-                                               query_name or table or database)[:31])
+    sheet = workbook.create_sheet(
+        title=re.sub(r"[^A-Za-z0-9_ -]", "_", query_name or table or database)[:31]
+    )
     sheet.append([safe_cell(c) for c in columns])
     for row in rows:
         sheet.append([safe_cell(v) for v in row])
@@ -48,7 +55,8 @@ def render_xlsx(columns: list[str], rows: list[Any], request: Any, query_name: s
     workbook.save(out)
     name = re.sub(r"[^A-Za-z0-9_-]", "_", query_name or table or database)
     return Response(
-        out.getvalue(), status=200,
+        out.getvalue(),
+        status=200,
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"content-disposition": f'attachment; filename="{name}.xlsx"'},
     )
