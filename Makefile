@@ -28,6 +28,7 @@ test: setup chromium
 lint: setup
 	$(VENV)/bin/ruff check harvest tests bench scripts
 	$(VENV)/bin/ruff format --check harvest tests bench scripts
+	$(VENV)/bin/mypy harvest
 
 sample-data: setup
 	$(PY) scripts/make_sample_data.py

@@ -61,6 +61,7 @@ def record(
             json.dumps(counts or {}, sort_keys=True),
         ],
     )
+    assert cur.lastrowid is not None  # always set after an INSERT
     return int(cur.lastrowid)
 
 
@@ -89,4 +90,7 @@ def entries(
     sql += " ORDER BY id DESC"
     if limit:
         sql += f" LIMIT {int(limit)}"
-    return [Entry(*row[:5], json.loads(row[5])) for row in db.execute(sql, params).fetchall()]
+    return [
+        Entry(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]))
+        for row in db.execute(sql, params).fetchall()
+    ]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
-import click
 import typer
 from pydantic import SecretStr
 
@@ -45,7 +45,7 @@ def eventbrite(
 
     def body() -> None:
         if token_stdin:
-            token = click.get_text_stream("stdin").readline()
+            token = sys.stdin.readline()
         else:
             console.print(TOKEN_HINT, highlight=False)
             token = typer.prompt("Private token", hide_input=True)

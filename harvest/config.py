@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,25 +69,33 @@ class SourceConfig(BaseModel):
         return {k: str(v) for k, v in constants.items()}
 
 
+MatchField = Literal["name", "date_of_birth", "postcode", "address", "email", "phone"]
+ExactKey = Literal["email", "phone", "name_dob"]
+
+
+def _default_fields() -> list[MatchField]:
+    return ["name", "date_of_birth", "postcode", "address", "email", "phone"]
+
+
+def _default_exact_keys() -> list[ExactKey]:
+    return ["email", "phone", "name_dob"]
+
+
 class MatchingConfig(BaseModel):
     """How records are recognised as one person (docs/matching.md). The defaults suit most."""
 
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    fields: list[Literal["name", "date_of_birth", "postcode", "address", "email", "phone"]] = Field(
-        default_factory=lambda: ["name", "date_of_birth", "postcode", "address", "email", "phone"]
-    )
-    exact_keys: list[Literal["email", "phone", "name_dob"]] = Field(
-        default_factory=lambda: ["email", "phone", "name_dob"]
-    )
-    merge_above: float = Field(0.8, gt=0, lt=1)
-    review_above: float = Field(0.5, gt=0, lt=1)
+    fields: list[MatchField] = Field(default_factory=_default_fields)
+    exact_keys: list[ExactKey] = Field(default_factory=_default_exact_keys)
+    merge_above: float = Field(default=0.8, gt=0, lt=1)
+    review_above: float = Field(default=0.5, gt=0, lt=1)
     learn: bool = True
     recalibrate: bool = True
-    max_cluster_size: int = Field(30, ge=2)
-    block_size_cap: int = Field(50, ge=2)
-    shared_value_limit: int = Field(5, ge=2)
+    max_cluster_size: int = Field(default=30, ge=2)
+    block_size_cap: int = Field(default=50, ge=2)
+    shared_value_limit: int = Field(default=5, ge=2)
     households: bool | Literal["auto"] = "auto"
 
     @model_validator(mode="after")
@@ -157,16 +166,18 @@ def _pydantic_problems(exc: ValidationError, raw: dict[str, Any], prefix: tuple 
 def _check_sources(raw_sources: list[Any]) -> list[str]:
     problems: list[str] = []
     types = connector_names()
-    seen: set[str] = set()
+    seen: set[Hashable] = set()
     for i, src in enumerate(raw_sources):
         if not isinstance(src, dict):
             continue
         name = src.get("name")
-        if name in seen:
-            problems.append(
-                f"sources[{i}].name: {name!r} is used by two sources; names must differ"
-            )
-        seen.add(name)
+        # A list or mapping as the name is reported by the model; it cannot go in a set.
+        if isinstance(name, Hashable):
+            if name in seen:
+                problems.append(
+                    f"sources[{i}].name: {name!r} is used by two sources; names must differ"
+                )
+            seen.add(name)
         stype = src.get("type")
         if stype not in types:
             known = ", ".join(types)

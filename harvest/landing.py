@@ -418,6 +418,7 @@ class Lander:
             cur = self.db.execute(
                 "INSERT INTO activities (name, first_source) VALUES (?, ?)", [name, self.source]
             )
+            assert cur.lastrowid is not None  # always set after an INSERT
             self._activities[name] = int(cur.lastrowid)
         return self._activities[name]
 

@@ -133,6 +133,7 @@ def decide(db: sqlite_utils.Database, pair: Pair, decision: str, by: str, via: s
         [pa, pb, pair.a.record_id, pair.b.record_id, decision, pair.probability, by, now(), via],
     )
     audit.record(db, f"review.{decision}", {"decisions": 1}, command=f"review ({via})")  # audit
+    assert cur.lastrowid is not None  # always set after an INSERT
     return int(cur.lastrowid)
 
 

@@ -304,7 +304,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     std = load_standard()
     with transaction(db):
         db.execute("DELETE FROM standard")
-        db["standard"].insert_all(std.dictionary_rows())
+        db.table("standard").insert_all(std.dictionary_rows())
         db.execute("INSERT OR REPLACE INTO meta VALUES ('standard_version', ?)", [str(std.version)])
     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -326,6 +326,7 @@ def transaction(db: sqlite_utils.Database) -> Iterator[None]:
 
 def start_run(db: sqlite_utils.Database, command: str) -> int:
     cur = db.execute("INSERT INTO sync_runs (command, started_at) VALUES (?, ?)", [command, now()])
+    assert cur.lastrowid is not None  # always set after an INSERT
     return int(cur.lastrowid)
 
 
@@ -349,8 +350,8 @@ def set_state(db: sqlite_utils.Database, source: str, state: dict[str, Any], suc
 
 
 def record_source_run(db: sqlite_utils.Database, run_id: int, source: str, **values: Any) -> None:
-    db["source_runs"].insert({"sync_run_id": run_id, "source": source, **values})
+    db.table("source_runs").insert({"sync_run_id": run_id, "source": source, **values})
 
 
 def add_issues(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> None:
-    db["issues"].insert_all(rows, batch_size=1000)
+    db.table("issues").insert_all(rows, batch_size=1000)

@@ -87,6 +87,22 @@ def test_broken_files_get_plain_messages(tmp_path: Path, text: str, expected: st
         load_config(_write(tmp_path, text))
 
 
+def test_a_list_where_a_source_name_should_be_is_reported_not_a_crash(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        {
+            "organisation": "x",
+            "sources": [
+                {"name": ["lunch", "club"], "type": "file", "options": {"path": "x.csv"}},
+                {"name": {"lunch": 1}, "type": "file", "options": {"path": "y.csv"}},
+            ],
+        },
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    assert "sources[0].name" in str(exc.value) and "sources[1].name" in str(exc.value)
+
+
 def test_missing_file_says_how_to_start(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="harvest init"):
         load_config(tmp_path / "nope.yaml")

@@ -16,6 +16,7 @@ Built-in connectors register exactly as an outside one would::
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,7 +88,8 @@ class Connector:
     """Base class: subclasses set ``type`` and ``Options`` and implement ``fetch``."""
 
     type: ClassVar[str] = ""
-    Options: ClassVar[type[BaseModel]] = NoOptions
+    # builtins.type: inside the class body, plain ``type`` is the attribute above.
+    Options: ClassVar[builtins.type[BaseModel]] = NoOptions
 
     def __init__(self, name: str, options: BaseModel, base_dir: Path) -> None:
         self.name = name

@@ -278,7 +278,9 @@ def _not_text(sample: bytes, encoding: str) -> str | None:
     return None
 
 
-def _records(raw: BinaryIO, encoding: str, delimiter: str, rows: _Rows) -> Iterator[Record]:
+def _records(
+    raw: BinaryIO, encoding: str, delimiter: str, rows: _Rows
+) -> Generator[Record, None, None]:
     """Number the file's records 1, 2, 3… as a spreadsheet would show them."""
     stream = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
     lossy = [0]

@@ -344,7 +344,12 @@ def authorise(
     with _quiet_oauth_logs():
         try:
             if browser:
-                flow.on_url = lambda url: (show(url), open_url(url))
+
+                def on_url(url: str) -> None:
+                    show(url)
+                    open_url(url)
+
+                flow.on_url = on_url
                 flow.run_local_server(
                     host="localhost",
                     port=0,

@@ -191,7 +191,9 @@ class Layout:
 
 
 def response_row(number: int, r: dict[str, Any], activity: str, layout: Layout) -> Row:
-    answers = r.get("answers") if isinstance(r.get("answers"), dict) else {}
+    answers = r.get("answers")
+    if not isinstance(answers, dict):
+        answers = {}
     values = [
         str(r.get("responseId") or ""),
         uk_time(r.get("lastSubmittedTime")),

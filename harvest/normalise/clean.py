@@ -28,6 +28,7 @@ category answers repeat across thousands of rows. Decisions worth knowing:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, timedelta
 from functools import cache, lru_cache
 
@@ -461,7 +462,7 @@ def _not_allowed(set_name: str) -> str:
     return f"not one of the allowed values: {shown}"
 
 
-_CLEANERS = {
+_CLEANERS: dict[str, Callable[[str], Result]] = {
     "id": clean_id,
     "text": clean_text,
     "name": clean_name,

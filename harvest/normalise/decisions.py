@@ -7,12 +7,20 @@ with enough of them the thresholds move to where the decisions put them.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 
 from harvest.config import MatchingConfig
 
 
-def load_decisions(db, index: dict[int, int]) -> dict[tuple[int, int], bool]:
+class ProfileIndex(Protocol):
+    """Profile hash → profile index, or None: a dict, or match_load.HashIndex."""
+
+    def get(self, key: int, /) -> int | None: ...
+
+
+def load_decisions(db, index: ProfileIndex) -> dict[tuple[int, int], bool]:
     """Active decisions (the latest not undone per pair) as profile indices → same?"""
     rows = db.execute(
         """SELECT profile_a, profile_b, decision FROM match_decisions d

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property, lru_cache
+from typing import Any, TypeVar
 
 import numpy as np
 from nicknames import NickNamer
@@ -35,9 +36,12 @@ PLACEHOLDER_EMAIL_USERS = frozenset(
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
 
-def factorize(values: Sequence[object]) -> tuple[np.ndarray, list[object]]:
+_V = TypeVar("_V")
+
+
+def factorize(values: Sequence[_V]) -> tuple[np.ndarray, list[_V]]:
     """Integer codes (−1 for None or '') and the distinct values in order of first sight."""
-    index: dict[object, int] = {}
+    index: dict[_V, int] = {}
     codes = np.fromiter(
         (-1 if v is None or v == "" else index.setdefault(v, len(index)) for v in values),
         dtype=np.int64,
@@ -163,7 +167,7 @@ class Features:
         return (a >= 0) & (b >= 0) & (self.nick_pairs[pos] == key)
 
 
-def build_features(columns: dict[str, list], shared_limit: int = 5) -> Features:
+def build_features(columns: Mapping[str, Sequence[Any]], shared_limit: int = 5) -> Features:
     """Features from columns of records (each a list, one value per record)."""
     n_records = len(columns["given_name"])
     rows = list(zip(*(columns.get(f) or [None] * n_records for f in IDENTITY), strict=False))

@@ -27,6 +27,7 @@ in match_cache_update.py. Their functions are named here too (``match_cache.upda
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import sqlite_utils
@@ -76,12 +77,18 @@ def read(db: sqlite_utils.Database) -> Profiles | None:
         for name in STRINGS
     }
     last = list(parts.values())[-1]
+    codes = {name: arrays.pop(f"c_{name}").astype(np.int64) for name in (*KEYED, *RAW)}
+    # The rest are Profiles' array fields (ids, hashes, ...), by name: Any, as mypy cannot
+    # tell which keyword each key fills.
+    rest: dict[str, Any] = {
+        k: v.astype(np.int64) if v.dtype == np.int32 else v for k, v in arrays.items()
+    }
     p = Profiles(
         covered=metas[-1]["covered"],
-        codes={name: arrays.pop(f"c_{name}").astype(np.int64) for name in (*KEYED, *RAW)},
+        codes=codes,
         values=values,
         matchable=_array(last["matchable"], metas[-1]["matchable"]).copy(),
-        **{k: v.astype(np.int64) if v.dtype == np.int32 else v for k, v in arrays.items()},
+        **rest,
     )
     p.saved = _saved(p, len(parts) - 1)
     return p
@@ -108,7 +115,10 @@ def write(db: sqlite_utils.Database, p: Profiles) -> bool:
     Each array is a row of its own, so that writing never holds a copy of everything."""
     ensure_match_cache(db)
     whole = p.saved is None or p.saved["parts"] + 1 >= SEGMENTS
-    start = p.saved if not whole else {"records": 0, "profiles": 0, "parts": 0}
+    # p.saved is None only when whole; the second test is for mypy.
+    start: dict[str, Any] = (
+        {"records": 0, "profiles": 0, "parts": 0} if whole or p.saved is None else p.saved
+    )
     start.setdefault("values", dict.fromkeys(STRINGS, 0))
     part = "p000" if whole else f"p{start['parts'] + 1:03d}"
     if whole:

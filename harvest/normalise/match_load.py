@@ -10,7 +10,9 @@ ids, the features, and each profile's ``profile_hash``, the stable key that
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import sqlite_utils
@@ -64,7 +66,7 @@ def load(db: sqlite_utils.Database, settings: MatchingConfig, keep: bool = False
     rows = db.execute(
         f"SELECT id, coalesce(person_id, 0), {cols} FROM records WHERE is_current = 1 ORDER BY id"
     ).fetchall()
-    columns = (
+    columns: dict[str, Sequence[Any]] = (
         dict(zip(("id", "person_id", *IDENTITY), zip(*rows, strict=False), strict=False))
         if rows
         else {}

@@ -87,7 +87,8 @@ def refresh(db: sqlite_utils.Database, person_ids: Iterable[int], run_id: int | 
             CROSS JOIN records r ON r.person_id = t.person_id
             WHERE r.is_current = 1 ORDER BY r.person_id, r.id"""
     )
-    rows, group, batch = 0, [], []
+    rows, batch = 0, []
+    group: list[tuple] = []  # one person's records
     sql = _upsert_sql()
     for row in cursor:
         if group and row[0] != group[0][0]:

@@ -65,6 +65,7 @@ def recluster(
         _households(db, settings) if households is None else households,
     )
     _set_statuses(db, stored, links, result, result.labels)
+    assert links.status is not None  # set by _set_statuses
     summary.links = int((links.status == "link").sum())
     _write_people(db, data, result.labels, run_id, summary)
     summary.review = pending_questions(db)

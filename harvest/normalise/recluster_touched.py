@@ -23,11 +23,25 @@ from harvest.normalise.match_state import MatchSummary, pending_questions
 from harvest.normalise.recluster import _groups, _keep, _next_id, _relink, _set_statuses
 
 
+def _changes(data: Loaded) -> match_cache.Changes:
+    """What changed since the profiles were kept: set whenever they came from the cache,
+    the only time a re-sync reclusters just the people it touched."""
+    assert data.changes is not None
+    return data.changes
+
+
+def _before(data: Loaded) -> match_cache.Profiles:
+    """The kept profiles as they were read: set together with ``data.changes``."""
+    assert data.before is not None
+    return data.before
+
+
 def _seeds(data: Loaded, new: np.ndarray) -> np.ndarray:
     """Profiles whose people must be worked out again: new ones, ones whose records came
     back, and ones that became matchable or stopped being (an email turned shared)."""
-    seeds = new | data.changes.matchable_changed
-    seeds[data.changes.back] = True
+    changes = _changes(data)
+    seeds = new | changes.matchable_changed
+    seeds[changes.back] = True
     return seeds
 
 
@@ -38,7 +52,7 @@ def _judged_anew(db, data: Loaded, decisions: dict, merge_above: float, settings
     common each is (compare.similar_given), which new records change. So every pair of
     different given names within a group is judged with the features of the last match
     and of this one; groups with a changed verdict are clustered again."""
-    feats, old_index = data.feats, data.changes.old_index
+    feats, old_index = data.feats, _changes(data).old_index
     out = np.zeros(feats.n, bool)
     rows = db.execute(
         "SELECT profile_a, profile_b FROM match_pairs WHERE probability >= ?", [merge_above]
@@ -53,7 +67,7 @@ def _judged_anew(db, data: Loaded, decisions: dict, merge_above: float, settings
     pairs = pairs[(old_index[pairs[:, 0]] >= 0) & (old_index[pairs[:, 1]] >= 0)]
     if not len(pairs):
         return out
-    old = match_cache.features(data.before, settings.shared_value_limit)
+    old = match_cache.features(_before(data), settings.shared_value_limit)
     now = np.stack([feats.given[pairs[:, 0]], feats.given[pairs[:, 1]]], axis=1)
     then = np.stack([old.given[old_index[pairs[:, 0]]], old.given[old_index[pairs[:, 1]]]], 1)
     names, back = np.unique(np.c_[now, then], axis=0, return_inverse=True)
@@ -123,7 +137,7 @@ def recluster_touched(
     would give. So the touched groups are grown until they are closed under both, and
     only they are clustered, their pairs' statuses and their records' ids written.
     """
-    feats, changes = data.feats, data.changes
+    feats, changes = data.feats, _changes(data)
     gone_people = _people_of(db, changes.gone)
     inside, people_ids = _closure(db, data, decisions, seeds, gone_people, summary.merge_above)
     stored = _pairs_touching(db, data.hashes[inside], changes.vanished)
@@ -202,7 +216,7 @@ def _closure(db, data: Loaded, decisions: dict, seeds, gone_people, merge_above:
             same.setdefault(a, []).append(b)
             same.setdefault(b, []).append(a)
     frontier = np.flatnonzero(seeds)
-    hashes = set(data.changes.vanished.tolist())
+    hashes = set(_changes(data).vanished.tolist())
     seen_people: set[int] = set()
     people_frontier = set(gone_people)
     while len(frontier) or hashes or people_frontier:

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from harvest.normalise.clean import age_from_dob, clean_value
+from harvest.normalise.clean import Result, age_from_dob, clean_value
 from harvest.normalise.mapping import ColumnMap
-from harvest.normalise.standard import Standard, load_standard
+from harvest.normalise.standard import Field, Standard, load_standard
 
 MAX_CELL = 10_000  # longer cells are kept in the raw row but flagged
 MEMO_LIMIT = 20_000  # cleaned values remembered per column (values repeat: dates, activities)
@@ -41,7 +41,9 @@ class RowNormaliser:
     ) -> None:
         std = standard or load_standard()
         self.today = today or date.today()
-        self.mapped = [(i, std.field(m.field), {}) for i, m in enumerate(maps) if m.field]
+        self.mapped: list[tuple[int, Field, dict[str, Result]]] = [
+            (i, std.field(m.field), {}) for i, m in enumerate(maps) if m.field
+        ]
         self.unmapped = [
             (i, h) for i, (h, m) in enumerate(zip(headers, maps, strict=False)) if not m.field
         ]

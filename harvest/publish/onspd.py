@@ -218,17 +218,20 @@ def _parse(
     row: list[str], width: int, col: dict[str, int], path: Path, line: int, summary: ImportSummary
 ) -> tuple[Any, ...] | None:
     if len(row) != width:
-        return _malformed(summary, path, line, f"{len(row)} columns, not {width}")
+        _malformed(summary, path, line, f"{len(row)} columns, not {width}")
+        return None
     postcode = normalise_postcode(row[col["postcode"]])
     if postcode is None:
-        return _malformed(summary, path, line, "no postcode in pcds")
+        _malformed(summary, path, line, "no postcode in pcds")
+        return None
     if row[col["terminated"]].strip():
         summary.terminated += 1
         return None
     country = area_code(row[col["country_code"]])
     rank_text = row[col["imd_rank"]].strip()
     if rank_text and not rank_text.isdigit():
-        return _malformed(summary, path, line, f"IMD rank {rank_text!r}")
+        _malformed(summary, path, line, f"IMD rank {rank_text!r}")
+        return None
     rank = int(rank_text or 0)
     decile = imd_decile(rank, country)
     if decile is None and rank > IMD_AREAS.get(country or "", rank):

@@ -37,15 +37,23 @@ class PublishConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     funders_database: str = Field(
-        "funders.db", description="The funder-safe database, relative to harvest.yaml's folder."
+        default="funders.db",
+        description="The funder-safe database, relative to harvest.yaml's folder.",
     )
     after_sync: bool = Field(
-        True, description="Rebuild funders.db at the end of every sync that read anything new."
+        default=True,
+        description="Rebuild funders.db at the end of every sync that read anything new.",
     )
-    suppress_below: int = Field(8, ge=1, description="Counts from 1 to this minus 1 are hidden.")
-    round_to: int = Field(5, ge=1, description="Other counts are rounded to a multiple of this.")
+    suppress_below: int = Field(
+        default=8, ge=1, description="Counts from 1 to this minus 1 are hidden."
+    )
+    round_to: int = Field(
+        default=5, ge=1, description="Other counts are rounded to a multiple of this."
+    )
     special_suppress_below: int = Field(
-        10, ge=1, description="The threshold for counts broken down by special category data."
+        default=10,
+        ge=1,
+        description="The threshold for counts broken down by special category data.",
     )
 
     @model_validator(mode="after")
