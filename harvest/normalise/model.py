@@ -108,8 +108,8 @@ def estimate_u(sample: Compared | None, same: np.ndarray | None = None) -> dict[
     ``same`` is each sampled pair's chance of being one person. Where people recur
     often (a short list, many sign-ups each) a random pair is now and then one person
     twice, and counting it as strangers makes agreeing look common: a date of birth
-    shared by chance seems many times likelier than it is (FEBRL3: twenty). Weighting each pair by
-    ``1 - same`` counts strangers only.
+    shared by chance seems many times likelier than it is (on FEBRL3, twenty).
+    Weighting each pair by ``1 - same`` counts strangers only.
     """
     out = {k: list(v) for k, v in DEFAULT_U.items()}
     if sample is None:
