@@ -17,6 +17,7 @@ from harvest.config import HarvestConfig, load_config
 from harvest.errors import ConfigError
 
 KEYS = "[bold]s[/]ame · [bold]d[/]ifferent · s[bold]k[/]ip · [bold]u[/]ndo last · [bold]q[/]uit"
+JOINS_SAMPLE = 50  # automatic joins offered by `harvest review --joins`
 
 
 def _db(cfg: HarvestConfig):
@@ -36,6 +37,14 @@ def review(
         typer.Option("--import", help="Read decisions back from a spreadsheet made by --export."),
     ] = None,
     undo: Annotated[bool, typer.Option("--undo", help="Undo the latest decision.")] = False,
+    joins: Annotated[
+        bool,
+        typer.Option(
+            "--joins",
+            help="Check joins harvest made by itself instead, the least certain first "
+            f"(at most {JOINS_SAMPLE} unless --limit says otherwise).",
+        ),
+    ] = False,
     by: Annotated[str | None, typer.Option(help="Your name, kept with each decision.")] = None,
     limit: Annotated[int | None, typer.Option(help="At most this many pairs.")] = None,
 ) -> None:
@@ -43,6 +52,8 @@ def review(
 
     Definite matches are joined by `harvest sync` itself; only the uncertain ones come
     here. Decisions always win over the score, and `--undo` takes the latest back.
+    With `--joins` you check a sample of those automatic joins: "different" splits
+    the person, and if the weakest joins are often wrong harvest joins less readily.
     """
     from harvest import review as rv
 
@@ -58,7 +69,7 @@ def review(
                 else "There is no decision to undo."
             )
         elif export:
-            n = rv.export_xlsx(db, export, limit)
+            n = rv.export_xlsx(db, export, _limit(limit, joins), check_joins=joins)
             console.print(
                 f"Wrote {n} pair(s) to {export}. Fill in the Decision column, then run "
                 f"`harvest review --import {export}`."
@@ -76,17 +87,25 @@ def review(
                 _applied(rv.apply(db, cfg.matching))
                 return 1
         else:
-            _walk(db, rv, who, limit)
+            _walk(db, rv, who, _limit(limit, joins), joins)
         _applied(rv.apply(db, cfg.matching))
         return 0
 
     _run(body)
 
 
-def _walk(db, rv, who: str, limit: int | None) -> None:
-    pairs = rv.queue(db, limit)
+def _limit(limit: int | None, joins: bool) -> int | None:
+    return limit if limit or not joins else JOINS_SAMPLE
+
+
+def _walk(db, rv, who: str, limit: int | None, joins: bool = False) -> None:
+    pairs = rv.joins(db, limit) if joins else rv.queue(db, limit)
     if not pairs:
-        console.print("Nothing to review: every pair is either definite or decided.")
+        console.print(
+            "No automatic joins left to check."
+            if joins
+            else "Nothing to review: every pair is either definite or decided."
+        )
         return
     history: list[tuple[int, int]] = []  # (index of pair, decision id)
     i = 0

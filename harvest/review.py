@@ -6,6 +6,10 @@ and when, and always wins over the score: a pair marked different is never merge
 again, one marked same always is. Undoing a decision keeps it, marked undone.
 Decisions are taken in the terminal (``harvest review``) or through a spreadsheet
 (``--export`` / ``--import``) for staff who live in Excel.
+
+``--joins`` asks about a sample of the joins matching made by itself instead, the
+weakest first: a "different" splits the person, and enough answers move
+``merge_above`` (up when the joins near it were often wrong; decisions.calibrate).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from harvest import audit
 from harvest.config import MatchingConfig
 from harvest.errors import HarvestError
 from harvest.normalise.match import MatchSummary, recluster
-from harvest.normalise.match_state import QUEUE_SQL, pending_questions
+from harvest.normalise.match_state import EXACT_KEY, QUEUE_SQL, pending_questions
 from harvest.store import now, transaction
 
 SHOWN = {  # field → label, in the order a person reads them
@@ -108,6 +112,31 @@ def queue(db: sqlite_utils.Database, limit: int | None = None) -> list[Pair]:
     return [_pair(db, r) for r in db.execute(sql).fetchall()]
 
 
+JOINS_SQL = """
+WITH joins AS (
+  SELECT m.profile_a, m.profile_b, m.record_a, m.record_b, m.probability, m.status,
+         m.comparisons, row_number() OVER (
+           PARTITION BY ra.person_id ORDER BY m.probability, m.profile_a, m.profile_b) AS rank
+  FROM match_pairs m
+  JOIN records ra ON ra.id = m.record_a
+  JOIN records rb ON rb.id = m.record_b
+  WHERE m.status = 'link' AND ra.person_id = rb.person_id AND m.probability < ?
+    AND NOT EXISTS (
+      SELECT 1 FROM match_decisions d WHERE d.profile_a = m.profile_a
+        AND d.profile_b = m.profile_b AND d.undone_at IS NULL)
+)
+SELECT profile_a, profile_b, record_a, record_b, probability, status, comparisons
+FROM joins WHERE rank = 1 ORDER BY probability, profile_a, profile_b"""
+
+
+def joins(db: sqlite_utils.Database, limit: int | None = None) -> list[Pair]:
+    """Joins matching made by itself and nobody has checked, the weakest first: one per
+    person (its weakest link). Links on an exact key are left out: those follow the
+    charity's own ``exact_keys`` rule, not the score."""
+    sql = JOINS_SQL + (f" LIMIT {int(limit)}" if limit else "")
+    return [_pair(db, r) for r in db.execute(sql, [EXACT_KEY]).fetchall()]
+
+
 def queue_size(db: sqlite_utils.Database) -> int:
     """How many questions wait in the queue (pairs of people, see ``queue``)."""
     return pending_questions(db)
@@ -182,13 +211,25 @@ HELP = [
 ]
 
 
-def export_xlsx(db: sqlite_utils.Database, path: Path, limit: int | None = None) -> int:
-    """Write the queue to a workbook: instructions, then one row per pair. Returns rows."""
-    pairs = queue(db, limit)
+JOINS_HELP = [
+    "Automatic joins to check",
+    "",
+    "Each row of the 'Pairs' sheet is two records harvest joined as one person by itself,",
+    "the least certain first. 'different' splits them; 'same' confirms the join.",
+    "Your answers also tell harvest whether to join less readily (merge_above).",
+]
+
+
+def export_xlsx(
+    db: sqlite_utils.Database, path: Path, limit: int | None = None, check_joins: bool = False
+) -> int:
+    """Write the queue (or, with ``check_joins``, the joins to check) to a workbook:
+    instructions, then one row per pair. Returns rows."""
+    pairs = joins(db, limit) if check_joins else queue(db, limit)
     wb = Workbook()
     help_ws = wb.active
     help_ws.title = HELP_SHEET
-    for line in HELP:
+    for line in JOINS_HELP + HELP[3:] if check_joins else HELP:
         help_ws.append([line])
     help_ws["A1"].font = Font(bold=True, size=14)
     help_ws.column_dimensions["A"].width = 100

@@ -30,26 +30,31 @@ ROWS = [
 ALL_UNCERTAIN = {"merge_above": 0.99999999999, "review_above": 0.000001, "exact_keys": []}
 
 
-@pytest.fixture
-def queued(project: Path) -> Path:
+def _synced(project: Path, matching: dict) -> tuple[Path, int]:
+    """ROWS as one list, synced with these matching settings: the config's path, and
+    the questions the sync said wait for review."""
     write_csv(project / "list.csv", [HEADER, *ROWS])
     cfg = write_config(
         project,
         [{"name": "list", "type": "file", "options": {"path": "list.csv"}}],
-        matching=ALL_UNCERTAIN,
+        matching=matching,
     )
-    result = sync(load_config(cfg))
-    assert (
-        result.matching.review == 3
-        and scalar(project / "harvest.db", "SELECT count(*) FROM people") == 6
-    )
+    return cfg, sync(load_config(cfg)).matching.review
+
+
+@pytest.fixture
+def queued(project: Path) -> Path:
+    cfg, questions = _synced(project, ALL_UNCERTAIN)
+    assert questions == len(_queue(cfg)) == 3
+    assert scalar(project / "harvest.db", "SELECT count(*) FROM people") == 6
     return cfg
 
 
-def _queue(cfg: Path) -> list[review.Pair]:
+def _queue(cfg: Path, which=review.queue) -> list[review.Pair]:
+    """The review queue (or, with ``which=review.joins``, the joins to check) of a store."""
     db = connect(load_config(cfg).database_path)
     try:
-        return review.queue(db)
+        return which(db)
     finally:
         db.close()
 
@@ -238,3 +243,81 @@ def test_one_question_per_pair_of_people_and_none_after_different(project: Path)
     finally:
         db.close()
     assert scalar(db_path, "SELECT count(DISTINCT person_id) FROM records") == 2
+
+
+@pytest.fixture
+def joined(project: Path) -> Path:
+    """The same list matched with a low merge threshold: three people, each joined by
+    the score (no exact keys)."""
+    cfg, questions = _synced(project, {"merge_above": 0.3, "review_above": 0.1, "exact_keys": []})
+    assert questions == 0
+    assert scalar(project / "harvest.db", "SELECT count(DISTINCT person_id) FROM records") == 3
+    return cfg
+
+
+def _joins(cfg: Path) -> list[review.Pair]:
+    return _queue(cfg, review.joins)
+
+
+def test_automatic_joins_can_be_checked_and_a_different_splits_the_person(joined: Path) -> None:
+    before = _joins(joined)
+    assert len(before) == 3  # one per person, the weakest first
+    assert [p.probability for p in before] == sorted(p.probability for p in before)
+    first = before[0]
+    result = _invoke(joined, "--joins", input="d\ns\nk\n")
+    assert result.exit_code == 0, result.output
+    assert "Pair 1 of 3" in result.output and "2 decision(s) recorded" in result.output
+    db = joined.parent / "harvest.db"
+    assert not _same_person(db, first.a.record_id, first.b.record_id)  # split
+    assert _same_person(db, before[1].a.record_id, before[1].b.record_id)  # confirmed
+    assert [p.key for p in _joins(joined)] == [before[2].key]  # only the skipped one is left
+    again = _invoke(joined, "--joins", "--limit", "1", input="s\n")
+    assert again.exit_code == 0 and "Pair 1 of 1" in again.output
+    assert "No automatic joins left to check" in _invoke(joined, "--joins").output
+
+
+def test_automatic_joins_through_a_spreadsheet(joined: Path, tmp_path: Path) -> None:
+    path = tmp_path / "joins.xlsx"
+    result = _invoke(joined, "--joins", "--export", str(path))
+    assert result.exit_code == 0 and "Wrote 3 pair(s)" in result.output
+    wb = openpyxl.load_workbook(path)
+    assert wb["Instructions"]["A1"].value == "Automatic joins to check"
+    ws = wb["Pairs"]
+    weakest = ws.cell(row=2, column=1).value
+    ws.cell(row=2, column=2).value = "different"
+    wb.save(path)
+    result = _invoke(joined, "--import", str(path))
+    assert result.exit_code == 0 and "Recorded 0 same and 1 different" in result.output
+    pair = next(p for p in _joins_all(joined) if p.key == weakest)
+    assert not _same_person(joined.parent / "harvest.db", pair.a.record_id, pair.b.record_id)
+
+
+def _joins_all(cfg: Path) -> list[review.Pair]:
+    """Every stored pair, decided or not."""
+
+    def every(db) -> list[review.Pair]:
+        keys = [f"{a}:{b}" for a, b in db.execute("SELECT profile_a, profile_b FROM match_pairs")]
+        return [p for p in (review.find_pair(db, k) for k in keys) if p]
+
+    return _queue(cfg, every)
+
+
+def test_wrong_automatic_joins_raise_the_merge_threshold(tmp_path: Path) -> None:
+    db = connect(tmp_path / "h.db")
+    joins = [0.80 + 0.005 * k for k in range(20)]  # the four weakest were two people
+    rows = [
+        (i, i + 1000, "different" if p < 0.8175 else "same", p, "2026-01-01")
+        for i, p in enumerate(joins)
+    ]
+    rows += [(100 + i, 2000 + i, "different", 0.999999, "2026-01-01") for i in range(5)]
+    db.conn.executemany(
+        "INSERT INTO match_decisions (profile_a, profile_b, decision, probability,"
+        " decided_at) VALUES (?, ?, ?, ?, ?)",
+        rows,
+    )
+    merge, _, notes = calibrate(db, MatchingConfig())
+    assert merge == pytest.approx(0.82)  # joins from 0.82 up were all right
+    assert any("raised the merge threshold to 0.8200" in n for n in notes)
+    db.execute("UPDATE match_decisions SET decision = 'same' WHERE probability < 0.9")
+    assert calibrate(db, MatchingConfig())[0] == 0.8  # right often enough: unchanged
+    db.close()

@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from harvest.config import MatchingConfig
+from harvest.normalise.match_state import EXACT_KEY
 
 
 class ProfileIndex(Protocol):
@@ -42,7 +43,11 @@ def calibrate(db, settings: MatchingConfig) -> tuple[float, float, list[str]]:
     With 20 or more decisions: the merge threshold comes down to the lowest
     probability above which at least 97% of decided pairs were "same" (never below
     the review threshold), and the review threshold goes up to the highest
-    probability below which at least 98% were "different".
+    probability below which at least 98% were "different". Decisions on automatic
+    joins (``harvest review --joins``) can also raise the merge threshold: when 10 or
+    more of them lie at or above it and fewer than 97% were "same", it goes up to the
+    lowest probability above which they were (or past the highest "different").
+    Joins on an exact key are the charity's own rule and take no part.
     """
     merge, review = settings.merge_above, settings.review_above
     rows = db.execute(
@@ -61,9 +66,13 @@ def calibrate(db, settings: MatchingConfig) -> tuple[float, float, list[str]]:
         return merge, review, notes
     order = np.argsort(-p)
     p, same = p[order], same[order]
+    raised = _raised_merge(p, same, merge)
     precision = np.cumsum(same) / np.arange(1, len(p) + 1)
     ok = np.flatnonzero((precision >= 0.97) & (np.arange(1, len(p) + 1) >= 10))
-    if len(ok) and p[ok[-1]] < merge:
+    if raised is not None:
+        merge = raised
+        notes.append(f"decisions on automatic joins raised the merge threshold to {merge:.4f}")
+    elif len(ok) and p[ok[-1]] < merge:
         merge = max(float(p[ok[-1]]), review + 1e-6)
         notes.append(f"decisions lowered the merge threshold to {merge:.4f}")
     tail_diff = np.cumsum(~same[::-1]) / np.arange(1, len(p) + 1)
@@ -74,3 +83,17 @@ def calibrate(db, settings: MatchingConfig) -> tuple[float, float, list[str]]:
             review = cut
             notes.append(f"decisions raised the review threshold to {review:.4f}")
     return merge, review, notes
+
+
+def _raised_merge(p: np.ndarray, same: np.ndarray, merge: float) -> float | None:
+    """A higher merge threshold when the decided joins at or above ``merge`` were too
+    often wrong (``p`` sorted high to low), else None."""
+    joins = (p >= merge) & (p < EXACT_KEY)
+    if joins.sum() < 10 or same[joins].mean() >= 0.97:
+        return None
+    jp, js = p[joins], same[joins]
+    precision = np.cumsum(js) / np.arange(1, len(jp) + 1)
+    ok = np.flatnonzero(precision >= 0.97)
+    # the lowest cut above which joins were right often enough; none: past every "different"
+    cut = float(jp[ok[-1]]) if len(ok) else float(jp[~js].max()) + 1e-6
+    return min(max(cut, merge), 0.999) if cut > merge else None

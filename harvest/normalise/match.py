@@ -57,6 +57,7 @@ from harvest.normalise.match_load import Loaded, _load_any, load
 from harvest.normalise.match_load import load_cached as load_cached  # re-exported
 from harvest.normalise.match_load import profile_hash as profile_hash  # re-exported
 from harvest.normalise.match_state import (
+    EXACT_KEY,
     MatchSummary,
     last_run,
     nothing_new,
@@ -220,7 +221,7 @@ def _apply_exact_keys(feats: Features, scored, settings: MatchingConfig) -> None
     if "name_dob" in settings.exact_keys:
         exact |= (lv[:, 0] == 4) & (lv[:, 1] == 3) & (lv[:, 2] == 4)
     hit = exact & family_ok & scored.cmp.guard
-    scored.probability[hit] = np.maximum(scored.probability[hit], 0.999999)
+    scored.probability[hit] = np.maximum(scored.probability[hit], EXACT_KEY)
     scored.exact = hit  # type: ignore[attr-defined]
 
 

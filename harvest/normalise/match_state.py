@@ -79,6 +79,8 @@ def nothing_new(db: sqlite_utils.Database, settings: MatchingConfig) -> bool:
     return newest <= int(state["watermark"] or 0)
 
 
+EXACT_KEY = 0.999999  # the probability of a link on an exact key, whatever its score
+
 QUEUE_SQL = """
 WITH pending AS (
   SELECT m.profile_a, m.profile_b, m.record_a, m.record_b, m.probability, m.status,
