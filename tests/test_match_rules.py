@@ -217,3 +217,16 @@ def test_a_model_saved_before_the_address_level_scores_it_as_the_same_postcode()
     )
     bits = Model.from_json(saved).weights("location")
     assert len(bits) == 6 and bits[4] == bits[3] > 0  # five levels, then blank
+
+
+def test_a_re_sync_pairs_new_profiles_as_a_full_match_would() -> None:
+    from harvest.normalise.blocking import block_pairs
+
+    rng = np.random.default_rng(5)
+    keys = rng.integers(-1, 300, 4000)  # −1: no key
+    owners = rng.integers(0, 1500, 4000)
+    new = np.zeros(1500, bool)
+    new[rng.choice(1500, 40, replace=False)] = True
+    full = block_pairs(keys, owners, cap=20)
+    expected = {tuple(p) for p in full.tolist() if new[p[0]] or new[p[1]]}
+    assert expected and {tuple(p) for p in block_pairs(keys, owners, 20, new).tolist()} == expected

@@ -56,6 +56,12 @@ def block_pairs(
 ) -> np.ndarray:
     """Pairs (a < b) of owners sharing a key, as an (m, 2) array; blocks over ``cap`` skipped."""
     keep = keys >= 0
+    if new is not None:  # only the blocks that hold a new profile: drop the rest before sorting
+        hot = np.unique(keys[keep & new[owners]])
+        if not len(hot):
+            return np.zeros((0, 2), np.int64)
+        at = np.minimum(np.searchsorted(hot, keys), len(hot) - 1)
+        keep &= hot[at] == keys
     keys, owners = keys[keep], owners[keep]
     if len(keys) < 2:
         return np.zeros((0, 2), np.int64)
