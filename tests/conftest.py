@@ -16,6 +16,12 @@ import httpx
 import pytest
 import yaml
 
+from harvest.config import load_config
+from harvest.secrets import TokenStore
+from harvest.sync import SourceResult, sync
+
+pytest_plugins = ["fakes.google_fixtures"]
+
 
 def write_csv(
     path: Path, rows: list[list[Any]], encoding: str = "utf-8", delimiter: str = ","
@@ -43,6 +49,24 @@ def query(db_path: Path, sql: str, params: tuple = ()) -> list[tuple]:
 
 def scalar(db_path: Path, sql: str, params: tuple = ()) -> Any:
     return query(db_path, sql, params)[0][0]
+
+
+def run(project: Path, *sources: dict[str, Any], **kw: Any) -> list[SourceResult]:
+    """Sync these sources, written as the project's harvest.yaml: each one's result."""
+    return sync(load_config(write_config(project, list(sources))), **kw).sources
+
+
+def snapshot(db_path: Path, columns: dict[str, str] | None = None) -> dict[str, list[tuple]]:
+    """Every table's rows, but the log of runs; ``columns`` picks a table's columns to compare."""
+    columns = columns or {}
+    tables = [
+        t
+        for (t,) in query(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'")
+        if not t.endswith("_runs")
+    ]
+    return {
+        t: query(db_path, f"SELECT {columns.get(t, '*')} FROM [{t}] ORDER BY 1") for t in tables
+    }
 
 
 # --- real servers (Datasette) started by tests -------------------------------------
@@ -93,10 +117,20 @@ def login(base: str, name: str, password: str) -> httpx.Client:
 def private_token_store(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
-    """Every test (and every subprocess it starts) gets its own token store, never ~/.config."""
+    """Every test (and every subprocess it starts) gets its own token store, never ~/.config.
+
+    Its path is the fixture's value. A module-scoped fixture runs before this one, so one that
+    needs a token store sets ``HARVEST_SECRETS_FILE`` itself.
+    """
     path = tmp_path_factory.mktemp("secrets") / "secrets.json"
     monkeypatch.setenv("HARVEST_SECRETS_FILE", str(path))
     return path
+
+
+@pytest.fixture
+def token_store(private_token_store: Path) -> TokenStore:
+    """The test's own token store (at ``private_token_store``), opened as harvest opens it."""
+    return TokenStore()
 
 
 @pytest.fixture

@@ -9,11 +9,10 @@ import os
 import re
 import stat
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import query, scalar, write_config, write_csv
+from conftest import query, run, scalar, snapshot, write_config, write_csv
 from fakes.eventbrite import ORG_ID, TOKEN, FakeEventbrite, question
 from fakes.server import Reply
 from typer.testing import CliRunner
@@ -29,18 +28,14 @@ from harvest.connectors.eventbrite import (
 )
 from harvest.errors import ConfigError
 from harvest.secrets import TokenStore
-from harvest.sync import SourceResult, sync
 
 CURSOR_1 = "2026-03-10T11:50:00Z"  # the fake's clock (12:00) less the 10 minute overlap
 
 
 @pytest.fixture(autouse=True)
-def token_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TokenStore:
-    """Every test keeps secrets in a file of its own, with the fake's token authorised."""
-    monkeypatch.setenv("HARVEST_SECRETS_FILE", str(tmp_path / "config" / "secrets.json"))
-    store = TokenStore()
-    store.set("eventbrite", TOKEN)
-    return store
+def eventbrite_authorised(token_store: TokenStore) -> None:
+    """Every test's own token store (see conftest.py) has the fake's token authorised."""
+    token_store.set("eventbrite", TOKEN)
 
 
 @pytest.fixture
@@ -101,20 +96,6 @@ def source(fake: FakeEventbrite, **options: Any) -> dict[str, Any]:
         "type": "eventbrite",
         "options": {"api_url": fake.api_url, "max_wait_seconds": 0.05, **options},
     }
-
-
-def run(project: Path, *sources: dict[str, Any], **kw: Any) -> list[SourceResult]:
-    return sync(load_config(write_config(project, list(sources))), **kw).sources
-
-
-def snapshot(db: Path) -> dict[str, list[tuple]]:
-    """Every table's rows, but the log of runs."""
-    tables = [
-        t
-        for (t,) in query(db, "SELECT name FROM sqlite_master WHERE type = 'table'")
-        if not t.endswith("_runs")
-    ]
-    return {t: query(db, f"SELECT * FROM [{t}] ORDER BY 1") for t in tables}
 
 
 # --- a first sync ----------------------------------------------------------------------------

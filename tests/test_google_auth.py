@@ -23,21 +23,12 @@ from harvest.cli import app
 from harvest.config import load_config
 from harvest.connectors.google_auth import SCOPES, authorise
 from harvest.errors import AuthError, ConfigError
-from harvest.secrets import TokenStore
 from harvest.sync import sync
 
 
-@pytest.fixture
-def google() -> Iterator[FakeGoogle]:
-    with FakeGoogle() as fake:
-        yield fake
-
-
 @pytest.fixture(autouse=True)
-def token_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TokenStore:
-    monkeypatch.setenv("HARVEST_SECRETS_FILE", str(tmp_path / "config" / "secrets.json"))
+def insecure_transport(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the fake token endpoint is http
-    return TokenStore()
 
 
 @pytest.fixture

@@ -5,36 +5,20 @@ real SQLite store."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import query, scalar, write_config, write_csv
+from conftest import query, run, scalar, snapshot, write_config, write_csv
 from fakes.google import FakeGoogle, grid, question, section
 
 from harvest.config import load_config
 from harvest.connectors.google_forms import FormsOptions, answer_text, form_questions
 from harvest.errors import ConfigError
-from harvest.secrets import TokenStore
-from harvest.sync import SourceResult, sync
 
 FORM_URL = "https://docs.google.com/forms/d/{}/edit"
 
 
-@pytest.fixture
-def google() -> Iterator[FakeGoogle]:
-    with FakeGoogle(page_size=2) as fake:
-        yield fake
-
-
-@pytest.fixture(autouse=True)
-def token_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, google: FakeGoogle) -> TokenStore:
-    """Every test keeps secrets in a file of its own, with Google authorised."""
-    monkeypatch.setenv("HARVEST_SECRETS_FILE", str(tmp_path / "config" / "secrets.json"))
-    store = TokenStore()
-    store.set("google", google.authorized_user())
-    return store
+pytestmark = pytest.mark.usefixtures("google_authorised")
 
 
 @pytest.fixture
@@ -91,19 +75,6 @@ def source(fake: FakeGoogle, form: str, **options: Any) -> dict[str, Any]:
             **options,
         },
     }
-
-
-def run(project: Path, *sources: dict[str, Any], **kw: Any) -> list[SourceResult]:
-    return sync(load_config(write_config(project, list(sources))), **kw).sources
-
-
-def snapshot(db: Path) -> dict[str, list[tuple]]:
-    tables = [
-        t
-        for (t,) in query(db, "SELECT name FROM sqlite_master WHERE type = 'table'")
-        if not t.endswith("_runs")
-    ]
-    return {t: query(db, f"SELECT * FROM [{t}] ORDER BY 1") for t in tables}
 
 
 def response_calls(fake: FakeGoogle, form: str) -> list:

@@ -4,18 +4,13 @@ fake of the Sheets v4 and Drive v3 APIs, laid out by the same code as spreadshee
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import query, scalar, write_config, write_csv
+from conftest import query, run, scalar, write_csv
 from fakes.google import SA_EMAIL, FakeGoogle
 
-from harvest.config import load_config
 from harvest.connectors.google_sheets import SheetsOptions, a1_sheet
-from harvest.secrets import TokenStore
-from harvest.sync import SourceResult, sync
 
 ROTA = [
     ["St Mary's volunteer rota – spring 2026", "", "", ""],
@@ -30,18 +25,7 @@ REFERRALS = [
 ]
 
 
-@pytest.fixture
-def google() -> Iterator[FakeGoogle]:
-    with FakeGoogle() as fake:
-        yield fake
-
-
-@pytest.fixture(autouse=True)
-def token_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, google: FakeGoogle) -> TokenStore:
-    monkeypatch.setenv("HARVEST_SECRETS_FILE", str(tmp_path / "config" / "secrets.json"))
-    store = TokenStore()
-    store.set("google", google.authorized_user())
-    return store
+pytestmark = pytest.mark.usefixtures("google_authorised")
 
 
 @pytest.fixture
@@ -62,10 +46,6 @@ def source(fake: FakeGoogle, key: str, **options: Any) -> dict[str, Any]:
             **options,
         },
     }
-
-
-def run(project: Path, *sources: dict[str, Any], **kw: Any) -> list[SourceResult]:
-    return sync(load_config(write_config(project, list(sources))), **kw).sources
 
 
 def api_calls(fake: FakeGoogle) -> list[str]:

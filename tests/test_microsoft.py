@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import query, scalar, write_config, write_csv
+from conftest import query, run, scalar, snapshot, write_config, write_csv
 from fakes.microsoft import CLIENT, HOST, TENANT, FakeMicrosoft, workbook
 from typer.testing import CliRunner
 
@@ -22,8 +22,6 @@ from harvest.connectors.microsoft_auth import MicrosoftApp, MicrosoftAuth
 from harvest.connectors.microsoft_graph import quote_path, share_id
 from harvest.connectors.tabular import build_table
 from harvest.errors import ConfigError
-from harvest.secrets import TokenStore
-from harvest.sync import SourceResult, sync
 
 SIGNUPS = [
     ["St Mary's lunch club – sign-in sheet"],
@@ -55,10 +53,7 @@ def response(n: int, email: str, name: str, postcode: str, day: int = 3) -> list
     ]
 
 
-@pytest.fixture(autouse=True)
-def token_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TokenStore:
-    monkeypatch.setenv("HARVEST_SECRETS_FILE", str(tmp_path / "config" / "secrets.json"))
-    return TokenStore()
+STEADY = {"source_state": "source, state"}  # snapshot columns: its times move with every sync
 
 
 def sign_in(fake: FakeMicrosoft) -> None:
@@ -91,22 +86,8 @@ def source(ms: FakeMicrosoft, name: str = "signups", **options: Any) -> dict[str
     }
 
 
-def run(project: Path, *sources: dict[str, Any], **kw: Any) -> list[SourceResult]:
-    return sync(load_config(write_config(project, list(sources))), **kw).sources
-
-
 def downloads(ms: FakeMicrosoft) -> list[str]:
     return [r.path for r in ms.calls("/download/")]
-
-
-def snapshot(db: Path) -> dict[str, list[tuple]]:
-    tables = [
-        t
-        for (t,) in query(db, "SELECT name FROM sqlite_master WHERE type = 'table'")
-        if not t.endswith("_runs")
-    ]
-    columns = {"source_state": "source, state"}  # its times move with every sync, by design
-    return {t: query(db, f"SELECT {columns.get(t, '*')} FROM [{t}] ORDER BY 1") for t in tables}
 
 
 # --- reading a workbook ------------------------------------------------------------------------
@@ -400,7 +381,7 @@ def test_a_locked_workbook_keeps_what_was_stored_and_is_read_next_time(project, 
     book = ms.add_file("Sign ups/Lunch club.xlsx", workbook({"Tuesday": SIGNUPS}))
     run(project, source(ms))
     db = project / "harvest.db"
-    before = snapshot(db)
+    before = snapshot(db, STEADY)
     ms.update_file(book["id"], workbook({"Tuesday": SIGNUPS[:4]}))
     ms.locked.add(book["id"])
     [locked] = run(project, source(ms))
@@ -410,7 +391,7 @@ def test_a_locked_workbook_keeps_what_was_stored_and_is_read_next_time(project, 
         "a way that stops copies being made), so it was not read; the rows already stored are "
         "kept, and the next sync tries again."
     ]
-    assert {k: v for k, v in snapshot(db).items() if k != "issues"} == {
+    assert {k: v for k, v in snapshot(db, STEADY).items() if k != "issues"} == {
         k: v for k, v in before.items() if k != "issues"
     }
     ms.locked.clear()

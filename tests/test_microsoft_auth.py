@@ -18,13 +18,6 @@ from typer.testing import CliRunner
 from harvest.cli import app
 from harvest.connectors.microsoft_auth import MicrosoftApp, MicrosoftAuth
 from harvest.errors import AuthError, ConfigError
-from harvest.secrets import TokenStore
-
-
-@pytest.fixture(autouse=True)
-def token_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TokenStore:
-    monkeypatch.setenv("HARVEST_SECRETS_FILE", str(tmp_path / "config" / "secrets.json"))
-    return TokenStore()
 
 
 @pytest.fixture

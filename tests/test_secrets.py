@@ -22,6 +22,7 @@ SECRET = "tok-0123456789abcdef"
 
 @pytest.fixture
 def secrets_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Not conftest's store: this one's folder does not exist yet, so harvest must make it."""
     path = tmp_path / "config" / "harvest" / "secrets.json"
     monkeypatch.setenv("HARVEST_SECRETS_FILE", str(path))
     return path
