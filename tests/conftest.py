@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -70,6 +71,12 @@ def snapshot(db_path: Path, columns: dict[str, str] | None = None) -> dict[str, 
 
 
 # --- real servers (Datasette) started by tests -------------------------------------
+
+
+def ctrl_c_works() -> None:
+    """For ``Popen(preexec_fn=...)``: a child that Ctrl-C (SIGINT) stops, as at a terminal.
+    A test run started in the background inherits SIGINT ignored, and Python keeps it so."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def free_port() -> int:

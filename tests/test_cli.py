@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import free_port, login, scalar, wait_until_up, write_config, write_csv
+from conftest import ctrl_c_works, free_port, login, scalar, wait_until_up, write_config, write_csv
 from typer.testing import CliRunner
 
 from harvest.cli import app
@@ -193,6 +193,7 @@ def test_demo_serves_the_store_and_funder_view_with_printed_logins(tmp_path: Pat
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=ctrl_c_works,
     )
     assert proc.stdout is not None
     logins: dict[str, tuple[str, str]] = {}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import free_port, stop, wait_until_up
+from conftest import ctrl_c_works, free_port, stop, wait_until_up
 from markupsafe import escape
 
 from harvest.errors import PublishError
@@ -440,18 +440,24 @@ def test_index_and_table_pages_show_metadata(server: str) -> None:
     assert str(escape(load_standard().field("postcode").description)) in records
 
 
-def test_serve_runs_datasette_until_interrupted(store: Path) -> None:
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_serve_runs_datasette_until_interrupted(store: Path, how: signal.Signals) -> None:
+    """Ctrl-C at a terminal, or SIGTERM from a service manager or `kill`: Datasette stops
+    with harvest and the exit code is 0."""
     port = free_port()
     code = (
         f"from harvest.publish.datasette import serve; raise SystemExit(serve({ORG!r}, "
         f"__import__('pathlib').Path({str(store)!r}), port={port}))"
     )
     proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, "-c", code],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=ctrl_c_works,
     )
     try:
         wait_until_up(proc, f"http://127.0.0.1:{port}/harvest/people_per_month.json")
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(how)
         assert proc.wait(timeout=20) == 0
         with pytest.raises(httpx.TransportError):
             httpx.get(f"http://127.0.0.1:{port}/", timeout=2)

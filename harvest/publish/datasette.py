@@ -15,9 +15,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -378,11 +380,18 @@ def login_env(users: list[User], tokens: TokenStore | None) -> dict[str, str]:
 
 
 def run_datasette(args: list[str], env: dict[str, str]) -> int:
-    """Run Datasette in the foreground until it stops or Ctrl-C; return its exit code."""
+    """Run Datasette in the foreground until it stops, Ctrl-C or a SIGTERM (a service
+    manager, `kill`); return its exit code, 0 when stopped. Datasette never outlives us."""
     try:
         proc = subprocess.Popen(args, env={**os.environ, **env})
     except OSError as exc:
         raise PublishError(f"Could not start Datasette ({exc}).") from None
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt  # as Ctrl-C: stop Datasette, then return
+
+    main = threading.current_thread() is threading.main_thread()  # signals: main thread only
+    previous = signal.signal(signal.SIGTERM, stop) if main else None
     try:
         return proc.wait()
     except KeyboardInterrupt:  # Ctrl-C: the normal way to stop serving
@@ -393,6 +402,9 @@ def run_datasette(args: list[str], env: dict[str, str]) -> int:
             proc.kill()
             proc.wait()
         return 0
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def serve(
