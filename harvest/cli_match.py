@@ -153,7 +153,9 @@ def show_pair(out: Console, pair, n: int, total: int) -> None:
     for name, label in SHOWN.items():
         a, b = pair.a.values.get(name), pair.b.values.get(name)
         if a or b:
-            table.add_row(label, str(a or "—"), str(b or "—"), marks[pair.agreement(name)])
+            said = pair.agreement(name)
+            mark = f"[yellow]≈ {pair.alike(name)}[/]" if said == "alike" else marks[said]
+            table.add_row(label, str(a or "—"), str(b or "—"), mark)
     table.add_row(
         "Seen in", f"{pair.a.source}: {_where(pair.a)}", f"{pair.b.source}: {_where(pair.b)}", ""
     )

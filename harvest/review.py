@@ -40,6 +40,15 @@ SHOWN = {  # field → label, in the order a person reads them
     "email": "Email",
     "phone": "Phone",
 }
+COMPARED = {  # shown field → the comparison matching made of it
+    "given_name": "given",
+    "family_name": "family",
+    "date_of_birth": "dob",
+    "postcode": "location",
+    "address": "location",
+    "email": "email",
+    "phone": "phone",
+}
 DECISIONS = ("same", "different", "skip")
 PAIR_SHEET, HELP_SHEET = "Pairs", "Instructions"
 
@@ -67,11 +76,19 @@ class Pair:
     b: Side
 
     def agreement(self, name: str) -> str:
-        """'same', 'differ' or '' (one side blank) for a shown field."""
+        """'same', 'alike' (see ``alike``), 'differ' or '' (one side blank) for a shown field."""
         x, y = self.a.values.get(name), self.b.values.get(name)
         if not x or not y:
             return ""
-        return "same" if str(x).casefold() == str(y).casefold() else "differ"
+        if str(x).casefold() == str(y).casefold():
+            return "same"
+        return "alike" if self.alike(name) else "differ"
+
+    def alike(self, name: str) -> str:
+        """How matching saw two different values of a field, when not as different:
+        "nickname", "similar", "day and month swapped", "same sector"…; else ''."""
+        found = [c[1] for c in self.comparisons if c and c[0] == COMPARED.get(name)]
+        return found[0] if found and not found[0].startswith("different") else ""
 
 
 def _side(db: sqlite_utils.Database, record_id: int) -> Side:
@@ -200,7 +217,9 @@ HELP = [
     "Possible duplicates to check",
     "",
     "Each row of the 'Pairs' sheet is two records that may be the same person.",
-    "Their details are side by side: (A) and (B). 'Differs' lists what does not match.",
+    "Their details are side by side: (A) and (B). 'Differs' lists what does not match;",
+    "'Alike' what is written differently but looks alike (a nickname, a typo, day and month",
+    "swapped).",
     "In the Decision column choose from the list:",
     "    same       they are the same person (they will be counted once)",
     "    different  they are different people (they will never be joined)",
@@ -234,7 +253,7 @@ def export_xlsx(
     help_ws["A1"].font = Font(bold=True, size=14)
     help_ws.column_dimensions["A"].width = 100
     ws = wb.create_sheet(PAIR_SHEET)
-    headers = ["Pair", "Decision", "Probability", "Differs"]
+    headers = ["Pair", "Decision", "Probability", "Differs", "Alike"]
     for label in SHOWN.values():
         headers += [f"{label} (A)", f"{label} (B)"]
     headers += ["Source (A)", "Where (A)", "Source (B)", "Where (B)"]
@@ -245,6 +264,11 @@ def export_xlsx(
             "",
             round(pair.probability, 4),
             ", ".join(SHOWN[f].lower() for f in SHOWN if pair.agreement(f) == "differ"),
+            ", ".join(
+                f"{SHOWN[f].lower()} ({pair.alike(f)})"
+                for f in SHOWN
+                if pair.agreement(f) == "alike"
+            ),
         ]
         for name in SHOWN:
             row += [pair.a.values.get(name) or "", pair.b.values.get(name) or ""]
@@ -268,6 +292,7 @@ def _format(ws, n: int) -> None:
     ws.column_dimensions["A"].width = 24
     ws.column_dimensions["B"].width = 12
     ws.column_dimensions["D"].width = 28
+    ws.column_dimensions["E"].width = 28
     yellow = PatternFill("solid", fgColor="FFF2CC")
     for r in range(2, n + 2):
         ws.cell(r, 2).fill = yellow

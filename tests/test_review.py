@@ -78,6 +78,7 @@ def test_terminal_review_records_same_different_and_skip(queued: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Pair 1 of 3" in result.output and "✓ same" in result.output
     assert "✗ differs" in result.output or "—" in result.output
+    assert "≈ similar" in result.output or "≈ nickname" in result.output  # Ann and Anne
     db = queued.parent / "harvest.db"
     assert query(db, "SELECT decision, decided_by, via FROM match_decisions ORDER BY id") == [
         ("same", "tester", "terminal"),
@@ -140,7 +141,9 @@ def test_spreadsheet_round_trip(queued: Path, tmp_path: Path) -> None:
     assert "same person" in wb["Instructions"]["A3"].value
     ws = wb["Pairs"]
     header = [c.value for c in ws[1]]
-    assert header[:4] == ["Pair", "Decision", "Probability", "Differs"]
+    assert header[:5] == ["Pair", "Decision", "Probability", "Differs", "Alike"]
+    alike = [ws.cell(r, 5).value for r in range(2, 5)]
+    assert any(a and a.startswith("given name (") for a in alike), alike  # Ann and Anne
     assert "Given name (A)" in header and "Given name (B)" in header
     [validation] = ws.data_validations.dataValidation
     assert validation.formula1 == '"same,different,skip"' and "B2" in str(validation.sqref)
