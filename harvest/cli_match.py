@@ -104,7 +104,8 @@ def _walk(db, rv, who: str, limit: int | None, joins: bool = False) -> None:
         console.print(
             "No automatic joins left to check."
             if joins
-            else "Nothing to review: every pair is either definite or decided."
+            else "Nothing to review: every pair is either definite or decided. To check "
+            "some of the joins harvest made by itself, run `harvest review --joins`."
         )
         return
     history: list[tuple[int, int]] = []  # (index of pair, decision id)
