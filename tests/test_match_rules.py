@@ -230,3 +230,27 @@ def test_a_re_sync_pairs_new_profiles_as_a_full_match_would() -> None:
     full = block_pairs(keys, owners, cap=20)
     expected = {tuple(p) for p in full.tolist() if new[p[0]] or new[p[1]]}
     assert expected and {tuple(p) for p in block_pairs(keys, owners, 20, new).tolist()} == expected
+
+
+def test_a_name_list_typed_family_name_first_still_finds_nicknames_and_initials() -> None:
+    """The issue's own example: "Bob Smith" and "SMITH Robert" are one person. Which record
+    was typed family name first is told by how the data uses each name elsewhere."""
+    feats = _features(
+        [
+            ("Bob", "Smith", "1961-03-02", "NW1 2AB"),
+            ("Smith", "Robert", "1961-03-02", "NW1 2AB"),  # family name first, formal name
+            ("Baker", "Anjali", None, "B1 1AA"),  # family name first…
+            ("Anjali", "Bell", None, "B1 1AA"),  # …and a new family name since
+            ("Raj", "Thomas", None, "B2 1AA"),
+            ("Thomas", "R", None, "B2 1AA"),  # family name first, and an initial
+            ("Tom", "Baker", None, "E1 6AN"),  # how the names are used elsewhere
+            ("Ann", "Bell", None, "E1 6AN"),
+            ("Anjali", "Shah", None, "E2 7AA"),
+        ]
+    )
+    cmp = compare(feats, np.array([[0, 1], [2, 3], [4, 5]]))
+    assert cmp.swapped.all()
+    assert cmp.levels[:, 0].tolist() == [3, 4, 1]  # nickname, same, initial
+    assert cmp.levels[:, 1].tolist() == [3, 0, 3]  # Baker and Bell differ
+    cmp.households = True
+    assert cmp.guard.all()  # the given names agree: the household guard lets them be weighed

@@ -27,7 +27,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler
 
-from harvest.normalise.features import Features
+from harvest.normalise.features import Features, name_group
 
 LEVELS: dict[str, list[str]] = {
     "given": ["different", "initial only", "similar", "nickname", "same"],
@@ -114,27 +114,31 @@ def _mistyping(feats: Features, rare, common):
 
 def given_alike(feats: Features, x: int, y: int) -> bool:
     """One profile pair's given names (codes, both set) could be one person's: the same,
-    nicknames of one name, an initial or short form of it, or one name mistyped (as ``similar_given``,
-    for one pair)."""
-    if x == y:
-        return True
-    if feats.given_groups[x] & feats.given_groups[y]:
-        return True
-    a, b = feats.given_values[x], feats.given_values[y]
-    if (len(a) == 1 and a in {n[:1] for n in feats.given_groups[y]}) or (
-        len(b) == 1 and b in {n[:1] for n in feats.given_groups[x]}
-    ):
-        return True
-    if _begins(a, b) or _begins(b, a):
-        return True
+    nicknames of one name, an initial or short form of it, or one name mistyped (as
+    ``similar_given``, for one pair)."""
+    return x == y or given_level(feats, feats.given_values[x], feats.given_values[y]) > 0
+
+
+def given_level(feats: Features, a: str, b: str) -> int:
+    """The given-name level of two names as written (``LEVELS["given"]``), for names that
+    may not be in the given-name column at all (one typed in the other's box)."""
+    if a == b:
+        return 4
+    group_a, group_b = name_group(a), name_group(b)
+    if group_a & group_b or _begins(a, b) or _begins(b, a):
+        return 3
     alike = JaroWinkler.normalized_similarity(a, b) >= SIMILAR_GIVEN or (
         min(len(a), len(b)) >= 3 and OSA.distance(a, b) <= 1
     )
-    if not alike:
-        return False
-    counts = feats.counts.get("given")
-    ca, cb = (int(counts[x]), int(counts[y])) if counts is not None else (0, 0)
-    return bool(_mistyping(feats, min(ca, cb), max(ca, cb)))
+    if alike:
+        ca, cb = feats.used_as_given(a), feats.used_as_given(b)
+        if _mistyping(feats, min(ca, cb), max(ca, cb)):
+            return 2
+    if (len(a) == 1 and a in {n[:1] for n in group_b}) or (
+        len(b) == 1 and b in {n[:1] for n in group_a}
+    ):
+        return 1
+    return 0
 
 
 def short_form(feats: Features, short: np.ndarray, long: np.ndarray) -> np.ndarray:
@@ -261,8 +265,10 @@ def _names(feats: Features, a, b, levels, tf) -> np.ndarray:
     both = (x1 + x2 > g_sim + f_sim + 0.1) & (np.minimum(x1, x2) >= 0.85)
     one = (np.maximum(x1, x2) >= 0.95) & (np.maximum(g_sim, f_sim) < 0.8)  # one name misplaced
     swapped = all4 & (both | one)
-    g_sim = np.where(swapped, x1, g_sim)
-    f_sim = np.where(swapped, x2, f_sim)
+    # crossed: A's given against B's family (B typed family first), or the other way
+    a_first = swapped & (_family_first(feats, a) > _family_first(feats, b))
+    g_sim = np.where(swapped, np.where(a_first, x2, x1), g_sim)
+    f_sim = np.where(swapped, np.where(a_first, x1, x2), f_sim)
     both_g = (ga >= 0) & (gb >= 0)
     g_len = feats.given_lengths
     initials = _initial_masks(feats)
@@ -278,6 +284,9 @@ def _names(feats: Features, a, b, levels, tf) -> np.ndarray:
     similar = np.where(swapped, g_sim >= SIMILAR_GIVEN, similar_given(feats, ga, gb, g_sim, edits))
     nickname = (feats.nickname(ga, gb) | short_form(feats, short, other)) & ~swapped
     g = np.select([g_sim >= 1.0, nickname, similar, initial & ~swapped], [4, 3, 2, 1], 0)
+    for i in np.flatnonzero(swapped).tolist():  # the given names as the swap pairs them
+        crossed = (sfa[i], sgb[i]) if a_first[i] else (sga[i], sfb[i])
+        g[i] = given_level(feats, *crossed)
     levels[:, 0] = np.where(both_g, g, -1)
     both_f = (fa >= 0) & (fb >= 0)
     f = np.select([f_sim >= 1.0, f_sim >= 0.88, f_sim >= 0.8], [3, 2, 1], 0)
@@ -285,6 +294,16 @@ def _names(feats: Features, a, b, levels, tf) -> np.ndarray:
     tf[:, 0] = np.where(both_g & (levels[:, 0] == 4) & ~swapped, ga, -1)
     tf[:, 1] = np.where(both_f & (levels[:, 1] == 3) & ~swapped, fa, -1)
     return swapped
+
+
+def _family_first(feats: Features, p: np.ndarray) -> np.ndarray:
+    """How much profiles ``p`` look typed family name first: their given name is used as a
+    family name elsewhere in the data, and their family name as a given name ("SMITH
+    Robert"). Log odds; only the comparison of two profiles' values matters."""
+    g, f, use = feats.given[p], feats.family[p], feats.name_use
+    as_family = np.log1p(use["given", "family"][g]) + np.log1p(use["family", "given"][f])
+    as_given = np.log1p(use["given", "given"][g]) + np.log1p(use["family", "family"][f])
+    return as_family - as_given
 
 
 def _initial_masks(feats: Features) -> np.ndarray:

@@ -113,6 +113,7 @@ def nicknamer() -> NickNamer:
     return NickNamer()
 
 
+@lru_cache(maxsize=200_000)
 def name_group(name: str) -> frozenset[str]:
     """The name and the formal names it is a nickname of: 'bob' → {'bob', 'robert'}."""
     if len(name) < 2:
@@ -146,11 +147,40 @@ class Features:
     nick_pairs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     given_groups: list[frozenset[str]] = field(default_factory=list)
     profiles: list[tuple] = field(default_factory=list)  # identifying values, per profile
+    _indexes: dict[str, dict[str, int]] = field(default_factory=dict, repr=False)
 
     @cached_property
     def given_lengths(self) -> np.ndarray:
         """Each given name's length, by code (code −1 indexes the 0 at the end)."""
         return np.array([len(v) for v in self.given_values] + [0])
+
+    def used_as_given(self, name: str) -> int:
+        """How many profiles have this given name."""
+        code = self._index("given").get(name)
+        return 0 if code is None else int(self.name_use["given", "given"][code])
+
+    def _index(self, name: str) -> dict[str, int]:
+        if name not in self._indexes:
+            self._indexes[name] = {v: i for i, v in enumerate(getattr(self, f"{name}_values"))}
+        return self._indexes[name]
+
+    def _used(self, values: str, as_: str) -> np.ndarray:
+        """For each of the ``values`` column's names (and code −1), how many profiles have
+        it in the ``as_`` column."""
+        counts = self.counts.get(as_, np.zeros(0, np.int64))
+        if values == as_:
+            return np.append(counts, 0)
+        index = self._index(as_)
+        codes = [index.get(v, -1) for v in getattr(self, f"{values}_values")]
+        return np.array([int(counts[c]) if c >= 0 else 0 for c in codes] + [0], np.int64)
+
+    @cached_property
+    def name_use(self) -> dict[tuple[str, str], np.ndarray]:
+        """(the column a name is in, the column counted) → how many profiles have each name
+        there, by code (code −1 indexes a 0 at the end): ("given", "family") counts each
+        given name as a family name."""
+        cols = ("given", "family")
+        return {(values, as_): self._used(values, as_) for values in cols for as_ in cols}
 
     def strings(self, name: str, idx: np.ndarray) -> np.ndarray:
         values = np.array([*getattr(self, f"{name}_values"), ""], dtype=object)
