@@ -254,3 +254,18 @@ def test_a_name_list_typed_family_name_first_still_finds_nicknames_and_initials(
     assert cmp.levels[:, 1].tolist() == [3, 0, 3]  # Baker and Bell differ
     cmp.households = True
     assert cmp.guard.all()  # the given names agree: the household guard lets them be weighed
+
+
+def test_a_nickname_of_another_spelling_of_the_name_is_a_nickname() -> None:
+    """The nicknames list knows Kate as Katherine's; Catherine is the same name spelt with
+    a C. Jane and June sound alike but are not one name."""
+    feats = _features(
+        [
+            ("Kate", "Padton", "1998-02-19", "LS2 7EW"),
+            ("Catherine", "Padton", "1998-02-19", "LS2 7EW"),
+            ("Jane", "Hall", "1975-07-19", "M1 1AE"),
+            ("June", "Hall", "1975-07-19", "M1 1AE"),
+        ]
+    )
+    levels = compare(feats, np.array([[0, 1], [2, 3]])).levels
+    assert levels[0, 0] == 3 and levels[1, 0] != 3

@@ -27,7 +27,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler
 
-from harvest.normalise.features import Features, name_group
+from harvest.normalise.features import Features, name_group, spelled_group
 
 LEVELS: dict[str, list[str]] = {
     "given": ["different", "initial only", "similar", "nickname", "same"],
@@ -125,7 +125,7 @@ def given_level(feats: Features, a: str, b: str) -> int:
     if a == b:
         return 4
     group_a, group_b = name_group(a), name_group(b)
-    if group_a & group_b or _begins(a, b) or _begins(b, a):
+    if spelled_group(a) & spelled_group(b) or _begins(a, b) or _begins(b, a):
         return 3
     alike = JaroWinkler.normalized_similarity(a, b) >= SIMILAR_GIVEN or (
         min(len(a), len(b)) >= 3 and OSA.distance(a, b) <= 1

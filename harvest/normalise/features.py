@@ -113,6 +113,30 @@ def nicknamer() -> NickNamer:
     return NickNamer()
 
 
+_SPELLINGS = [  # one spelling for names that differ only in how a sound is written
+    (re.compile(r"ph"), "f"),
+    (re.compile(r"ck"), "k"),
+    (re.compile(r"c(?=[aoulrt]|$)"), "k"),  # Catherine, Katherine; Carl, Karl; Eric, Erik
+    (re.compile(r"y"), "i"),  # Lucy, Luci
+    (re.compile(r"(.)\1"), r"\1"),  # Anna, Ana; Matt, Mat
+]
+
+
+@lru_cache(maxsize=200_000)
+def spelling(name: str) -> str:
+    """A name's sound-alike spelling, so that Katherine and Catherine are one name."""
+    for pattern, repl in _SPELLINGS:
+        name = pattern.sub(repl, name)
+    return name
+
+
+@lru_cache(maxsize=200_000)
+def spelled_group(name: str) -> frozenset[str]:
+    """``name_group`` in sound-alike spellings: Kate → {kate, katherine, …} meets
+    Catherine → {katherine, …}, where the nicknames list only knows the K spelling."""
+    return frozenset(spelling(n) for n in name_group(name))
+
+
 @lru_cache(maxsize=200_000)
 def name_group(name: str) -> frozenset[str]:
     """The name and the formal names it is a nickname of: 'bob' → {'bob', 'robert'}."""
@@ -275,12 +299,12 @@ def _drop_shared(feats: Features, name: str, limit: int) -> int:
 
 
 def _nicknames(feats: Features) -> None:
-    """Pairs of distinct given names (codes) that share a formal name, sorted as keys."""
-    groups = [name_group(g) for g in feats.given_values]
-    feats.given_groups = groups
+    """Pairs of distinct given names (codes) that share a formal name (in sound-alike
+    spelling), sorted as keys."""
+    feats.given_groups = [name_group(g) for g in feats.given_values]
     members: dict[str, list[int]] = {}
-    for code, group in enumerate(groups):
-        for name in group:
+    for code, value in enumerate(feats.given_values):
+        for name in spelled_group(value):
             members.setdefault(name, []).append(code)
     k = len(feats.given_values) + 1
     keys = {
