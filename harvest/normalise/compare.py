@@ -281,9 +281,9 @@ def _names(feats: Features, a, b, levels, tf) -> np.ndarray:
     )
     initial = (g_len[short] == 1) & ((first[short] & initials[other]) > 0)
     edits = process.cpdist(sga, sgb, scorer=OSA.distance, workers=-1) if len(a) else np.zeros(0)
-    similar = np.where(swapped, g_sim >= SIMILAR_GIVEN, similar_given(feats, ga, gb, g_sim, edits))
-    nickname = (feats.nickname(ga, gb) | short_form(feats, short, other)) & ~swapped
-    g = np.select([g_sim >= 1.0, nickname, similar, initial & ~swapped], [4, 3, 2, 1], 0)
+    similar = similar_given(feats, ga, gb, g_sim, edits)
+    nickname = feats.nickname(ga, gb) | short_form(feats, short, other)
+    g = np.select([g_sim >= 1.0, nickname, similar, initial], [4, 3, 2, 1], 0)
     for i in np.flatnonzero(swapped).tolist():  # the given names as the swap pairs them
         crossed = (sfa[i], sgb[i]) if a_first[i] else (sga[i], sfb[i])
         g[i] = given_level(feats, *crossed)
