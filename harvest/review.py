@@ -213,10 +213,7 @@ def apply(db: sqlite_utils.Database, settings: MatchingConfig) -> MatchSummary:
 
 # --- spreadsheet ---------------------------------------------------------------------------
 
-HELP = [
-    "Possible duplicates to check",
-    "",
-    "Each row of the 'Pairs' sheet is two records that may be the same person.",
+HOW = [  # how to fill in the sheet, after what the rows are (HELP, JOINS_HELP)
     "Their details are side by side: (A) and (B). 'Differs' lists what does not match;",
     "'Alike' what is written differently but looks alike (a nickname, a typo, day and month",
     "swapped).",
@@ -228,6 +225,12 @@ HELP = [
     "When you are done, save the file and run:  harvest review --import FILE",
     "Rows with a value harvest cannot read are reported by row number; the others are kept.",
 ]
+HELP = [
+    "Possible duplicates to check",
+    "",
+    "Each row of the 'Pairs' sheet is two records that may be the same person.",
+    *HOW,
+]
 
 
 JOINS_HELP = [
@@ -236,6 +239,7 @@ JOINS_HELP = [
     "Each row of the 'Pairs' sheet is two records harvest joined as one person by itself,",
     "the least certain first. 'different' splits them; 'same' confirms the join.",
     "Your answers also tell harvest whether to join less readily (merge_above).",
+    *HOW,
 ]
 
 
@@ -248,7 +252,7 @@ def export_xlsx(
     wb = Workbook()
     help_ws = wb.active
     help_ws.title = HELP_SHEET
-    for line in JOINS_HELP + HELP[3:] if check_joins else HELP:
+    for line in JOINS_HELP if check_joins else HELP:
         help_ws.append([line])
     help_ws["A1"].font = Font(bold=True, size=14)
     help_ws.column_dimensions["A"].width = 100
