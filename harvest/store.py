@@ -20,7 +20,7 @@ import sqlite_utils
 
 from harvest.normalise.standard import load_standard
 
-SCHEMA_VERSION = 3  # 3: audit_runs and tombstones (data protection)
+SCHEMA_VERSION = 4  # 3: audit_runs and tombstones; 4: erased_identities and erasures
 PERSON_FIELDS = [
     "given_name",
     "family_name",
@@ -252,6 +252,18 @@ CREATE TABLE IF NOT EXISTS tombstones (
     forgotten_at TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tombstones_source ON tombstones(source);
+CREATE TABLE IF NOT EXISTS erased_identities (
+    digest TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    erased_at TEXT NOT NULL
+) WITHOUT ROWID;
+-- an erasure is complete only once the store and funders.db are clean (dataprotection/pending.py)
+CREATE TABLE IF NOT EXISTS erasures (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'unfinished',
+    finished_at TEXT
+);
 """
 
 
