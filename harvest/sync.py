@@ -28,6 +28,7 @@ from harvest.errors import HarvestError, LockedError
 from harvest.landing import Counts, Lander
 from harvest.normalise.mapping import ColumnMap, map_columns
 from harvest.normalise.match_state import MatchSummary, nothing_new
+from harvest.private_files import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,8 @@ class SyncResult:
 def sync_lock(db_path: Path) -> Iterator[None]:
     """An exclusive lock beside the database; a second sync gives up at once."""
     lock_path = db_path.with_name(db_path.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    private_dir(lock_path.parent)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -21,6 +21,7 @@ would: ``before_commit``, ``after_commit``, ``publish`` (the funders rebuild) or
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -142,6 +143,9 @@ def run_queue(config: Any, tokens: Any = None) -> int:
         erase_now(config, sorted(raw_ids), tokens, command="forget (queued)")
         path.unlink()
         done += 1
+    if done and not queued(config.database_path):
+        with contextlib.suppress(OSError):  # a request queued just now keeps it
+            queue_dir(config.database_path).rmdir()
     return done
 
 

@@ -1,4 +1,5 @@
-"""`harvest forget` killed part-way (SIGKILL, as a power cut) and finished by the next command.
+"""Unfinished erasures: `harvest forget` killed part-way (SIGKILL, as a power cut) and
+finished by the next command, and `forget` asked for while a sync runs.
 
 Each test runs the real `harvest` command as a subprocess with ``HARVEST_TEST_CRASH_AT``
 (a test-only hook, harvest/dataprotection/pending.py) naming the step to die at.
@@ -15,6 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import query, scalar
 from test_forget import SECRETS, make_project
+
+from harvest.config import load_config
+from harvest.sync import QuietReporter, sync
 
 HARVEST = [sys.executable, "-m", "harvest.cli"]
 
@@ -37,7 +41,7 @@ def synced(project: Path) -> Path:
 def _state(project: Path) -> dict:
     db = project / "harvest.db"
     actions = [a for (a,) in query(db, "SELECT action FROM audit_runs WHERE action LIKE 'forget%'")]
-    stored = b"".join(p.read_bytes() for p in project.glob("harvest.db*"))
+    stored = b"".join(p.read_bytes() for p in project.glob("harvest.db*") if p.is_file())
     return {
         "bart_in_store": b"bart@example.org" in stored,
         "funders_people": scalar(project / "funders.db", "SELECT count(*) FROM people"),
@@ -48,7 +52,7 @@ def _state(project: Path) -> dict:
 
 def _funders_clean(project: Path, people_before: int) -> None:
     assert scalar(project / "funders.db", "SELECT count(*) FROM people") == people_before - 1
-    data = b"".join(p.read_bytes() for p in project.glob("*.db*"))
+    data = b"".join(p.read_bytes() for p in project.glob("*.db*") if p.is_file())
     assert not [s for s in SECRETS if s.lower().encode() in data.lower()]
 
 
@@ -115,3 +119,31 @@ def test_publish_or_another_forget_finishes_an_unfinished_erasure_first(
     assert not _state(project)["bart_in_store"]
     if command == ["publish"]:
         _funders_clean(project, people)
+
+
+class ForgetDuringSync(QuietReporter):
+    """Runs `harvest forget` (a real subprocess) while the sync holds its lock."""
+
+    def __init__(self, cfg: Path) -> None:
+        self.cfg, self.output = cfg, ""
+
+    def source_started(self, name: str) -> None:
+        if not self.output:
+            done = harvest("forget", "--email", "bart@example.org", "--yes", "-c", str(self.cfg))
+            assert done.returncode == 0, done.stdout + done.stderr
+            self.output = done.stdout
+
+
+def test_an_erasure_asked_for_during_a_sync_is_done_by_that_sync(
+    synced: Path, project: Path
+) -> None:
+    people = scalar(project / "funders.db", "SELECT count(*) FROM people")
+    reporter = ForgetDuringSync(synced)
+    result = sync(load_config(synced), reporter=reporter)
+    assert "queued" in reporter.output and "that sync does it" in reporter.output
+    assert result.erasures == 1 and result.exit_code == 0
+    state = _state(project)
+    assert state["audit"] == ["forget", "forget.complete"] and state["unfinished"] == 0
+    assert not state["bart_in_store"]
+    _funders_clean(project, people)
+    assert not (project / "harvest.db.erasure-queue").exists()  # emptied and removed
