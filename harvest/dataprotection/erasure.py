@@ -290,6 +290,10 @@ class ForgetResult:
             + (" and funders.db rebuilt" if self.published else "")
             + ": the values are gone from the files.",
         ]
+        lines.append(
+            "Review sheets and subject-access files exported earlier are not changed: delete "
+            "any copy that holds this person."
+        )
         if e.sources:
             lines.append(
                 "These sources may still hold the data; delete it there too (harvest will not "
