@@ -44,10 +44,10 @@ def test_publish_stops_when_the_key_funders_db_was_made_with_is_missing(
     _lose_the_token_store(monkeypatch, tmp_path, "new-server")
     out = runner.invoke(app, ["publish", "-c", str(published)])
     assert out.exit_code == 1
-    assert "funders.db was not rebuilt" in out.output and "not in the token store" in out.output
-    assert "Restore the token store from its backup" in out.output
-    assert "harvest publish --new-pseudonym-key" in out.output
-    assert "Traceback" not in out.output
+    text = " ".join(out.output.split())
+    assert "not in the token store" in text and "funders.db was left as it is" in text
+    assert "Restore the token store from its backup" in text
+    assert "harvest publish --new-pseudonym-key" in text and "Traceback" not in text
     assert pseudonyms(project) == before  # untouched
     # A sync says so too, and keeps the old funders.db.
     (project / "lunch.csv").touch()
@@ -69,7 +69,8 @@ def test_a_different_key_is_refused_and_a_new_one_is_a_deliberate_choice(
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "secrets.json").write_text('{"funders_hmac_key": "somebody-elses"}')
     out = runner.invoke(app, ["publish", "-c", str(published)])
-    assert out.exit_code == 1 and "is not the one funders.db was published with" in out.output
+    assert out.exit_code == 1
+    assert "is not the one funders.db was published with" in " ".join(out.output.split())
     assert pseudonyms(project) == before
     fresh = runner.invoke(app, ["publish", "--new-pseudonym-key", "-c", str(published)])
     assert fresh.exit_code == 0, fresh.output

@@ -58,20 +58,22 @@ def check_key(config: Any, tokens: TokenStore) -> None:
     target, have = funders_path(config), fingerprint(tokens)
     used = _remembered(config.database_path)
     if have is None and (used or (target.is_file() and target.stat().st_size > 0)):
-        where = f"{target} was published" if target.is_file() else "funders.db was published"
-        problem = f"{where} with a pseudonym key ({KEY_NAME!r}) that is not in the token store"
+        problem = (
+            f"The pseudonym key that funders.db was published with ({KEY_NAME!r}) is not in "
+            f"the token store ({tokens.where})"
+        )
     elif have is not None and used is not None and have != used:
         problem = (
-            f"the pseudonym key ({KEY_NAME!r}) in the token store is not the one funders.db "
-            "was published with"
+            f"The pseudonym key ({KEY_NAME!r}) in the token store ({tokens.where}) is not the "
+            "one funders.db was published with"
         )
     else:
         return
     raise PublishError(
-        f"funders.db was not rebuilt: {problem} ({tokens.where}). A new key would give every "
-        "person a new pseudonym, so funders' figures would no longer join up with earlier "
-        "ones. Restore the token store from its backup (docs/docker.md says where it is "
-        "kept), or, to start afresh on purpose, run `harvest publish --new-pseudonym-key`."
+        f"{problem}, so funders.db was left as it is. A new key would give every person a new "
+        "pseudonym, and funders' figures would no longer join up with earlier ones. Restore "
+        "the token store from its backup (docs/docker.md says where it is kept), or, to "
+        "start afresh on purpose, run `harvest publish --new-pseudonym-key`."
     )
 
 
@@ -83,9 +85,15 @@ def publish(config: Any, tokens: TokenStore | None = None, new_key: bool = False
     else:
         check_key(config, tokens)
     target = funders_path(config)
+    made = not target.exists()
     for suffix in ("", "-wal", "-shm"):  # SQLite gives -wal and -shm the main file's mode
         private_file(target.with_name(target.name + suffix), create=not suffix)
-    summary = publish_funders(config, tokens)
+    try:
+        summary = publish_funders(config, tokens)
+    except BaseException:
+        if made and target.stat().st_size == 0:  # leave no empty funders.db behind
+            target.unlink()
+        raise
     value = fingerprint(tokens)
     if value is not None and config.database_path.is_file():
         _remember(config.database_path, value)
