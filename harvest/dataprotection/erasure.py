@@ -6,9 +6,12 @@ by a detail rather than an id, only their own records go: another record that ma
 joined to them by mistake (a different name, no shared email or phone) stays, and the
 cluster is split. ``forget`` then, in one transaction, deletes the raw rows, records,
 attendances, outcomes, data problems, match pairs and review decisions, removes or
-refreshes the people, keeps tombstones (see ``tombstones.py``) and an audit entry, and
-afterwards vacuums the store and rebuilds funders.db, so the bytes are gone from disk.
-``erase`` is the deletion itself, shared with retention.
+refreshes the people, keeps tombstones of the rows and of the person's identity (see
+``tombstones.py`` and ``identity.py``) and records the erasure as unfinished; afterwards
+it vacuums the store and rebuilds funders.db, so the bytes are gone from disk, and only
+then marks the erasure complete (``pending.py``, which also finishes one a crash
+interrupted, and queues one asked for while a sync runs). ``erase`` is the deletion
+itself, shared with retention.
 """
 
 from __future__ import annotations

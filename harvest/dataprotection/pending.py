@@ -130,7 +130,13 @@ def run_queue(config: Any, tokens: Any = None) -> int:
 
     done = 0
     for path in queued(config.database_path):
-        request = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            request = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            raise HarvestError(
+                f"The queued erasure {path} cannot be read (it may have been edited). Run "
+                "`harvest forget` again for that person, then delete the file."
+            ) from None
         raw_ids = set(request.get("raw_ids") or [])
         if request.get("who"):  # found again: rows of theirs this very sync may have added
             db = store.connect(config.database_path)
