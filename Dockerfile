@@ -4,8 +4,11 @@
 #   docker run --rm -p 8001:8001 -v "$PWD:/data" harvest serve --host 0.0.0.0
 FROM python:3.11-slim
 
+# The token store (pseudonym and tombstone keys, the login-cookie key, OAuth sign-ins)
+# lives on the data volume, not in the container: `docker run --rm` would lose it.
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    HARVEST_CONFIG=/data/harvest.yaml
+    HARVEST_CONFIG=/data/harvest.yaml \
+    HARVEST_SECRETS_FILE=/data/.harvest/secrets.json
 
 WORKDIR /app
 COPY pyproject.toml README.md ./

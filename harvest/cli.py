@@ -8,6 +8,7 @@ Exit codes: 0 all well; 1 a source failed; 2 the config is wrong (nothing synced
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -20,6 +21,7 @@ from harvest import __version__, cli_auth, cli_match, cli_privacy, cli_publish, 
 from harvest.cli_common import ConfigOpt, _run, console
 from harvest.config import DEFAULT_CONFIG, HarvestConfig, load_config
 from harvest.errors import ConfigError
+from harvest.private_files import UMASK
 
 app = typer.Typer(
     name="harvest",
@@ -102,6 +104,8 @@ def sync(
         for line in (result.published, result.publish_error):
             if line:
                 console.print(line, highlight=False, soft_wrap=True)
+        if result.erasures:
+            console.print(f"Erasures asked for during this sync, now done: {result.erasures}.")
         if not result.sources:
             console.print("No sources to sync: add one under `sources:` in harvest.yaml.")
         return result.exit_code
@@ -297,5 +301,13 @@ def _prepare_demo(directory: Path) -> HarvestConfig:
 for _module in (cli_auth, cli_match, cli_publish, cli_privacy):
     _module.register(app)
 
-if __name__ == "__main__":  # pragma: no cover
+
+def run() -> None:
+    """The `harvest` command (the entry point): every file it writes is readable by its user
+    only, whatever the umask of the shell or cron that started it (harvest/private_files.py)."""
+    os.umask(UMASK)
     app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

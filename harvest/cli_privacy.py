@@ -41,14 +41,15 @@ def forget(
         cfg = load_config(config)
         db = _db(cfg)
         try:
-            plan = find_person(db, Who(person, email, phone, name, dob))
+            who = Who(person, email, phone, name, dob)
+            plan = find_person(db, who)
         finally:
             db.conn.close()
         _show_plan(plan)
         if not yes and not typer.confirm("Erase all of this for good?", default=False):
             console.print("Nothing was changed.")
             return 1
-        console.print(do_forget(cfg, plan).summary(), highlight=False)
+        console.print(do_forget(cfg, plan, who=who).summary(), highlight=False)
         return 0
 
     _run(body)

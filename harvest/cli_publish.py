@@ -34,19 +34,29 @@ def publish(
     ] = False,
     port: Annotated[int, typer.Option(help="Port for the funder view.")] = 8002,
     host: Annotated[str, typer.Option(help="Address for the funder view.")] = "127.0.0.1",
+    new_pseudonym_key: Annotated[
+        bool,
+        typer.Option(
+            "--new-pseudonym-key",
+            help="Start afresh with a new pseudonym key: every person gets a new pseudonym.",
+        ),
+    ] = False,
 ) -> None:
     """Build **funders.db** from the store: figures for funders, with nobody identifiable.
 
     People become pseudonyms, ages become age bands, postcodes become postcode districts
     and days become months; the canned queries suppress small numbers. With --serve,
-    the funder view (logins required: see `harvest users add`) runs afterwards.
+    the funder view (logins required: see `harvest users add`) runs afterwards. An
+    erasure left unfinished (`harvest forget` stopped part-way) is finished first.
     """
+    from harvest.dataprotection.pending import finish_locked
     from harvest.publish.datasette import serve_funders
-    from harvest.publish.funders import publish_funders
+    from harvest.publish.pseudonym_key import publish as publish_funders
 
     def body() -> int:
         cfg = load_config(config)
-        summary = publish_funders(cfg)
+        finish_locked(cfg)
+        summary = publish_funders(cfg, new_key=new_pseudonym_key)
         audit.record_at(
             cfg.database_path,
             "publish",

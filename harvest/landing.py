@@ -88,6 +88,15 @@ def _row_json(keys: list[str], values: list[str]) -> str:
     return "{" + ",".join([k + _json_str(v) for k, v in zip(keys, values, strict=False)]) + "}"
 
 
+def erased_note(n: int) -> str:
+    """Plain words for rows skipped because the person was erased (``harvest forget``)."""
+    rows = "1 row" if n == 1 else f"{n:,} rows"
+    return (
+        f"{rows} of an erased person skipped: they asked to be forgotten (`harvest forget`), "
+        "so their rows are never stored again. Delete them from the source too."
+    )
+
+
 def person_keys(rec: dict[str, Any]) -> list[str]:
     """Exact keys safe to join records on as they land, before matching.
 
@@ -172,10 +181,15 @@ class Lander:
         if id_idx is None and table.id_column in table.headers:
             id_idx = table.headers.index(table.id_column)
         prefix = "\x1d".join(table.headers) + "\x1e"
+        skipped = self.counts.forgotten
         for batch in _batches(table.rows, BATCH):
             self._land_batch(table, batch, normaliser, id_idx, prefix)
             if progress:
                 progress(len(batch))
+        if self.counts.forgotten > skipped:  # shown by `harvest check`
+            self.add_table_issue(
+                table.location, erased_note(self.counts.forgotten - skipped), "info"
+            )
         if table.complete:
             self._retire_missing(table.key)
 
@@ -221,13 +235,12 @@ class Lander:
                     for v in versions:
                         v.is_current = int(v is match)
                 continue
-            p = Pending(
-                row,
-                key,
-                h,
-                max((v.version for v in versions), default=0) + 1,
-                normaliser(row.values),
-            )
+            norm = normaliser(row.values)
+            if self.tombstones and self.tombstones.erased_person(norm.fields):
+                self.counts.read -= 1  # data protection: an erased person's row, edited
+                self.counts.forgotten += 1
+                continue
+            p = Pending(row, key, h, max((v.version for v in versions), default=0) + 1, norm)
             p.raw_id = self._next_raw
             self._next_raw += 1
             if versions:

@@ -29,6 +29,7 @@ from harvest.config import MatchingConfig
 from harvest.errors import HarvestError
 from harvest.normalise.match import MatchSummary, recluster
 from harvest.normalise.match_state import EXACT_KEY, QUEUE_SQL, pending_questions
+from harvest.private_files import private_file
 from harvest.store import now, transaction
 
 SHOWN = {  # field → label, in the order a person reads them
@@ -279,7 +280,7 @@ def export_xlsx(
         row += [pair.a.source, _where(pair.a), pair.b.source, _where(pair.b)]
         ws.append(row)
     _format(ws, len(pairs))
-    wb.save(path)
+    wb.save(private_file(path))  # personal data: 0600
     audit.record(db, "export.review", {"pairs": len(pairs)}, command="review --export")  # audit
     return len(pairs)
 

@@ -19,8 +19,9 @@ from typing import Any
 import sqlite_utils
 
 from harvest.normalise.standard import load_standard
+from harvest.private_files import private_file
 
-SCHEMA_VERSION = 3  # 3: audit_runs and tombstones (data protection)
+SCHEMA_VERSION = 4  # 3: audit_runs and tombstones; 4: erased_identities and erasures
 PERSON_FIELDS = [
     "given_name",
     "family_name",
@@ -252,6 +253,18 @@ CREATE TABLE IF NOT EXISTS tombstones (
     forgotten_at TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tombstones_source ON tombstones(source);
+CREATE TABLE IF NOT EXISTS erased_identities (
+    digest TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    erased_at TEXT NOT NULL
+) WITHOUT ROWID;
+-- an erasure is complete only once the store and funders.db are clean (dataprotection/pending.py)
+CREATE TABLE IF NOT EXISTS erasures (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'unfinished',
+    finished_at TEXT
+);
 """
 
 
@@ -284,7 +297,7 @@ def ensure_match_cache(db: sqlite_utils.Database) -> None:
 def connect(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the store, with WAL and the schema in place."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_store(path)
     conn = sqlite3.connect(str(path), isolation_level=None, timeout=30)
     db = sqlite_utils.Database(conn)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -294,6 +307,17 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     conn.execute("PRAGMA temp_store=MEMORY")
     ensure_schema(db)
     return db
+
+
+def private_store(path: Path) -> None:
+    """The store is 0600 in a folder harvest makes 0700; SQLite gives its -wal and -shm files
+    the store's own mode. An older store (made under umask 022) is tightened."""
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            private_file(path.with_name(path.name + suffix), create=not suffix)
+        except PermissionError:  # not ours (a read-only look at someone else's store)
+            if not suffix:
+                return
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:

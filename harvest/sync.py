@@ -22,11 +22,13 @@ import sqlite_utils
 from harvest import audit, store
 from harvest.config import HarvestConfig, SourceConfig
 from harvest.connectors.base import Activity, Problem, Table
+from harvest.dataprotection import pending
 from harvest.dataprotection.retention import RetentionResult, run_retention
 from harvest.errors import HarvestError, LockedError
 from harvest.landing import Counts, Lander
 from harvest.normalise.mapping import ColumnMap, map_columns
 from harvest.normalise.match_state import MatchSummary, nothing_new
+from harvest.private_files import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,7 @@ class SourceResult:
         if c.problems:
             line += f"; {c.problems:,} data problem(s), see `harvest check {self.name}`"
         if c.forgotten:  # data protection: rows erased with `harvest forget`, still at source
-            line += f"; {c.forgotten:,} forgotten row(s) skipped"
+            line += f"; {erased_rows(c.forgotten)} of an erased person skipped"
         return line
 
 
@@ -81,6 +83,7 @@ class SyncResult:
     published: str | None = None  # a one-line summary of rebuilding funders.db, if it ran
     publish_error: str | None = None
     retention: RetentionResult | None = None  # what the retention policy removed, if any
+    erasures: int = 0  # erasures queued by `harvest forget` while this sync ran, now done
 
     @property
     def exit_code(self) -> int:
@@ -92,8 +95,8 @@ class SyncResult:
 def sync_lock(db_path: Path) -> Iterator[None]:
     """An exclusive lock beside the database; a second sync gives up at once."""
     lock_path = db_path.with_name(db_path.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    private_dir(lock_path.parent)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -121,6 +124,7 @@ def sync(
     reporter = reporter or QuietReporter()
     sources = [config.source(only)] if only else [s for s in config.sources if s.enabled]
     with sync_lock(config.database_path):
+        pending.drain(config)  # data protection: an unfinished or queued erasure first
         db = store.connect(config.database_path)
         run_id = store.start_run(db, command)
         results = [sync_source(db, config, src, run_id, full, reporter) for src in sources]
@@ -132,6 +136,8 @@ def sync(
         db.conn.close()
         result = SyncResult(run_id, results, matching, retention=retention)
         publish_step(config, result)
+        result.erasures = pending.drain(config)  # erasures asked for while this sync ran
+    result.erasures += pending.catch_up(config)
     return result
 
 
@@ -159,7 +165,8 @@ def _audit_sync(
 
 def publish_step(config: HarvestConfig, result: SyncResult) -> None:
     """Rebuild funders.db when this sync read anything (or it does not exist yet)."""
-    from harvest.publish.funders import funders_path, publish_funders
+    from harvest.publish.funders import funders_path
+    from harvest.publish.pseudonym_key import publish
 
     if not config.publish.after_sync:
         return
@@ -169,7 +176,7 @@ def publish_step(config: HarvestConfig, result: SyncResult) -> None:
     if not (read or rematched or retained or not funders_path(config).exists()):
         return
     try:
-        result.published = publish_funders(config).summary()
+        result.published = publish(config).summary()
     except HarvestError as exc:
         result.publish_error = f"funders.db was not rebuilt: {exc}"
 
@@ -237,10 +244,20 @@ def sync_source(
         rows_changed=result.counts.changed,
         rows_unchanged=result.counts.unchanged,
         problems=result.counts.problems,
-        message="\n".join(result.messages) or None,
+        message="\n".join(result.messages + _erased_message(result)) or None,
     )
     reporter.source_finished(result)
     return result
+
+
+def erased_rows(n: int) -> str:
+    return "1 row" if n == 1 else f"{n:,} rows"
+
+
+def _erased_message(result: SourceResult) -> list[str]:
+    """For source_runs (and so `harvest check`): rows of erased people that were skipped."""
+    n = result.counts.forgotten
+    return [f"{erased_rows(n)} of an erased person skipped in {result.name}"] if n else []
 
 
 def _handle(

@@ -551,6 +551,20 @@ def test_options_are_checked_with_the_rest_of_harvest_yaml(project, eventbrite):
     assert "sources[0].options.colour: is not a setting harvest knows" in message
 
 
+@pytest.mark.parametrize("url", ["http://www.eventbriteapi.com/v3/", "http://192.0.2.2:8080/v3/"])
+def test_plain_http_api_url_is_refused_so_the_token_never_travels_in_clear(
+    project, eventbrite, url
+):
+    cfg = write_config(project, [source(eventbrite, api_url=url)])
+    with pytest.raises(ConfigError, match=r"api_url: must start with https://.*plain http"):
+        load_config(cfg)
+    out = CliRunner().invoke(
+        app, ["auth", "eventbrite", "--token-stdin", "--api-url", url], input=TOKEN
+    )
+    assert out.exit_code == 2 and "must start with https://" in out.output
+    assert eventbrite.requests == []
+
+
 def test_api_url_without_its_trailing_slash_still_keeps_v3(project, eventbrite, club):
     [result] = run(project, source(eventbrite, api_url=eventbrite.api_url.rstrip("/")))
     assert result.status == "ok"

@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from harvest import cli_match, cli_privacy, store
+from harvest.cli import app as main_app
 from harvest.config import load_config
 from harvest.dataprotection.erasure import NotFoundError, Who, find_person, forget
 from harvest.normalise.people import refresh
@@ -56,11 +57,11 @@ EVENTS = [
 ]
 
 
-@pytest.fixture
-def synced(project: Path) -> Path:
+def make_project(project: Path) -> Path:
+    """The lunch club and events files and a harvest.yaml reading them; returns its path."""
     write_csv(project / "lunch.csv", LUNCH)
     write_csv(project / "events.csv", EVENTS)
-    cfg = write_config(
+    return write_config(
         project,
         [
             {
@@ -77,6 +78,11 @@ def synced(project: Path) -> Path:
             },
         ],
     )
+
+
+@pytest.fixture
+def synced(project: Path) -> Path:
+    cfg = make_project(project)
     result = sync(load_config(cfg))
     assert result.exit_code == 0, [s.summary() for s in result.sources]
     assert (project / "funders.db").exists()
@@ -125,7 +131,7 @@ def test_forget_by_email_leaves_no_byte_behind_and_resync_does_not_bring_it_back
     _touch(project / "lunch.csv", project / "events.csv")
     again = sync(load_config(synced))
     assert sum(s.counts.forgotten for s in again.sources) == 2
-    assert any("1 forgotten row(s) skipped" in s.summary() for s in again.sources)
+    assert any("1 row of an erased person skipped" in s.summary() for s in again.sources)
     assert scalar(db, "SELECT count(*) FROM records WHERE given_name = 'Bartholomew'") == 0
     assert _found(project) == []
     [entry] = query(db, "SELECT user, counts FROM audit_runs WHERE action = 'forget'")
@@ -248,3 +254,75 @@ def test_subject_access_export_as_json_and_xlsx(synced: Path, project: Path) -> 
         app, ["person", "9999", "--export", str(project / "x.json"), "-c", str(synced)]
     )
     assert bad.exit_code == 1 and "no person 9999" in bad.output
+
+
+# --- erasure that sticks: an edited row of an erased person never lands again -------------
+
+
+def _funders_people(project: Path) -> int:
+    return scalar(project / "funders.db", "SELECT count(*) FROM people")
+
+
+def _edited_lunch(extra_column: bool, retype: int | None) -> list[list[str]]:
+    rows = [list(r) for r in LUNCH]
+    if retype is not None:  # one cell of Bartholomew's row, typed again differently
+        rows[1][retype] = {
+            0: "BARTHOLOMEW",
+            1: "Quackenbush-Smith",
+            2: "+44 7700 900999",
+            3: "SE15 4QF",
+            4: "1961-03-02",
+            5: "Bart@Example.org",
+        }[retype]
+    if extra_column:
+        rows[0].insert(2, "Transport")
+        for r, value in zip(rows[1:], ("minibus", "bus", ""), strict=True):
+            r.insert(2, value)
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("extra_column", "retype"),
+    [(True, None), (False, 0), (False, 1), (False, 2), (False, 4), (False, 5), (True, 3)],
+)
+def test_an_edited_row_of_an_erased_person_never_comes_back(
+    synced: Path, project: Path, extra_column: bool, retype: int | None
+) -> None:
+    people_before = _funders_people(project)
+    out = runner.invoke(app, ["forget", "--email", "bart@example.org", "--yes", "-c", str(synced)])
+    assert out.exit_code == 0, out.output
+    assert _funders_people(project) == people_before - 1
+    write_csv(project / "lunch.csv", _edited_lunch(extra_column, retype))
+    events = [list(r) for r in EVENTS]
+    events[1][5] = "2026-03-09"  # the event row too: one cell changed
+    write_csv(project / "events.csv", events)
+    _touch(project / "lunch.csv", project / "events.csv")
+    again = sync(load_config(synced))
+    assert again.exit_code == 0, [s.summary() for s in again.sources]
+    assert _found(project) == []
+    db = project / "harvest.db"
+    assert scalar(db, "SELECT count(*) FROM raw_rows WHERE data LIKE '%Quackenbush%'") == 0
+    alice = "SELECT count(*) FROM records WHERE given_name = 'Alice' AND is_current = 1"
+    assert scalar(db, alice) == 2
+    assert _funders_people(project) == people_before - 1
+    lunch = next(s for s in again.sources if s.name == "lunch")
+    assert "1 row of an erased person skipped" in lunch.summary()
+    assert lunch.counts.forgotten == 1
+    messages = [m for (m,) in query(db, "SELECT message FROM source_runs ORDER BY id DESC")]
+    assert "1 row of an erased person skipped in lunch" in messages
+    checked = runner.invoke(main_app, ["check", "lunch", "-c", str(synced)])
+    assert "1 row of an erased person skipped" in " ".join(checked.output.split())
+
+
+def test_a_household_sharing_the_erased_persons_phone_still_lands(
+    synced: Path, project: Path
+) -> None:
+    out = runner.invoke(app, ["forget", "--email", "bart@example.org", "--yes", "-c", str(synced)])
+    assert out.exit_code == 0, out.output
+    rows = [*LUNCH, ["Mabel", "Quackenbush", "07700 900999", "se154qf", "05/06/1962", ""]]
+    write_csv(project / "lunch.csv", rows)
+    _touch(project / "lunch.csv")
+    sync(load_config(synced))
+    db = project / "harvest.db"
+    assert scalar(db, "SELECT count(*) FROM records WHERE given_name = 'Mabel'") == 1
+    assert scalar(db, "SELECT count(*) FROM records WHERE given_name = 'Bartholomew'") == 0

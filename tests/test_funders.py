@@ -456,7 +456,8 @@ def test_users_cli(tmp_path: Path) -> None:
     assert runner.invoke(app, ["users", "remove", "ann", *cfg]).exit_code == 2
 
 
-def test_publish_cli(project: Path) -> None:
+def test_publish_cli(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARVEST_SECRETS_FILE", str(project / "secrets.json"))  # the key it used
     result = CliRunner().invoke(app, ["publish", "--config", str(project / "harvest.yaml")])
     assert result.exit_code == 0, result.output
     assert "30 people" in result.output

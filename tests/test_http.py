@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -16,6 +17,7 @@ from harvest.connectors.http import (
     RetryPolicy,
     describe_error,
     paginate,
+    require_https,
     retry_after_seconds,
 )
 from harvest.errors import AuthError, SourceError
@@ -223,3 +225,54 @@ def test_paginate_follows_tokens_and_refuses_to_loop():
     looping = {None: ([1], "a"), "a": ([2], "a")}
     with pytest.raises(SourceError, match="same next-page marker twice"):
         list(paginate(lambda t: looping[t], "things"))
+
+
+# --- tokens never in clear text ----------------------------------------------------------------
+
+
+def _this_machines_address() -> str:
+    """An address of this machine that is not loopback (so plain http to it is refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks a route
+            address = probe.getsockname()[0]
+        except OSError:
+            address = ""
+    if not address or address.startswith("127.") or address == "0.0.0.0":
+        pytest.skip("this machine has no address other than loopback")
+    return address
+
+
+def test_a_token_is_never_sent_over_plain_http_to_another_machine(sleeps) -> None:
+    with socket.socket() as listener:
+        listener.bind(("0.0.0.0", 0))
+        listener.listen()
+        listener.settimeout(0.5)
+        url = f"http://{_this_machines_address()}:{listener.getsockname()[1]}/v3/things/"
+        with pytest.raises(SourceError, match="will not send the Acme token.*https://"):
+            client(sleeps, max_attempts=1).request(
+                "GET", url, headers={"Authorization": f"Bearer {SECRET}"}
+            )
+        with pytest.raises(TimeoutError):  # nothing ever connected
+            listener.accept()
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://www.eventbriteapi.com/v3/", True),
+        ("http://127.0.0.1:8080/v3/", True),
+        ("http://localhost:8080/v3/", True),
+        ("http://[::1]:8080/v3/", True),
+        ("http://www.eventbriteapi.com/v3/", False),
+        ("http://192.0.2.2/v3/", False),
+        ("http://127.0.0.1.example.org/v3/", False),
+        ("ftp://127.0.0.1/", False),
+    ],
+)
+def test_plain_http_is_allowed_only_to_loopback(url: str, allowed: bool) -> None:
+    if allowed:
+        assert require_https(url) == url
+    else:
+        with pytest.raises(ValueError, match="must start with https://"):
+            require_https(url)

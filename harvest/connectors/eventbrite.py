@@ -38,7 +38,7 @@ from eventbrite.utils import format_path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from harvest.connectors.base import Activity, Connector, Problem, Row, Table, register
-from harvest.connectors.http import HttpClient, RetryPolicy, paginate, url_path
+from harvest.connectors.http import HttpClient, RetryPolicy, paginate, require_https, url_path
 from harvest.errors import AuthError, ConfigError, SourceError
 from harvest.secrets import SecretRef, TokenStore, resolve_secret
 
@@ -93,9 +93,7 @@ class EventbriteOptions(BaseModel):
 
 def normalise_api_url(url: str) -> str:
     """The SDK joins paths onto the URL, so it must end with ``/`` or ``v3`` is dropped."""
-    url = url.strip()
-    if not url.startswith(("https://", "http://")):
-        raise ValueError(f"api_url must start with https:// (got {url!r})")
+    url = require_https(url)
     return url if url.endswith("/") else url + "/"
 
 

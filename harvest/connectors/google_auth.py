@@ -48,7 +48,14 @@ from oauthlib.oauth2 import OAuth2Error
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from requests.adapters import HTTPAdapter
 
-from harvest.connectors.http import TRANSPORT_ERRORS, Failed, HttpClient, RetryPolicy, url_path
+from harvest.connectors.http import (
+    TRANSPORT_ERRORS,
+    Failed,
+    HttpClient,
+    RetryPolicy,
+    require_https,
+    url_path,
+)
 from harvest.errors import AuthError, ConfigError, SourceError
 from harvest.secrets import TokenStore, resolve_secret
 
@@ -91,10 +98,7 @@ class GoogleOptions(BaseModel):
     def _api_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        value = value.strip().rstrip("/")
-        if not value.startswith(("https://", "http://")):
-            raise ValueError(f"api_url must start with https:// (got {value!r})")
-        return value
+        return require_https(value).rstrip("/")
 
 
 def google_id(value: str, kind: str, path_word: str) -> str:

@@ -97,6 +97,26 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def is_safe_for_tokens(url: str) -> bool:
+    """https anywhere; plain http only to this machine (a test server, a local proxy)."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
+
+
+def require_https(url: str) -> str:
+    """``url`` if a token may be sent to it, else ValueError (a config validator's message)."""
+    if not is_safe_for_tokens(url.strip()):
+        raise ValueError(
+            f"must start with https:// (got {url!r}): a token sent over plain http can be "
+            "read by anyone on the network. http:// is allowed only to this machine "
+            f"({', '.join(LOOPBACK)})"
+        )
+    return url.strip()
+
+
 def url_path(url: str) -> str:
     """The part of a URL that is safe to show: its path, never the query or credentials."""
     return urlsplit(url).path or "/"
@@ -133,6 +153,11 @@ class HttpClient:
     ) -> requests.Response:
         """Send one request, retrying what is worth retrying; statuses in ``allow`` are returned."""
         path = url_path(url)
+        if not is_safe_for_tokens(url):  # never a token in clear text, whatever called us
+            raise SourceError(
+                f"harvest will not send the {self.service} token to {urlsplit(url).scheme}://"
+                f"{urlsplit(url).hostname}{path}: use an https:// address."
+            )
         for attempt in range(1, self.policy.max_attempts + 1):
             self.calls += 1
             try:

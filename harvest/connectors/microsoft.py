@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from harvest.connectors.base import Connector, Problem, Row, Table, register
 from harvest.connectors.files import BOOK_SUFFIXES, TEXT_SUFFIXES, FileOptions, read_file
-from harvest.connectors.http import HttpClient, RetryPolicy
+from harvest.connectors.http import HttpClient, RetryPolicy, require_https
 from harvest.connectors.microsoft_auth import (
     AUTH_COMMAND,
     DEFAULT_AUTHORITY_URL,
@@ -73,10 +73,7 @@ class MicrosoftExcelOptions(BaseModel):
     @field_validator("api_url", "authority_url")
     @classmethod
     def _https(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not value.startswith(("https://", "http://")):
-            raise ValueError(f"must start with https:// (got {value!r})")
-        return value
+        return require_https(value).rstrip("/")
 
     @field_validator("site")
     @classmethod

@@ -17,6 +17,7 @@ import sqlite_utils
 
 from harvest.dataprotection.erasure import NotFoundError, resolve
 from harvest.errors import HarvestError
+from harvest.private_files import private_file
 
 SECTIONS = (
     "person",
@@ -124,7 +125,7 @@ def export_person(db: sqlite_utils.Database, person_id: int, path: Path) -> Expo
         raise HarvestError(f"{path}: export to a .xlsx or a .json file.")
     data = person_data(db, person_id)
     if suffix == ".json":
-        path.write_text(
+        private_file(path).write_text(  # personal data: 0600
             json.dumps(data, indent=1, ensure_ascii=False, default=str), encoding="utf-8"
         )
     else:
@@ -157,4 +158,4 @@ def _write_xlsx(data: dict[str, list[dict[str, Any]]], path: Path) -> None:
             cell.font = Font(bold=True)
         for row in rows:
             ws.append([_cell(row.get(h)) for h in headers])
-    wb.save(path)
+    wb.save(private_file(path))

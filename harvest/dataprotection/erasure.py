@@ -6,9 +6,12 @@ by a detail rather than an id, only their own records go: another record that ma
 joined to them by mistake (a different name, no shared email or phone) stays, and the
 cluster is split. ``forget`` then, in one transaction, deletes the raw rows, records,
 attendances, outcomes, data problems, match pairs and review decisions, removes or
-refreshes the people, keeps tombstones (see ``tombstones.py``) and an audit entry, and
-afterwards vacuums the store and rebuilds funders.db, so the bytes are gone from disk.
-``erase`` is the deletion itself, shared with retention.
+refreshes the people, keeps tombstones of the rows and of the person's identity (see
+``tombstones.py`` and ``identity.py``) and records the erasure as unfinished; afterwards
+it vacuums the store and rebuilds funders.db, so the bytes are gone from disk, and only
+then marks the erasure complete (``pending.py``, which also finishes one a crash
+interrupted, and queues one asked for while a sync runs). ``erase`` is the deletion
+itself, shared with retention.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from harvest.normalise.features import family_key, given_key
 from harvest.normalise.standard import load_standard
 
 SHOWN = ("given_name", "family_name", "date_of_birth", "email", "phone", "postcode")
+IDENTITY = ("given_name", "family_name", "date_of_birth", "email", "phone")
 
 
 class NotFoundError(HarvestError):
@@ -192,7 +196,7 @@ def _delete(db: sqlite_utils.Database, table: str, where: str) -> int:
 def erase(db: sqlite_utils.Database, raw_ids: list[int], key: bytes | None = None) -> Erased:
     """Delete these raw rows and everything derived from them; the caller holds the
     transaction. With ``key``, each row is remembered as a tombstone."""
-    from harvest.dataprotection.tombstones import bury
+    from harvest.dataprotection.tombstones import bury, bury_identities
     from harvest.normalise.people import refresh
 
     out = Erased()
@@ -202,24 +206,11 @@ def erase(db: sqlite_utils.Database, raw_ids: list[int], key: bytes | None = Non
         f"SELECT source, source_key, content_hash FROM raw_rows WHERE id {in_gone}"
     ).fetchall()
     out.sources = sorted({r[0] for r in rows})
-    cols = ", ".join(
-        f"[{f}]" for f in ("given_name", "family_name", "date_of_birth", "email", "phone")
-    )
+    cols = ", ".join(f"[{f}]" for f in IDENTITY)
     recs = db.execute(f"SELECT person_id, {cols} FROM records WHERE id {in_gone}").fetchall()
     people = {r[0] for r in recs if r[0] is not None}
-    keys = {
-        k
-        for r in recs
-        for k in person_keys(
-            dict(
-                zip(
-                    ("given_name", "family_name", "date_of_birth", "email", "phone"),
-                    r[1:],
-                    strict=True,
-                )
-            )
-        )
-    }
+    identities = [dict(zip(IDENTITY, r[1:], strict=True)) for r in recs]
+    keys = {k for rec in identities for k in person_keys(rec)}
     out.attendances = _delete(db, "attendances", f"record_id {in_gone}")
     out.outcomes = _delete(db, "outcomes", f"record_id {in_gone}")
     out.issues = _delete(db, "issues", f"record_id {in_gone}")
@@ -230,8 +221,8 @@ def erase(db: sqlite_utils.Database, raw_ids: list[int], key: bytes | None = Non
     db.conn.executemany("DELETE FROM person_keys WHERE key = ?", [(k,) for k in keys])
     split = _tidy_people(db, people, out)
     refresh(db, split, None)
-    if key is not None:
-        out.tombstones = bury(db, key, rows)
+    if key is not None:  # erasure, not retention: remember the rows and the person
+        out.tombstones = bury(db, key, rows) + bury_identities(db, key, identities)
     db.execute("DELETE FROM temp.gone")
     return out
 
@@ -276,8 +267,17 @@ class ForgetResult:
     erased: Erased
     published: bool
     files: list[Path]
+    queued: Path | None = None  # the request's file, when a sync was running
 
     def summary(self) -> str:
+        if self.queued is not None and not self.queued.exists():
+            return "The sync that was running finished meanwhile, and the erasure was done."
+        if self.queued is not None:
+            return (
+                "A sync is running now, so this erasure was queued: that sync does it before it "
+                "finishes (or the next `harvest sync`, `publish` or `forget`, if it stops first). "
+                "`harvest audit --action forget` shows when it is complete."
+            )
         e = self.erased
         lines = [
             f"Forgotten: {e.records} record(s) ({e.raw_rows} raw row version(s)), "
@@ -293,6 +293,10 @@ class ForgetResult:
             + (" and funders.db rebuilt" if self.published else "")
             + ": the values are gone from the files.",
         ]
+        lines.append(
+            "Review sheets and subject-access files exported earlier are not changed: delete "
+            "any copy that holds this person."
+        )
         if e.sources:
             lines.append(
                 "These sources may still hold the data; delete it there too (harvest will not "
@@ -301,27 +305,47 @@ class ForgetResult:
         return "\n".join(lines)
 
 
-def forget(config: Any, plan: Plan, tokens: Any = None) -> ForgetResult:
-    """Erase a plan's rows in one transaction (all or nothing), then vacuum and republish."""
-    from harvest import audit, store
+def erase_now(
+    config: Any, raw_ids: list[int], tokens: Any = None, command: str = "forget"
+) -> Erased:
+    """Delete the rows and record the erasure as unfinished, in one transaction; the caller
+    holds the sync lock and finishes it (``pending.finish``)."""
+    from harvest import store
+    from harvest.dataprotection.pending import begin, crash_point
     from harvest.dataprotection.tombstones import tombstone_key
-    from harvest.publish.funders import funders_path, publish_funders
+
+    db = store.connect(config.database_path)
+    try:
+        key = tombstone_key(tokens, create=True, db=db)
+        db.execute("PRAGMA secure_delete=ON")
+        with store.transaction(db):
+            erased = erase(db, raw_ids, key)
+            begin(db, erased.counts(), command)
+            crash_point("before_commit")
+    finally:
+        db.conn.close()
+    crash_point("after_commit")
+    return erased
+
+
+def forget(config: Any, plan: Plan, tokens: Any = None, who: Who | None = None) -> ForgetResult:
+    """Erase a plan's rows in one transaction (all or nothing), then vacuum and republish.
+    Erasures left unfinished before are finished first. While a sync is running the request
+    is queued for it (``who`` lets it find rows of theirs that sync adds)."""
+    from harvest.dataprotection import pending
+    from harvest.errors import LockedError
+    from harvest.publish.funders import funders_path
     from harvest.sync import sync_lock
 
-    key = tombstone_key(tokens, create=True)
-    with sync_lock(config.database_path):
-        db = store.connect(config.database_path)
-        try:
-            db.execute("PRAGMA secure_delete=ON")
-            with store.transaction(db):
-                erased = erase(db, plan.raw_ids, key)
-                audit.record(db, "forget", erased.counts(), command="forget")
-        finally:
-            db.conn.close()
-        vacuum(config.database_path)
-        target = funders_path(config)
-        published = target.is_file()
-        if published:
-            publish_funders(config, tokens)
-            vacuum(target)
+    try:
+        with sync_lock(config.database_path):
+            pending.drain(config, tokens)
+            erased = erase_now(config, plan.raw_ids, tokens)
+            pending.finish(config, tokens)
+    except LockedError:
+        queued = pending.enqueue(config.database_path, who, plan.raw_ids)
+        pending.catch_up(config, tokens)
+        return ForgetResult(Erased(), False, [], queued=queued)
+    target = funders_path(config)
+    published = target.is_file()
     return ForgetResult(erased, published, [config.database_path] + ([target] if published else []))

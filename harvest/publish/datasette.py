@@ -150,6 +150,17 @@ TABLES: dict[str, dict[str, Any]] = {
         "description": "Keyed hashes of rows erased with `harvest forget`, so a sync "
         "never brings them back. They cannot be read back into values."
     },
+    "erased_identities": {
+        "description": "Keyed hashes of the identities of people erased with `harvest "
+        "forget` (name with date of birth, email or phone with a name), so that an "
+        "edited row of theirs from any source is not stored again. They cannot be read "
+        "back into values."
+    },
+    "erasures": {
+        "description": "Each erasure, and whether it is complete: the store and "
+        "funders.db both cleaned. An unfinished one is finished by the next sync, "
+        "publish or forget."
+    },
     "geo_postcodes": {
         "description": "Each live UK postcode with its local authority, ward, "
         "region and country codes and deprivation decile (1 = most deprived), "

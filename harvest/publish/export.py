@@ -29,6 +29,7 @@ from typing import Any
 
 from harvest.errors import PublishError
 from harvest.normalise.standard import load_standard
+from harvest.private_files import private_dir, private_file
 from harvest.publish.funders import PERSON_TABLES, funders_path, neutralise, publish_config
 from harvest.publish.site import FUNDER_TABLES, load_funder_queries
 
@@ -137,7 +138,7 @@ def cells(columns: list[str], rows: Iterable[tuple], hxl: bool, table: str) -> I
 
 
 def write_csv(path: Path, rows: Iterable[list]) -> None:
-    with path.open("w", newline="", encoding="utf-8-sig") as fh:
+    with private_file(path).open("w", newline="", encoding="utf-8-sig") as fh:
         csv.writer(fh).writerows(rows)
 
 
@@ -149,7 +150,7 @@ def write_xlsx(path: Path, sheets: dict[str, list[list]]) -> None:
         sheet = workbook.create_sheet(title=re.sub(r"[^A-Za-z0-9_ -]", "_", name)[:31])
         for row in rows:
             sheet.append(row)
-    workbook.save(path)
+    workbook.save(private_file(path))
 
 
 def default_output(names: list[str], fmt: str) -> Path:
@@ -188,7 +189,7 @@ def export_funders(
     if len(names) == 1 and target.suffix:
         write_csv(target, sheets[names[0]])
         return [Exported(names[0], target, len(data[names[0]][1]))]
-    target.mkdir(parents=True, exist_ok=True)
+    private_dir(target)
     written = []
     for name in names:
         write_csv(target / f"{name}.csv", sheets[name])

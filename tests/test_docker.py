@@ -1,0 +1,150 @@
+"""The Docker image keeps its secrets on the data volume (docs/docker.md).
+
+Without Docker: the image's entrypoint (`harvest`, the installed console script) runs as
+a subprocess with the ENV lines and WORKDIR of the Dockerfile, ``/data`` mapped to a test
+folder, and a fresh empty HOME each time, as ``docker run --rm`` gives a fresh container
+filesystem. Only the data folder is shared between runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import free_port, login, stop, wait_until_up, write_config, write_csv
+from test_forget import EVENTS, LUNCH
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def dockerfile() -> tuple[dict[str, str], str, list[str], list[str]]:
+    """The Dockerfile's ENV variables, last WORKDIR, ENTRYPOINT and CMD."""
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
+    env: dict[str, str] = {}
+    workdir, entrypoint, cmd = "/", [], []
+    for line in text.splitlines():
+        word, _, rest = line.strip().partition(" ")
+        if word == "ENV":
+            env.update(item.split("=", 1) for item in shlex.split(rest))
+        elif word == "WORKDIR":
+            workdir = rest.strip()
+        elif word == "ENTRYPOINT":
+            entrypoint = json.loads(rest)
+        elif word == "CMD":
+            cmd = json.loads(rest)
+    return env, workdir, entrypoint, cmd
+
+
+class Container:
+    """`docker run --rm -v DATA:/data harvest …`, one fresh container per call."""
+
+    def __init__(self, data: Path, homes: Path) -> None:
+        self.data, self.homes, self.runs = data, homes, 0
+        env, self.workdir, entrypoint, self.cmd = dockerfile()
+        assert entrypoint == ["harvest"] and self.workdir == "/data" and self.cmd == ["sync"]
+        self.env = {k: v.replace("/data", str(data)) for k, v in env.items()}
+        self.entrypoint = [str(Path(sys.executable).parent / "harvest")]
+
+    def environment(self) -> dict[str, str]:
+        self.runs += 1
+        home = self.homes / f"home{self.runs}"  # a fresh, empty container filesystem
+        home.mkdir()
+        return {
+            "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+            "HOME": str(home),
+            "LANG": "C.UTF-8",
+            **self.env,
+        }
+
+    def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            [*self.entrypoint, *(args or self.cmd)],
+            cwd=self.data,
+            env=self.environment(),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert done.returncode == 0, (args, done.stdout + done.stderr)
+        return done
+
+    @contextmanager
+    def serving(self) -> Iterator[str]:
+        """`docker run … harvest serve --funders`: its address, until the block ends."""
+        port = free_port()
+        command = [*self.entrypoint, "serve", "--funders", "--port", str(port)]
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        proc = subprocess.Popen(command, cwd=self.data, env=self.environment(), **quiet)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_up(proc, f"{base}/-/login")
+            yield base
+        finally:
+            stop(proc)
+
+
+def pseudonyms(data: Path) -> set[str]:
+    with closing(sqlite3.connect(data / "funders.db")) as conn:
+        return {r[0] for r in conn.execute("SELECT pseudonym FROM people")}
+
+
+@pytest.fixture
+def container(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Container:
+    data = tmp_path / "data"
+    write_csv(data / "lunch.csv", LUNCH)
+    write_csv(data / "events.csv", EVENTS)
+    write_config(
+        data,
+        [
+            {"name": "lunch", "type": "file", "options": {"path": "lunch.csv"}},
+            {"name": "events", "type": "file", "options": {"path": "events.csv"}},
+        ],
+    )
+    (tmp_path / "homes").mkdir()
+    return Container(data, tmp_path / "homes")
+
+
+def test_two_containers_share_the_keys_and_logins_kept_on_the_data_volume(
+    container: Container,
+) -> None:
+    container.run()  # the image's CMD: sync (and publish funders.db)
+    first = pseudonyms(container.data)
+    assert len(first) == 3
+    container.run(
+        "users", "add", "fund1", "--role", "funder", "--password-stdin", stdin="funder-password-1\n"
+    )
+    with container.serving() as base:
+        cookie = login(base, "fund1", "funder-password-1").cookies
+
+    container.run("publish")  # a fresh container: the same pseudonym key
+    assert pseudonyms(container.data) == first
+    with container.serving() as base:  # the same cookie-signing key and users
+        kept = httpx.Client(base_url=base, cookies=cookie, timeout=10)
+        assert kept.get("/funders/reach.json").status_code == 200
+        assert (
+            login(base, "fund1", "funder-password-1").get("/funders/reach.json").status_code == 200
+        )
+
+    container.run("forget", "--email", "bart@example.org", "--yes")
+    for name in ("lunch.csv", "events.csv"):  # read again: his rows are still at the source
+        os.utime(container.data / name, ns=(time.time_ns(), time.time_ns() + 10**9))
+    synced = container.run("sync")  # the tombstone key is still there: no TombstoneKeyError
+    assert "row of an erased person skipped" in synced.stdout
+    assert "Published funders.db" in synced.stdout
+    assert len(pseudonyms(container.data)) == 2
+    assert pseudonyms(container.data) < first
+    secrets = container.data / ".harvest" / "secrets.json"
+    assert oct(secrets.stat().st_mode & 0o777) == "0o600"
+    assert oct(secrets.parent.stat().st_mode & 0o777) == "0o700"
+    assert not any(container.homes.rglob("secrets.json"))  # nothing kept in a container
