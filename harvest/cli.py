@@ -236,6 +236,7 @@ def serve(
             port=port,
             funders_db=funders_path(cfg),
             settings=cfg.publish,
+            logins=cfg.logins,
         )
 
     _run(body)
@@ -279,6 +280,7 @@ def demo(
             port=port,
             funders_db=funders_path(cfg),
             settings=cfg.publish,
+            logins=cfg.logins,
         )
 
     _run(body)
