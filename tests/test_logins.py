@@ -13,6 +13,7 @@ import io
 import json
 import re
 import sqlite3
+import stat
 import sys
 import time
 import zlib
@@ -24,6 +25,7 @@ import httpx
 import pytest
 import yaml
 from conftest import free_port, login, post_login, query, serving, write_csv
+from itsdangerous import URLSafeSerializer
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
@@ -32,6 +34,7 @@ from harvest.config import load_config
 from harvest.publish.funders import publish_funders
 from harvest.publish.site import PLUGINS_DIR
 from harvest.publish.users import Users, users_path
+from harvest.secrets import TokenStore
 from harvest.sync import sync
 
 HARVEST = [sys.executable, "-m", "harvest.cli"]
@@ -186,6 +189,25 @@ def test_logging_out_ends_the_session_on_the_server(staff_server: str) -> None:
     assert sent_to_login(copied.get("/harvest"))  # a copy of the cookie is no use either
 
 
+def test_an_actor_cookie_as_issued_before_is_refused(project: Path, staff_server: str) -> None:
+    secret = TokenStore(project / "secrets.json").get("datasette_secret")
+    assert secret is not None
+    old = URLSafeSerializer(secret.get_secret_value(), "actor").dumps(
+        {"a": {"id": "staff1", "role": "staff"}}
+    )
+    sql = "/harvest.json?sql=select+given_name+from+records"
+    alone = httpx.Client(base_url=staff_server, cookies={"ds_actor": old})
+    assert sent_to_login(alone.get(sql))
+    funder = login(staff_server, "fund3", PASSWORD)
+    session = funder.cookies["ds_actor"]
+    for cookies in (f"ds_actor={session}; ds_actor={old}", f"ds_actor={old}; ds_actor={session}"):
+        response = httpx.get(staff_server + sql, headers={"cookie": cookies})
+        assert response.status_code in (302, 403) and "Okafor" not in response.text
+    two_headers = [("cookie", f"ds_actor={session}"), ("cookie", f"ds_actor={old}")]
+    response = httpx.get(staff_server + sql, headers=two_headers)
+    assert response.status_code in (302, 403) and "Okafor" not in response.text
+
+
 def test_a_session_ends_after_the_idle_limit(short_server: str) -> None:
     staff = login(short_server, "staff1", PASSWORD)
     assert staff.get("/harvest").status_code == 200
@@ -217,7 +239,9 @@ def login_response(base: str, name: str, password: str, **headers: str) -> httpx
     return post_login(httpx.Client(base_url=base, timeout=10), name, password, **headers)
 
 
-def test_the_cookie_is_http_only_same_site_and_holds_only_a_session_id(staff_server: str) -> None:
+def test_the_cookie_is_http_only_same_site_and_holds_only_a_session_id(
+    project: Path, staff_server: str
+) -> None:
     response = login_response(staff_server, "staff1", PASSWORD)
     cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("ds_actor="))
     flags = [part.strip().lower() for part in cookie.split(";")]
@@ -225,6 +249,9 @@ def test_the_cookie_is_http_only_same_site_and_holds_only_a_session_id(staff_ser
     assert any(f.startswith("max-age=") for f in flags)
     payload = cookie_payload(cookie.split(";")[0].partition("=")[2])
     assert list(payload) == ["s"] and "staff" not in json.dumps(payload)
+    sessions = project / "harvest.sessions.db"  # kept on the server: the id only hashed
+    assert stat.S_IMODE(sessions.stat().st_mode) == 0o600
+    assert payload["s"].encode() not in sessions.read_bytes()
     # Behind a proxy on this machine that says the visitor came over https: Secure too.
     proxied = login_response(staff_server, "staff1", PASSWORD, **{"X-Forwarded-Proto": "https"})
     cookie = next(c for c in proxied.headers.get_list("set-cookie") if c.startswith("ds_actor="))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from collections.abc import Awaitable, Callable
 from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
@@ -23,7 +24,9 @@ from typing import Any
 
 from datasette.utils.asgi import Response
 from datasette_auth_passwords.utils import hash_password, verify_password
+from itsdangerous import BadData
 
+from harvest.errors import HarvestError
 from harvest.publish.sessions import PLUGIN, LoginsConfig, SessionStore, UsersCache
 from harvest.publish.users import User
 
@@ -50,7 +53,7 @@ class Logins:
     def session_id(self, cookie: str) -> str | None:
         try:
             value = self.datasette.unsign(cookie, NAMESPACE)
-        except Exception:  # itsdangerous.BadSignature and its kin: not one of ours
+        except BadData:  # not signed by this server as a session: not one of ours
             return None
         return value.get("s") if isinstance(value, dict) else None
 
@@ -65,7 +68,7 @@ class Logins:
 
         try:
             audit.record_at(self.store_path, action, counts, command="login", user=user)
-        except Exception as exc:  # the store busy or read-only: log it, never block a login
+        except (sqlite3.Error, OSError, HarvestError) as exc:  # busy or read-only: never block
             log.warning("Could not write %s to the audit trail: %s", action, exc)
 
 
@@ -92,26 +95,40 @@ def cookies_of(scope: dict) -> dict[str, str]:
     return {name: morsel.value for name, morsel in jar.items()}
 
 
-def without_cookie(scope: dict, name: str) -> dict:
-    """The scope with the cookie ``name`` removed from its Cookie headers."""
-    headers = []
-    for key, value in scope.get("headers", []):
-        if key == b"cookie":
-            kept = [
-                part
-                for part in value.decode("latin-1").split(";")
-                if part.strip().partition("=")[0] != name
-            ]
-            value = ";".join(kept).strip().encode("latin-1")
-            if not value:
-                continue
-        headers.append((key, value))
+def one_cookie_header(scope: dict, name: str, value: str | None) -> dict:
+    """The scope with all its Cookie headers made one, in which the cookie ``name`` is
+    ``value`` (or absent): Datasette reads only the last Cookie header."""
+    parts, headers = [], []
+    for key, header in scope.get("headers", []):
+        if key != b"cookie":
+            headers.append((key, header))
+            continue
+        for part in header.decode("latin-1").split(";"):
+            if part.strip() and part.strip().partition("=")[0] != name:
+                parts.append(part.strip())
+    if value is not None:
+        parts.append(f"{name}={value}")
+    if parts:
+        headers.append((b"cookie", "; ".join(parts).encode("latin-1")))
     return dict(scope, headers=headers)
 
 
 def secure(datasette: Any, scope: dict) -> bool:
     """Served over https: directly, or through a proxy that says so (see docs/datasette.md)."""
     return scope.get("scheme") == "https" or bool(datasette.setting("force_https_urls"))
+
+
+def with_session(logins: Logins, scope: dict) -> tuple[dict, User | None, str | None, bool]:
+    """The scope with its actor set from the session; the user, the session id, and
+    whether the browser's cookie is to be cleared (it is not a live session)."""
+    cookie = cookies_of(scope).get(COOKIE)
+    session_id = logins.session_id(cookie) if cookie else None
+    user = logins.sessions.user(session_id) if session_id else None
+    # Leave Datasette one ds_actor, the live session's, so that nothing else (such as an
+    # old-style signed actor) is read.
+    scope = one_cookie_header(scope, COOKIE, cookie if user is not None else None)
+    actor = {"id": user.name, "role": user.role} if user else None
+    return dict(scope, actor=actor), user, session_id, cookie is not None and user is None
 
 
 def wrap(datasette: Any, app: ASGI) -> ASGI:
@@ -121,14 +138,7 @@ def wrap(datasette: Any, app: ASGI) -> ASGI:
         logins = logins_for(datasette) if scope["type"] == "http" else None
         if logins is None:
             return await app(scope, receive, send)
-        cookie = cookies_of(scope).get(COOKIE)
-        session_id = logins.session_id(cookie) if cookie else None
-        user = logins.sessions.user(session_id) if session_id else None
-        clear = cookie is not None and user is None
-        if clear:
-            scope = without_cookie(scope, COOKIE)
-        actor = {"id": user.name, "role": user.role} if user else None
-        scope = dict(scope, actor=actor)
+        scope, user, session_id, clear = with_session(logins, scope)
         path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         path = path.partition("?")[0]
         response = gate(datasette, path, user)
@@ -136,16 +146,15 @@ def wrap(datasette: Any, app: ASGI) -> ASGI:
             if clear:
                 response.set_cookie(COOKIE, "", expires=0, max_age=0)
             return await response.asgi_send(send)
-        logout = path == "/-/logout" and scope["method"] == "POST" and session_id is not None
+        logout = path == "/-/logout" and scope["method"] == "POST"
 
         async def send_and_clear(message: dict) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                sets_cookie = any(
+                if clear and not any(
                     k.lower() == b"set-cookie" and v.startswith(COOKIE.encode() + b"=")
                     for k, v in headers
-                )
-                if clear and not sets_cookie:
+                ):
                     headers.append((b"set-cookie", f"{COOKIE}=; Max-Age=0; Path=/".encode()))
                 if logout and message["status"] == 302 and session_id is not None:
                     logins.sessions.end(session_id)
@@ -204,6 +213,9 @@ def attempt(
         return None, "Wrong name or password."
     logins.sessions.succeeded(name)
     logins.audit("login", {user.role: True}, user.name)
+    earlier = logins.session_id(request.cookies.get(COOKIE, ""))
+    if earlier:  # a new login is a new session: the browser's earlier one ends
+        logins.sessions.end(earlier)
     response = Response.redirect(logins.datasette.urls.path("/"))
     response.set_cookie(
         COOKIE,
