@@ -67,3 +67,9 @@ def test_logins_settings_are_checked(tmp_path: Path) -> None:
     assert "logins.lockout: is not a setting" in str(err.value)
     config = parse_config({"organisation": "T"}, tmp_path / "harvest.yaml")
     assert (config.logins.idle_minutes, config.logins.absolute_hours) == (30, 12)
+
+
+def test_csv_without_formulas_passes_through_unchanged() -> None:
+    body = b'name,when,count\r\nLunch club,2024-03,12\r\n"Bob, ""Jr""",2024-04,-3\r\n'
+    rewriter = CsvRewriter()
+    assert rewriter.feed(body[:20]) + rewriter.feed(body[20:], final=True) == body

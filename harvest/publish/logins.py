@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 COOKIE = "ds_actor"
 NAMESPACE = "harvest-session"
 OPEN_PAGES = re.compile(r"^/-/(login|logout|static/.*|static-plugins/.*)$")
+FORBIDDEN = (
+    "<!DOCTYPE html><title>Forbidden</title><h1>Forbidden</h1>"
+    '<p>This page is for staff only. <a href="/">Back to the start</a></p>'
+)
 DUMMY_HASH = hash_password("not anyone's password")  # unknown names take as long to refuse
 
 ASGI = Callable[[dict, Callable, Callable], Awaitable[None]]
@@ -172,7 +176,7 @@ def gate(datasette: Any, path: str, user: User | None) -> Response | None:
         return None
     if user is None:
         return Response.redirect(datasette.urls.path("/-/login"))
-    return Response.html("<h1>Forbidden</h1><p>This page is for staff only.</p>", status=403)
+    return Response.html(FORBIDDEN, status=403)
 
 
 async def login(request: Any, datasette: Any) -> Response:

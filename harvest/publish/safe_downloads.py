@@ -71,14 +71,13 @@ def safe_document(doc: Any, shape: str | None) -> Any:
 
 
 def record_end(text: str) -> int:
-    """Where the last complete CSV record in ``text`` ends (after its newline), or 0."""
-    end, quoted = 0, False
-    for i, char in enumerate(text):
-        if char == '"':
-            quoted = not quoted
-        elif char == "\n" and not quoted:
-            end = i + 1
-    return end
+    """Where the last complete CSV record in ``text`` ends (after its newline), or 0.
+
+    A newline ends a record when an even number of quotes comes before it."""
+    end = text.rfind("\n")
+    while end >= 0 and text.count('"', 0, end) % 2:
+        end = text.rfind("\n", 0, end)
+    return end + 1
 
 
 class CsvRewriter:
@@ -86,6 +85,8 @@ class CsvRewriter:
 
     def __init__(self, delimiter: str = ",") -> None:
         self.delimiter = delimiter
+        # Where a cell may begin: the start, after a delimiter or a newline, maybe quoted.
+        self.starts = re.compile(f'(?:^|[{re.escape(delimiter)}\\n])"?[=+\\-@\\t\\r]')
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.pending = ""
 
@@ -93,8 +94,8 @@ class CsvRewriter:
         text = self.pending + self.decoder.decode(data, final)
         cut = len(text) if final else record_end(text)
         done, self.pending = text[:cut], text[cut:]
-        if not done:
-            return b""
+        if not self.starts.search(done):  # no cell starts with a formula character
+            return done.encode("utf-8")
         out = io.StringIO()
         writer = csv.writer(out, delimiter=self.delimiter, lineterminator="\r\n")
         for row in csv.reader(io.StringIO(done, newline=""), delimiter=self.delimiter):

@@ -8,8 +8,10 @@ its user is looked up again in the users file (re-read whenever it changes), so:
 * removing a user, changing their role or their password ends all their sessions at
   once (each session remembers a fingerprint of the role and password hash it began
   with), without restarting the server;
-* a session ends after ``idle_minutes`` without a request and ``absolute_hours`` after
-  the login, whatever happens (OWASP's Session Management cheat sheet);
+* a session ends after ``idle_minutes`` without a request (the time of the last one is
+  written down at most once a minute, or a tenth of the limit, to spare the disk) and
+  ``absolute_hours`` after the login, whatever happens (OWASP's Session Management
+  cheat sheet);
 * after ``max_failures`` failed logins for one name (four times as many from one
   address), the next attempt must wait ``lockout_minutes``, doubling with each further
   failure up to an hour.
@@ -35,6 +37,7 @@ PLUGIN = "harvest"  # the plugin's settings in Datasette's metadata: plugins: {h
 ADDRESS_FACTOR = 4  # an address may fail this many times as often as one name
 MAX_WAIT = 3600.0  # the longest wait after failed logins, in seconds
 FORGET_FAILURES = 24 * 3600.0  # failures this old no longer count
+SEEN_EVERY = 60.0  # a session's last request is written down at most this often (seconds)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY, user TEXT NOT NULL, fingerprint TEXT NOT NULL,
@@ -124,7 +127,10 @@ class SessionStore:
             conn.executescript(SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")  # -wal and -shm take the file's mode
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
 
     # --- sessions ---------------------------------------------------------------------
 
@@ -163,7 +169,8 @@ class SessionStore:
             ):
                 conn.execute("DELETE FROM sessions WHERE id = ?", [hashed(session_id)])
                 return None
-            conn.execute("UPDATE sessions SET seen = ? WHERE id = ?", [now, hashed(session_id)])
+            if now - seen > min(self.idle / 10, SEEN_EVERY):  # a write, but not every request
+                conn.execute("UPDATE sessions SET seen = ? WHERE id = ?", [now, hashed(session_id)])
         return user
 
     def end(self, session_id: str) -> None:
