@@ -346,6 +346,8 @@ def test_staff_downloads_neutralise_formulas(staff_server: str) -> None:
     rows = staff.get("/harvest/records.json?_shape=array").json()
     bob = next(r for r in rows if r["family_name"] == "Okafor")
     assert bob["given_name"] == "'" + FORMULA and bob["score"] == -3.0
+    lines = staff.get("/harvest/records.json?_shape=array&_nl=on").text.splitlines()
+    assert {"'" + FORMULA, "Ann"} == {json.loads(line)["given_name"] for line in lines}
     arrays = staff.get("/harvest.json", params={"sql": sql}).json()["rows"]
     assert arrays == [["'=1+1", "-3", -3, "'-", "'@x", "a=b"]]
     sheet = load_workbook(io.BytesIO(staff.get("/harvest/records.xlsx").content)).active

@@ -54,6 +54,7 @@ def test_json_documents_keep_numbers_and_keys() -> None:
     assert safe_document(doc, None) == {**doc, "rows": [{"=k": "'=v", "n": -3, "t": "-3"}]}
     assert safe_document([["@a", 1]], "array") == [["'@a", 1]]
     assert safe_document({"1": {"a": "=b"}}, "object") == {"1": {"a": "'=b"}}
+    assert safe_document({"a": "=b"}, "array") == {"a": "'=b"}  # one row, _nl=on
 
 
 def test_logins_settings_are_checked(tmp_path: Path) -> None:

@@ -65,7 +65,7 @@ def safe_document(doc: Any, shape: str | None) -> Any:
         return safe_json(doc)
     if isinstance(doc, dict) and "rows" in doc:  # the default shape, arrays, objects
         return {**doc, "rows": safe_json(doc["rows"])}
-    if isinstance(doc, dict) and shape == "object":  # rows keyed by primary key
+    if isinstance(doc, dict) and shape in ("object", "array"):  # keyed by primary key; _nl
         return safe_json(doc)
     return doc
 
@@ -163,7 +163,7 @@ class Rewrite:
             headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
             self.start = dict(message, headers=headers)
             return await self.downstream(self.start)
-        if self.fmt == "json" and kind.startswith("application/json"):
+        if self.fmt == "json" and kind.startswith(("application/json", "text/plain")):  # _nl=on
             self.start = dict(message, headers=headers)  # sent with the body, for its length
             return None
         return await self.downstream(message)
@@ -171,11 +171,11 @@ class Rewrite:
     def json_body(self, body: bytes) -> bytes:
         try:
             docs = [json.loads(body)]
-        except ValueError:  # newline-delimited (_nl=on): one document a line
+        except ValueError:  # newline-delimited (_shape=array&_nl=on): one row a line
             try:
                 docs = [json.loads(line) for line in body.splitlines() if line.strip()]
             except ValueError:
                 return body
-            return b"".join(json.dumps(safe_document(d, self.shape)).encode() + b"\n" for d in docs)
+            return b"".join(json.dumps(safe_json(row)).encode() + b"\n" for row in docs)
         safe = safe_document(docs[0], self.shape)
         return body if safe == docs[0] else json.dumps(safe).encode()
