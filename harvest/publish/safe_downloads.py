@@ -105,7 +105,9 @@ class CsvRewriter:
 
 def download_format(scope: dict) -> str | None:
     """'csv', 'tsv' or 'json' when the request asks for one of those from a table or query."""
-    path = scope.get("path", "")
+    # Datasette routes on the path as sent (raw_path), before %-decoding: so do we.
+    path = (scope.get("raw_path") or scope.get("path", "").encode()).decode("latin-1")
+    path = path.partition("?")[0]
     if scope.get("type") != "http" or path.startswith("/-/"):
         return None
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
