@@ -205,7 +205,9 @@ def attempt(
     user = logins.users.get(name)
     known = name if user else "(unknown name)"
     if wait > 0:
-        logins.audit("login.refused", {"wait_seconds": round(wait)}, known)
+        refused = logins.sessions.refused(name)
+        if refused & (refused - 1) == 0:  # the 1st, 2nd, 4th, 8th…: a flood stays a trickle
+            logins.audit("login.refused", {"refused": refused, "wait_seconds": round(wait)}, known)
         minutes = max(1, round(wait / 60))
         return None, (
             f"Too many failed logins: try again in {minutes} minute{'s' if minutes != 1 else ''}."

@@ -42,7 +42,9 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY, user TEXT NOT NULL, fingerprint TEXT NOT NULL,
     started REAL NOT NULL, seen REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS failures (key TEXT PRIMARY KEY, count INTEGER NOT NULL, last REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS failures (
+    key TEXT PRIMARY KEY, count INTEGER NOT NULL, last REAL NOT NULL,
+    refused INTEGER NOT NULL DEFAULT 0);
 """
 
 
@@ -202,14 +204,27 @@ class SessionStore:
             conn.execute("DELETE FROM failures WHERE last < ?", [now - FORGET_FAILURES])
             for key, _ in self._keys(name, address):
                 conn.execute(
-                    "INSERT INTO failures VALUES (?, 1, ?) ON CONFLICT(key) DO UPDATE "
-                    "SET count = count + 1, last = excluded.last",
+                    "INSERT INTO failures (key, count, last) VALUES (?, 1, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET count = count + 1, last = excluded.last",
                     [key, now],
                 )
                 counts.append(
                     conn.execute("SELECT count FROM failures WHERE key = ?", [key]).fetchone()[0]
                 )
         return Failure(counts[0], counts[1])
+
+    def refused(self, name: str) -> int:
+        """Count an attempt refused while ``name`` must wait; how many there have been."""
+        key = f"name:{name}"
+        with closing(self._connect()) as conn:
+            conn.execute(
+                "INSERT INTO failures VALUES (?, 0, ?, 1) "
+                "ON CONFLICT(key) DO UPDATE SET refused = refused + 1",
+                [key, time.time()],
+            )
+            return int(
+                conn.execute("SELECT refused FROM failures WHERE key = ?", [key]).fetchone()[0]
+            )
 
     def succeeded(self, name: str) -> None:
         with closing(self._connect()) as conn:
