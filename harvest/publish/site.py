@@ -154,11 +154,12 @@ def login_plugin_config(
 ) -> dict[str, Any]:
     """The harvest plugin's settings (logins.py): where the users, sessions and audit trail
     are, and the session limits. Password hashes stay in the users file."""
+    users_file = Path(users_file).resolve()  # Datasette may run from another folder
     return {
         PLUGIN: {
             "users": str(users_file),
             "sessions": str(sessions_path(users_file)),
-            "store": str(store) if store else None,
+            "store": str(Path(store).resolve()) if store else None,
             "limits": (logins or LoginsConfig()).model_dump(),
         }
     }
