@@ -66,14 +66,18 @@ def record(
 
 
 def record_at(
-    db_path: Path, action: str, counts: dict | None = None, command: str | None = None
+    db_path: Path,
+    action: str,
+    counts: dict | None = None,
+    command: str | None = None,
+    user: str | None = None,
 ) -> None:
     """Append an entry to the store at ``db_path`` (for commands that hold no connection)."""
     from harvest import store
 
     db = store.connect(db_path)
     try:
-        record(db, action, counts, command)
+        record(db, action, counts, command, user)
     finally:
         db.conn.close()
 

@@ -240,6 +240,7 @@ def serve(
             port=port,
             funders_db=funders_path(cfg),
             settings=cfg.publish,
+            logins=cfg.logins,
         )
 
     _run(body)
@@ -283,6 +284,7 @@ def demo(
             port=port,
             funders_db=funders_path(cfg),
             settings=cfg.publish,
+            logins=cfg.logins,
         )
 
     _run(body)

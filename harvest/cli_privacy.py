@@ -120,7 +120,7 @@ def audit(
     action: Annotated[
         str | None,
         typer.Option(
-            help="Only this action (sync, publish, forget, export, review, retention, users)."
+            help="Only this action (sync, publish, forget, export, review, retention, users, login)."
         ),
     ] = None,
 ) -> None:

@@ -112,7 +112,10 @@ def users_add(
         bool, typer.Option("--replace", help="Change an existing user's role or password.")
     ] = False,
 ) -> None:
-    """Add a user who may log in. Only a salted hash of the password is kept."""
+    """Add a user who may log in. Only a salted hash of the password is kept.
+
+    With --replace, changing a user's role or password ends every session they have.
+    """
 
     def body() -> None:
         users = _users(config)
@@ -148,14 +151,14 @@ def users_remove(
     name: Annotated[str, typer.Argument(help="The login name to remove.")],
     config: ConfigOpt = None,
 ) -> None:
-    """Remove a user. They can no longer log in once the server is restarted."""
+    """Remove a user. Every session they have ends at once, on every running server."""
 
     def body() -> int:
         users = _users(config)
         if not users.remove(name):
             raise ConfigError(f"There is no user called {name!r} (see `harvest users list`).")
         _audit_users(config, "users.remove", None)
-        console.print(f"Removed {name}. Restart `harvest serve` or `harvest publish --serve`.")
+        console.print(f"Removed {name}: they are logged out everywhere, with no restart needed.")
         return 0
 
     _run(body)

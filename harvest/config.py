@@ -28,6 +28,7 @@ from harvest.dataprotection.retention import RetentionConfig
 from harvest.errors import ConfigError
 from harvest.normalise.standard import load_standard
 from harvest.publish.privacy import PublishConfig
+from harvest.publish.sessions import LoginsConfig
 
 DEFAULT_CONFIG = "harvest.yaml"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
@@ -115,6 +116,7 @@ class HarvestConfig(BaseModel):
     sources: list[SourceConfig] = Field(default_factory=list)
     matching: MatchingConfig = Field(default_factory=MatchingConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
+    logins: LoginsConfig = Field(default_factory=LoginsConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     # Set after loading, not from the file.

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import csv
+import os
 import re
 import signal
 import socket
 import sqlite3
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -109,13 +111,38 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def login(base: str, name: str, password: str) -> httpx.Client:
-    client = httpx.Client(base_url=base, timeout=10)
+@contextmanager
+def serving(
+    args: list[str], port: int, env: dict[str, str] | None = None, ready: str = "/-/login"
+) -> Iterator[str]:
+    """Run a server (Datasette, or harvest running it) on ``port``; yield its base URL once
+    ``ready`` answers; always stop it."""
+    proc = subprocess.Popen(
+        args,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=ctrl_c_works,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(proc, base + ready)
+        yield base
+    finally:
+        stop(proc)
+
+
+def post_login(client: httpx.Client, name: str, password: str, **headers: str) -> httpx.Response:
+    """Fill in and send the login form (with its CSRF token); the response, as it comes."""
     token = re.search(r'name="csrftoken" value="([^"]+)"', client.get("/-/login").text)
     assert token, "no login form"
-    response = client.post(
-        "/-/login", data={"username": name, "password": password, "csrftoken": token.group(1)}
-    )
+    form = {"username": name, "password": password, "csrftoken": token.group(1)}
+    return client.post("/-/login", data=form, headers=headers)
+
+
+def login(base: str, name: str, password: str) -> httpx.Client:
+    client = httpx.Client(base_url=base, timeout=10)
+    response = post_login(client, name, password)
     assert response.status_code == 302 and "ds_actor" in client.cookies
     return client
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ctrl_c_works, free_port, stop, wait_until_up
+from conftest import ctrl_c_works, free_port, serving, stop, wait_until_up
 from markupsafe import escape
 
 from harvest.errors import PublishError
@@ -378,17 +378,9 @@ def datasette_server(db_path: Path) -> Iterator[str]:
     """Run real Datasette on the store; yield its base URL; always stop it."""
     port = free_port()
     metadata = write_metadata(ORG, db_path)
-    proc = subprocess.Popen(
-        datasette_args(db_path, metadata, "127.0.0.1", port),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_until_up(proc, f"{base}/-/versions.json")
+    args = datasette_args(db_path, metadata, "127.0.0.1", port)
+    with serving(args, port, ready="/-/versions.json") as base:
         yield base
-    finally:
-        stop(proc)
 
 
 @pytest.fixture(scope="module")

@@ -29,12 +29,13 @@ import yaml
 from harvest.errors import PublishError
 from harvest.normalise.standard import Field, load_standard
 from harvest.publish.privacy import PublishConfig
+from harvest.publish.sessions import LoginsConfig
 from harvest.publish.site import (
     PLUGINS_DIR,
-    auth_plugin_config,
     datasette_secret,
     funder_metadata,
     funders_database_metadata,
+    login_plugin_config,
     secure_staff_metadata,
 )
 from harvest.publish.users import User
@@ -314,11 +315,13 @@ def staff_command(
     users: list[User] | None = None,
     settings: PublishConfig | None = None,
     tokens: TokenStore | None = None,
+    logins: LoginsConfig | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """The command line and extra environment for the staff server.
 
     With no users it is the open, this-computer-only server of old; with users, everyone
     must log in, the store is for staff only and funders see what the funder view shows.
+    Downloads are formula-safe either way (the plugins are always loaded).
     """
     from harvest.publish.users import Users, users_path
 
@@ -340,16 +343,16 @@ def staff_command(
                 settings or PublishConfig(), with_auth=False
             )
         path = write_json(metadata_path_for(db_path), metadata)
-        return datasette_args([db_path, *funders], path, host, port), {}
+        return datasette_args([db_path, *funders], path, host, port, plugins=True), {}
     metadata = secure_staff_metadata(
         build_metadata(organisation, db_name=db_path.stem),
         db_path.stem,
-        users,
+        login_plugin_config(users_path(db_path), db_path, logins),
         funders[0].stem if funders else None,
         settings or PublishConfig(),
     )
     path = write_json(metadata_path_for(db_path), metadata)
-    env = login_env(users, tokens)
+    env = login_env(tokens)
     args = datasette_args(
         [db_path, *funders], path, host, port, {**SETTINGS, **LOCKED}, plugins=True
     )
@@ -376,18 +379,18 @@ def funders_command(
             "Nobody can log in to the funder view yet: add a user with "
             "`harvest users add NAME --role funder` (and one with --role staff)."
         )
-    metadata = funder_metadata(config.organisation, publish_config(config), users, db_path.stem)
+    plugins = login_plugin_config(
+        users_path(config.database_path), config.database_path, config.logins
+    )
+    metadata = funder_metadata(config.organisation, publish_config(config), plugins, db_path.stem)
     path = write_json(metadata_path_for(db_path), metadata)
-    env = login_env(users, tokens)
+    env = login_env(tokens)
     return datasette_args(db_path, path, host, port, {**SETTINGS, **LOCKED}, plugins=True), env
 
 
-def login_env(users: list[User], tokens: TokenStore | None) -> dict[str, str]:
-    """The password hashes and the cookie-signing secret, for Datasette's environment."""
-    return {
-        **auth_plugin_config(users)[1],
-        "DATASETTE_SECRET": datasette_secret(tokens or TokenStore()),
-    }
+def login_env(tokens: TokenStore | None) -> dict[str, str]:
+    """The cookie-signing secret, for Datasette's environment (never in its metadata)."""
+    return {"DATASETTE_SECRET": datasette_secret(tokens or TokenStore())}
 
 
 def run_datasette(args: list[str], env: dict[str, str]) -> int:
@@ -426,11 +429,14 @@ def serve(
     funders_db: Path | None = None,
     users: list[User] | None = None,
     settings: PublishConfig | None = None,
+    logins: LoginsConfig | None = None,
 ) -> int:
     """Run the staff Datasette on the store (and funders.db) in the foreground until stopped."""
     check_database(Path(db_path))
     check_port_free(host, port)
-    args, env = staff_command(organisation, db_path, host, port, funders_db, users, settings)
+    args, env = staff_command(
+        organisation, db_path, host, port, funders_db, users, settings, logins=logins
+    )
     return run_datasette(args, env)
 
 

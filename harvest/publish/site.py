@@ -10,8 +10,9 @@ Two servers, both on Datasette 0.65 with datasette-auth-passwords:
   ``funders.db``; with users added, staff see everything and funders only what the
   funder view shows them.
 
-Anyone not logged in is sent to the login page. Password hashes reach Datasette
-through environment variables named in the metadata with ``$env``.
+Anyone not logged in is sent to the login page. The harvest plugin (logins.py) reads
+the users file itself on every request; no password hash is written into the metadata
+or passed in the environment.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import yaml
 from harvest.publish.funders import PERSON_TABLES
 from harvest.publish.geo import ATTRIBUTION, LICENSE_URL, SOURCE_URL
 from harvest.publish.privacy import PublishConfig, expand_sql
-from harvest.publish.users import User
+from harvest.publish.sessions import PLUGIN, LoginsConfig, sessions_path
 from harvest.secrets import TokenStore
 
 EVERYONE = {"role": ["funder", "staff"]}
@@ -109,7 +110,7 @@ def funders_database_metadata(settings: PublishConfig, with_auth: bool = True) -
 
 
 def funder_metadata(
-    organisation: str, settings: PublishConfig, users: list[User], db_name: str = "funders"
+    organisation: str, settings: PublishConfig, plugins: dict[str, Any], db_name: str = "funders"
 ) -> dict[str, Any]:
     """Datasette metadata for the funder view (only funders.db)."""
     return {
@@ -124,14 +125,14 @@ def funder_metadata(
         "source_url": SOURCE_URL,
         "allow": EVERYONE,
         "databases": {db_name: funders_database_metadata(settings)},
-        "plugins": auth_plugin_config(users)[0],
+        "plugins": plugins,
     }
 
 
 def secure_staff_metadata(
     metadata: dict[str, Any],
     store_name: str,
-    users: list[User],
+    plugins: dict[str, Any],
     funders_name: str | None,
     settings: PublishConfig,
 ) -> dict[str, Any]:
@@ -144,23 +145,24 @@ def secure_staff_metadata(
     if funders_name:
         metadata["databases"][funders_name] = funders_database_metadata(settings)
     metadata["allow"] = EVERYONE
-    metadata["plugins"] = auth_plugin_config(users)[0]
+    metadata["plugins"] = plugins
     return metadata
 
 
-def env_name(index: int) -> str:
-    return f"HARVEST_PASSWORD_HASH_{index}"
-
-
-def auth_plugin_config(users: list[User]) -> tuple[dict[str, Any], dict[str, str]]:
-    """datasette-auth-passwords' configuration (hashes by $env) and the environment to pass."""
-    config: dict[str, Any] = {"actors": {}}
-    env = {}
-    for i, user in enumerate(users):
-        config[f"{user.name}_password_hash"] = {"$env": env_name(i)}
-        config["actors"][user.name] = {"id": user.name, "role": user.role}
-        env[env_name(i)] = user.password_hash
-    return {"datasette-auth-passwords": config}, env
+def login_plugin_config(
+    users_file: Path, store: Path | None, logins: LoginsConfig | None = None
+) -> dict[str, Any]:
+    """The harvest plugin's settings (logins.py): where the users, sessions and audit trail
+    are, and the session limits. Password hashes stay in the users file."""
+    users_file = Path(users_file).resolve()  # Datasette may run from another folder
+    return {
+        PLUGIN: {
+            "users": str(users_file),
+            "sessions": str(sessions_path(users_file)),
+            "store": str(Path(store).resolve()) if store else None,
+            "limits": (logins or LoginsConfig()).model_dump(),
+        }
+    }
 
 
 def datasette_secret(tokens: TokenStore) -> str:

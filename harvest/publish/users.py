@@ -4,8 +4,9 @@ Users live in a JSON file beside the store (``harvest.users.json`` for
 ``harvest.db``), readable only by its owner (mode 0600), outside the repository
 and outside funders.db. It holds each user's role (``funder`` or ``staff``) and a
 salted PBKDF2-SHA256 hash of their password in datasette-auth-passwords' format,
-never the password. The hashes reach Datasette through environment variables
-(``$env`` in its metadata), so they are not written into any metadata file.
+never the password. The published Datasette reads this file itself on every request
+(logins.py, sessions.py), so a change here ends the user's sessions at once; the hashes
+are never written into Datasette's metadata or environment.
 """
 
 from __future__ import annotations

@@ -2,9 +2,11 @@
 
 * Someone who is not logged in and is refused a page is sent to the login page,
   so an anonymous visitor sees nothing else.
-* Every table and canned query downloads as ``.xlsx`` as well as CSV and JSON, with
-  any text cell that a spreadsheet would run as a formula (starting ``=``, ``+``,
-  ``-`` or ``@``) neutralised by a leading apostrophe.
+* Every table and canned query downloads as ``.xlsx`` as well as CSV and JSON.
+* In every CSV, TSV, JSON and XLSX download, any text cell that a spreadsheet would
+  run as a formula gets a leading apostrophe (harvest/publish/safe_downloads.py).
+
+Logins and the ``/-/`` pages are in harvest_logins.py.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+from harvest.publish import safe_downloads
+from harvest.publish.safe_downloads import safe_cell
 
 
 @hookimpl
@@ -24,14 +27,6 @@ def forbidden(datasette: Any, request: Any, message: str) -> Response | None:
     if request.actor:
         return None
     return Response.redirect(datasette.urls.path("/-/login"))
-
-
-def safe_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    if isinstance(value, bytes):
-        return f"<{len(value)} bytes>"
-    return value
 
 
 def render_xlsx(
@@ -65,3 +60,8 @@ def render_xlsx(
 @hookimpl
 def register_output_renderer(datasette: Any) -> dict[str, Any]:
     return {"extension": "xlsx", "render": render_xlsx, "can_render": lambda: True}
+
+
+@hookimpl
+def asgi_wrapper(datasette: Any) -> Any:
+    return safe_downloads.wrap
