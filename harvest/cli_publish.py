@@ -37,9 +37,10 @@ def publish(
 ) -> None:
     """Build **funders.db** from the store: figures for funders, with nobody identifiable.
 
-    People become pseudonyms, ages become age bands, postcodes become postcode districts
-    and days become months; the canned queries suppress small numbers. With --serve,
-    the funder view (logins required: see `harvest users add`) runs afterwards.
+    Every figure a funder may open is worked out for every period, activity and area and
+    protected (the cell key method, see docs/privacy.md); no row about any one person is
+    written. With --serve, the funder view (logins required: see `harvest users add`)
+    runs afterwards.
     """
     from harvest.publish.datasette import serve_funders
     from harvest.publish.funders import publish_funders

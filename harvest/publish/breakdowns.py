@@ -48,11 +48,16 @@ def breakdown(
     its published total ``people``.
     """
     dims = [d for d in ("p", "act") if d in shown.columns]
-    cells = roll_up(rows, [*dims, column], ["n", "key", "attendances"], choices)
-    on = [*dims, "area", column]
+    values = rows[column]
+    codes = values if values.dtype.kind in "iu" else pd.Categorical(values, categories).codes
+    coded = rows.assign(position=np.asarray(codes, dtype=np.int64))
+    cells = roll_up(
+        coded[coded["position"] >= 0], [*dims, "position"], ["n", "key", "attendances"], choices
+    )
+    on = [*dims, "area", "position"]
     grid = _grid(shown, column, categories)
-    cells = cells.astype({c: grid[c].dtype for c in on})
-    t = grid.merge(cells, how="left", on=on)
+    cells = cells.astype({c: np.int64 for c in on})
+    t = grid.astype({c: np.int64 for c in on}).merge(cells, how="left", on=on)
     for col in ("n", "key", "attendances"):
         t[col] = t[col].fillna(0).astype(np.int64)
     t["count"] = published(t["n"], t["key"], settings, special)
@@ -95,7 +100,7 @@ def sessions_table(
     rows: pd.DataFrame, shown: pd.DataFrame, choices: Choices, settings: PublishConfig
 ) -> pd.DataFrame:
     times = rows["attendances"]
-    band = np.select([times == 1, times <= 3, times <= 9], SESSIONS[:3], SESSIONS[3])
+    band = np.select([times == 1, times <= 3, times <= 9], [0, 1, 2], 3)  # SESSIONS' positions
     return breakdown(rows.assign(sessions=band), "sessions", SESSIONS, shown, choices, settings)
 
 
@@ -164,21 +169,23 @@ def scores_table(data: StoreData, choices: Choices, settings: PublishConfig) -> 
     shown = _shown_population(pairs, choices, settings)
     t = breakdown(pairs, "measure", measures, shown, choices, settings, special=True)
     sums = pairs.assign(
+        position=pd.Categorical(pairs["measure"], measures).codes.astype(np.int64),
         imp_key=pairs["key"] * pairs["improved"],
         sum_first=pairs["first"],
         sum_last=pairs["last"],
         sum_change=pairs["change"],
     )
     values = ["improved", "imp_key", "sum_first", "sum_last", "sum_change"]
-    extra = roll_up(sums, ["p", "measure"], values, choices)
+    sums = sums[sums["position"] >= 0]
+    extra = roll_up(sums, ["p", "position"], values, choices)
     top = (
         sums.merge(choices.signatures, on="g")
-        .groupby(["p", "measure", "area"], as_index=False)["top"]
+        .groupby(["p", "position", "area"], as_index=False)["top"]
         .max()
     )
-    t = t.merge(extra, how="left", on=["p", "area", "measure"]).merge(
-        top, how="left", on=["p", "area", "measure"]
-    )
+    on = ["p", "area", "position"]
+    t = t.merge(extra.astype({c: np.int64 for c in on}), how="left", on=on)
+    t = t.merge(top.astype({c: np.int64 for c in on}), how="left", on=on)
     t = t.fillna({c: 0 for c in [*values, "top"]})
     below = settings.special_suppress_below
     for col, salt in (("first", 1), ("last", 2), ("change", 3)):

@@ -122,14 +122,18 @@ def hmac_key(tokens: TokenStore) -> bytes:
 
 def read_coverage(conn: sqlite3.Connection, rule: Rule) -> list[tuple]:
     """Per source: current records, and the share with a postcode, an age and an ethnicity."""
-    rows = conn.execute(
-        """SELECT s.source, count(r.id), count(r.postcode),
-                  count(coalesce(r.age, r.date_of_birth)), count(r.ethnicity), st.last_success_at
-           FROM (SELECT source FROM source_state UNION SELECT source FROM records) s
-           LEFT JOIN records r ON r.source = s.source AND r.is_current = 1
-           LEFT JOIN source_state st ON st.source = s.source
-           GROUP BY s.source ORDER BY s.source"""
-    )
+    counted = {
+        source: row
+        for source, *row in conn.execute(
+            """SELECT source, count(*), count(postcode), count(coalesce(age, date_of_birth)),
+                      count(ethnicity) FROM records WHERE is_current = 1 GROUP BY source"""
+        )
+    }
+    last = dict(conn.execute("SELECT source, last_success_at FROM source_state"))
+    rows = [
+        (source, *counted.get(source, (0, 0, 0, 0)), last.get(source))
+        for source in sorted(set(counted) | set(last))
+    ]
     return [
         (
             neutralise(source),

@@ -113,14 +113,28 @@ def make_choices(data: StoreData, settings: PublishConfig) -> Choices:
     return Choices(periods, offered_activities(data, settings), areas, period_rows, sigs, person_g)
 
 
+def group_sum(frame: pd.DataFrame, by: list[str], values: list[str]) -> pd.DataFrame:
+    """``frame.groupby(by)[values].sum()`` for small non-negative integer keys, by numpy."""
+    if frame.empty:
+        return pd.DataFrame({c: np.zeros(0, np.int64) for c in [*by, *values]})
+    keys = [frame[c].to_numpy(dtype=np.int64) for c in by]
+    sizes = [int(k.max()) + 1 for k in keys]
+    unique, inverse = np.unique(np.ravel_multi_index(keys, sizes), return_inverse=True)
+    out = dict(zip(by, np.unravel_index(unique, sizes), strict=True))
+    for v in values:
+        column = frame[v].to_numpy()
+        total = np.bincount(inverse, weights=column.astype(np.float64), minlength=len(unique))
+        out[v] = np.rint(total).astype(np.int64) if column.dtype.kind in "iub" else total
+    return pd.DataFrame(out)
+
+
 def roll_up(
     frame: pd.DataFrame, dims: list[str], values: list[str], choices: Choices
 ) -> pd.DataFrame:
     """Sum counts per signature into counts per area (and "All areas")."""
-    by_g = frame.groupby([*dims, "g"], as_index=False)[values].sum()
-    by_g["g"] = by_g["g"].astype(np.int64)
+    by_g = group_sum(frame, [*dims, "g"], values)
     merged = by_g.merge(choices.signatures, on="g")
-    return merged.groupby([*dims, "area"], as_index=False)[values].sum()
+    return group_sum(merged, [*dims, "area"], values)
 
 
 def attendance_rows(data: StoreData, choices: Choices) -> pd.DataFrame:
@@ -131,7 +145,10 @@ def attendance_rows(data: StoreData, choices: Choices) -> pd.DataFrame:
     own = c.dropna(subset=["act"])
     both = pd.concat([own.assign(act=own["act"].astype(int)), c.assign(act=all_code)])
     rows = both.merge(choices.period_rows, on="month")
-    out = rows.groupby(["person", "act", "p"], as_index=False)["attendances"].sum()
+    people = pd.Index(data.people["person"])
+    rows["who"] = people.get_indexer(rows["person"])
+    out = group_sum(rows, ["who", "act", "p"], ["attendances"])
+    out["person"] = people.to_numpy()[out["who"].to_numpy()]
     out["new"] = is_new(out, data.contacts.groupby("person")["month"].min(), choices)
     return with_person(out, data, choices)
 
