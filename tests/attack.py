@@ -241,7 +241,7 @@ class Solver:
         if parent in self.bounds and kids:
             self.sums.append((kind, parent, kids))
 
-    def solve(self, rounds: int = 20) -> None:
+    def solve(self, rounds: int = 200) -> None:
         for _ in range(rounds):
             changed = False
             for kind, parent, kids in self.sums:

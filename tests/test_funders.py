@@ -139,7 +139,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                 {"name": "club", "type": "file", "options": {"path": "club.csv"}},
                 {"name": "wellbeing", "type": "file", "options": {"path": "wellbeing.csv"}},
             ],
-            publish={"min_population": 10},
+            publish={
+                "min_population": 10,
+                "periods": [{"name": "Winter grant", "from": "2023-12", "to": "2024-02"}],
+            },
         )
         config = load_config(folder / "harvest.yaml")
         assert sync(config).exit_code == 0
@@ -358,6 +361,15 @@ def test_reach(funders_db: Path) -> None:
     [quarter] = run(funders_db, "reach", period_type="quarter")
     assert quarter["period"] == "2024-Q1" and near(quarter["attendances"], 45)
     assert run(funders_db, "reach", period_type="quarter")[0]["people"] == quarter["people"]
+
+
+def test_named_periods_are_published_like_the_others(funders_db: Path) -> None:
+    [grant] = run(funders_db, "reach", period_type="named")
+    assert grant["period"] == "Winter grant" and near(grant["people"], 30)
+    assert grant["period_name"] == "Winter grant (2023-12 to 2024-02)"
+    who = run(funders_db, "who", period="Winter grant")
+    assert who[0]["people"] == grant["people"]  # the same people as January alone
+    assert who[0]["people"] == run(funders_db, "who", period="2024-01")[0]["people"]
 
 
 def test_who_lists_every_category_and_uses_the_higher_threshold(funders_db: Path) -> None:

@@ -178,12 +178,10 @@ def observe_breakdown(s: Solver, query: str, choice: tuple, rows: list[dict]) ->
             )
 
 
-def relate(s: Solver, facts: dict, choices: dict[str, list[dict]]) -> None:
-    """Every sum the attacker could set up; exact where the truth makes it exact
-    (an attacker who knows the structure of the data), else the inequality."""
+def structure(choices: dict[str, list[dict]]) -> tuple[dict, dict]:
+    """What the attacker knows of how choices nest: areas and activities, and periods."""
     periods = [c["value"] for c in choices["period"]]
     activities = [c["value"] for c in choices["activity"]]
-    areas = [c["value"] for c in choices["area"]]
     children = {
         "All areas": ["England"],
         "England": ["Greater London", "Greater Manchester"],
@@ -193,63 +191,65 @@ def relate(s: Solver, facts: dict, choices: dict[str, list[dict]]) -> None:
     kind_of = {c["value"]: c["detail"] for c in choices["period"]}
     months = [p for p in periods if kind_of[p] == "month"]
     quarters = [p for p in periods if kind_of[p] == "quarter"]
-    years = [p for p in periods if kind_of[p] == "year"]
     inside = {  # period → the periods it is made of
         **{q: [m for m in months if quarter(m) == q] for q in quarters},
-        **{y: [q for q in quarters if q[:4] == y] for y in years},
+        **{y: [q for q in quarters if q[:4] == y] for y in periods if kind_of[y] == "year"},
         **{
             p: [m for m in months if periods_of(m)[3] == p]
             for p in periods
             if kind_of[p] == "financial_year"
         },
-        "All time": years,
+        "All time": [p for p in periods if kind_of[p] == "year"],
     }
+    return children, inside
 
-    def add(
-        parent: tuple, kids: list[tuple], people_like: bool, along: bool, monotone: bool = True
-    ) -> None:
-        """``along``: kids along time or activities, where one person can be in several."""
-        total = sum(size(facts.get(k, 0)) for k in kids)
-        if size(facts.get(parent, 0)) == total:
-            s.relate("eq", parent, kids)
-        elif people_like and along:
-            # someone new to the charity in a quarter who came to this activity only
-            # later in it is new in neither month: the sum holds for all activities only
-            if not (parent[0] == "new" and parent[2] != "All activities"):
-                s.relate("ge", parent, kids)
-        else:
-            s.relate("le", parent, kids)
-        if monotone:
-            for k in kids:
-                s.relate("le", parent, [k])
 
-    cells = list(s.bounds)
-    for cell in cells:
-        kind = cell[0]
-        if kind in ("people", "new", "ret", "att", "who", "sess", "dep"):
-            p, a, r, *rest = cell[1:]
-            people_like = kind != "att"
-            if r in children:
-                kids = [(kind, p, a, x, *rest) for x in children[r] if x in areas]
-                add(cell, kids, people_like, False)
-            if kind == "sess":  # how often someone came changes with the period and activity
-                continue
-            if a in children:
-                add(cell, [(kind, p, x, r, *rest) for x in children[a]], people_like, True)
-            if p in inside:  # someone returning in a month may be new in its quarter
-                kids = [(kind, x, a, r, *rest) for x in inside[p]]
-                add(cell, kids, people_like, True, monotone=kind != "ret")
-        if kind == "people":
-            add(cell, [("new", *cell[1:]), ("ret", *cell[1:])], False, False)
-        for part, labels in (("who", None), ("sess", None), ("dep", None)):
-            del labels
-            if kind == "people":
-                group = [c for c in cells if c[0] == part and c[1:4] == cell[1:4]]
-                if part == "who":
-                    for trait in {c[4] for c in group}:
-                        add(cell, [c for c in group if c[4] == trait], False, False)
-                else:
-                    add(cell, group, False, False)
+def add(s: Solver, facts: dict, parent: tuple, kids: list[tuple], along: str = "") -> None:
+    """The sum of ``kids`` against ``parent``: exact where the truth makes it exact (an
+    attacker who knows the structure of the data), else the inequality that holds.
+    ``along``: "time" or "activity" when one person can be in several kids."""
+    kind = parent[0]
+    if size(facts.get(parent, 0)) == sum(size(facts.get(k, 0)) for k in kids):
+        s.relate("eq", parent, kids)
+    elif along and kind != "att":
+        # someone new to the charity in a quarter who came to this activity only later
+        # in it is new in neither month: that sum holds for all activities only
+        if not (kind == "new" and parent[2] != "All activities"):
+            s.relate("ge", parent, kids)
+    else:
+        s.relate("le", parent, kids)
+    if not (along == "time" and kind == "ret"):  # returning in a month, new in its quarter
+        for k in kids:
+            s.relate("le", parent, [k])
+
+
+def relate(s: Solver, facts: dict, choices: dict[str, list[dict]]) -> None:
+    """Every sum the attacker could set up between the published cells."""
+    children, inside = structure(choices)
+    parts: dict[tuple, list[tuple]] = {}
+    for cell in s.bounds:
+        if cell[0] in ("who", "sess", "dep"):
+            trait = cell[4] if cell[0] == "who" else ""
+            parts.setdefault(("people", *cell[1:4], cell[0], trait), []).append(cell)
+    for cell in list(s.bounds):
+        kind, dims = cell[0], cell[1:]
+        if kind in ("out", "score_n") and dims[1] in children:
+            add(s, facts, cell, [(kind, dims[0], x, *dims[2:]) for x in children[dims[1]]])
+        if kind not in ("people", "new", "ret", "att", "who", "sess", "dep"):
+            continue
+        p, a, r, *rest = dims
+        if r in children:
+            add(s, facts, cell, [(kind, p, a, x, *rest) for x in children[r]])
+        if kind == "sess":  # how often someone came changes with the period and activity
+            continue
+        if a in children:
+            add(s, facts, cell, [(kind, p, x, r, *rest) for x in children[a]], "activity")
+        if p in inside:
+            add(s, facts, cell, [(kind, x, a, r, *rest) for x in inside[p]], "time")
+    for key, group in parts.items():
+        add(s, facts, key[:4], group)
+    for cell in [c for c in s.bounds if c[0] == "people"]:
+        add(s, facts, cell, [("new", *cell[1:]), ("ret", *cell[1:])])
 
 
 def test_differencing_recovers_no_small_count(published, choices, everyone) -> None:

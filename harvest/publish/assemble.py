@@ -63,52 +63,36 @@ def _rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
     )
 
 
+CHOICE = ["period", "activity", "area", "position"]
+# funders.db table → the frame's columns, in the table's column order
+COLUMNS = {
+    "people_reached": "period period_type activity area people new_people returning_people "
+    "att shown".split(),
+    "who_took_part": [*CHOICE, "characteristic", "value", "count", "percent"],
+    "sessions_attended": [*CHOICE, "sessions", "count", "percent"],
+    "deprivation_deciles": [*CHOICE, "decile", "count", "percent", "att"],
+    "outcomes_achieved": ["period", "area", "position", "outcome", "count"],
+    "score_changes": "period area position measure count avg_first avg_last avg_change "
+    "improved_people".split(),
+}
+
+
 def build_tables(data: StoreData, settings: PublishConfig) -> dict[str, list[tuple]]:
     """Every protected table of funders.db, as rows."""
     choices = make_choices(data, settings)
     rows = attendance_rows(data, choices)
     reach = reach_table(rows, choices, settings)
+    reach["period_type"] = [choices.periods[p].kind for p in reach["p"]]
     shown = reach[reach["shown"] == 1][["p", "act", "area", "people"]]
-    named = _names(reach, choices)
-    named["period_type"] = [choices.periods[p].kind for p in named["p"]]
-    who = _names(who_table(rows, data, shown, choices, settings), choices)
-    sessions = _names(sessions_table(rows, shown, choices, settings), choices)
-    deprivation = _names(deprivation_table(rows, data, shown, choices, settings), choices)
-    outcomes = _names(outcomes_table(data, choices, settings), choices)
-    scores = _names(scores_table(data, choices, settings), choices)
-    where = ["period", "activity", "area", "position"]
-    return {
-        "choices": choice_rows(choices),
-        "people_reached": _rows(
-            named,
-            [
-                "period",
-                "period_type",
-                "activity",
-                "area",
-                "people",
-                "new_people",
-                "returning_people",
-                "att",
-                "shown",
-            ],
-        ),
-        "who_took_part": _rows(who, [*where, "characteristic", "value", "count", "percent"]),
-        "sessions_attended": _rows(sessions, [*where, "sessions", "count", "percent"]),
-        "deprivation_deciles": _rows(deprivation, [*where, "decile", "count", "percent", "att"]),
-        "outcomes_achieved": _rows(outcomes, ["period", "area", "position", "outcome", "count"]),
-        "score_changes": _rows(
-            scores,
-            [
-                "period",
-                "area",
-                "position",
-                "measure",
-                "count",
-                "avg_first",
-                "avg_last",
-                "avg_change",
-                "improved_people",
-            ],
-        ),
+    frames = {
+        "people_reached": reach,
+        "who_took_part": who_table(rows, data, shown, choices, settings),
+        "sessions_attended": sessions_table(rows, shown, choices, settings),
+        "deprivation_deciles": deprivation_table(rows, data, shown, choices, settings),
+        "outcomes_achieved": outcomes_table(data, choices, settings),
+        "score_changes": scores_table(data, choices, settings),
     }
+    tables = {"choices": choice_rows(choices)}
+    for name, frame in frames.items():
+        tables[name] = _rows(_names(frame, choices), COLUMNS[name])
+    return tables
