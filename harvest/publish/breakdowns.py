@@ -188,10 +188,10 @@ def scores_table(data: StoreData, choices: Choices, settings: PublishConfig) -> 
     t = t.merge(top.astype({c: np.int64 for c in on}), how="left", on=on)
     t = t.fillna({c: 0 for c in [*values, "top"]})
     below = settings.special_suppress_below
+    hidden = [isinstance(c, str) for c in t["count"]]  # no average beside a hidden count
     for col, salt in (("first", 1), ("last", 2), ("change", 3)):
-        t[f"avg_{col}"] = perturbed_average(
-            t[f"sum_{col}"], t["top"], t["n"], t["key"], salt, below
-        )
+        averages = perturbed_average(t[f"sum_{col}"], t["top"], t["n"], t["key"], salt, below)
+        t[f"avg_{col}"] = ["suppressed" if h else a for h, a in zip(hidden, averages, strict=True)]
     t["improved_people"] = published(
         t["improved"].astype(np.int64), t["imp_key"].astype(np.int64), settings, True
     )
