@@ -30,7 +30,7 @@ from harvest.errors import ConfigError, PublishError
 from harvest.publish.datasette import funders_command, staff_command
 from harvest.publish.funders import publish_funders
 from harvest.publish.privacy import PublishConfig, Rule
-from harvest.publish.protect import NOISE, protect, ptable, record_key
+from harvest.publish.protect import NOISE, attendance_key, protect, ptable, record_key
 from harvest.publish.site import FUNDER_TABLES, load_funder_queries
 from harvest.publish.source import age_band
 from harvest.publish.users import Users, demo_logins, users_path
@@ -201,6 +201,9 @@ def test_same_people_same_noise_and_zero_and_small_look_the_same() -> None:
     cell = sum(keys[:30]) % 256
     assert protect([30], [cell], 8, 5) == protect([30], [cell], 8, 5)
     assert protect([0, 1, 7], [0, 5, 9], 8, 5) == ["<8", "<8", "<8"]
+    # the same people with one attendance more: another key, so the noise does not cancel
+    keys = attendance_key([cell] * 3, [40, 41, 40])
+    assert keys[0] == keys[2] != keys[1]
     shown = protect(list(range(8, 200)), [(i * 37) % 256 for i in range(192)], 8, 5)
     assert all(
         s == "<8" or (s % 5 == 0 and abs(s - n) <= D + 2)

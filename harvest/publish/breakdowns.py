@@ -10,7 +10,7 @@ import pandas as pd
 
 from harvest.normalise.standard import load_standard
 from harvest.publish.privacy import PublishConfig
-from harvest.publish.protect import ATTENDANCE_SALT, percent, perturbed_average
+from harvest.publish.protect import attendance_key, percent, perturbed_average
 from harvest.publish.source import AGE_BANDS, ETHNIC_GROUPS, NOT_KNOWN, StoreData, labels
 from harvest.publish.tables import Choices, published, roll_up, with_person
 
@@ -62,7 +62,7 @@ def breakdown(
         t[col] = t[col].fillna(0).astype(np.int64)
     t["count"] = published(t["n"], t["key"], settings, special)
     t["percent"] = percent(list(t["count"]), list(t["people"]))
-    att = published(t["attendances"], t["key"] + ATTENDANCE_SALT, settings, special)
+    att = published(t["attendances"], attendance_key(t["key"], t["attendances"]), settings, special)
     t["att"] = [None if isinstance(c, str) else a for c, a in zip(t["count"], att, strict=True)]
     return t
 

@@ -31,13 +31,22 @@ import numpy as np
 KEYS = 256  # record and cell keys are 0..255
 NOISE = 2  # D: the noise is at most ±2
 CAP = 2 * NOISE + 1  # counts from CAP up share the last row of the table
-ATTENDANCE_SALT = 97  # attendances use the cell key shifted by this, so their noise differs
+ATTENDANCE_SALT, ATTENDANCE_STEP = 97, 151  # see attendance_key
 
 
 def record_key(key: bytes, person_id: int) -> int:
     """A person's record key, 0..255: fixed for a person and a secret key."""
     digest = hmac.new(key, f"cell-key:{person_id}".encode(), hashlib.sha256).digest()
     return digest[0]
+
+
+def attendance_key(cell_key: Any, attendances: Any) -> np.ndarray:
+    """The key for a count of attendances: the people's cell key moved by the count itself,
+    so two cells of the same people with different attendances get unrelated noise (the
+    difference of their published figures does not cancel the noise), while the same
+    cell always gets the same."""
+    people = np.asarray(cell_key, dtype=np.int64)
+    return (people + ATTENDANCE_SALT + ATTENDANCE_STEP * np.asarray(attendances, np.int64)) % KEYS
 
 
 def _distribution(n: int, bound: int) -> dict[int, float]:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from harvest.publish.periods import Period, build_periods
 from harvest.publish.privacy import PublishConfig
-from harvest.publish.protect import ATTENDANCE_SALT, KEYS, protect
+from harvest.publish.protect import KEYS, attendance_key, protect
 from harvest.publish.source import AREA_COLUMNS, StoreData
 
 ALL_ACTIVITIES, ALL_AREAS = "All activities", "All areas"
@@ -199,7 +199,7 @@ def reach_table(rows: pd.DataFrame, choices: Choices, settings: PublishConfig) -
     ]
     t["new_people"] = published(t["new_n"], t["new_key"], settings)
     t["returning_people"] = published(t["n"] - t["new_n"], t["key"] - t["new_key"], settings)
-    t["att"] = published(t["attendances"], t["key"] + ATTENDANCE_SALT, settings)
+    t["att"] = published(t["attendances"], attendance_key(t["key"], t["attendances"]), settings)
     for col in ("new_people", "returning_people", "att"):
         t[col] = t[col].where(shown, None)
     t["shown"] = shown.astype(int)
