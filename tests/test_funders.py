@@ -615,3 +615,17 @@ def test_demo_logins_work_and_are_fresh(tmp_path: Path) -> None:
     assert all(users.verify(n, p) for n, _, p in first)
     second = demo_logins(users)
     assert not users.verify(first[0][0], first[0][2]) and users.verify(*second[0][::2])
+
+
+def test_an_activity_called_all_activities_is_not_offered_on_its_own() -> None:
+    import pandas as pd
+
+    from harvest.publish.source import StoreData
+    from harvest.publish.tables import offered_activities
+
+    contacts = pd.DataFrame(
+        [(i, name, "2024-01", 1) for i in range(25) for name in ("All activities", "Walk")],
+        columns=["person", "activity", "month", "attendances"],
+    )
+    data = StoreData(pd.DataFrame(), contacts, pd.DataFrame(), pd.DataFrame())
+    assert offered_activities(data, PublishConfig()) == ["Walk"]

@@ -53,7 +53,8 @@ def _population(frame: pd.DataFrame, column: str) -> pd.Series:
 
 def offered_activities(data: StoreData, settings: PublishConfig) -> list[str]:
     counts = _population(data.contacts, "activity")
-    return sorted(counts[counts >= settings.min_population].index)
+    keep = counts[counts >= settings.min_population].index
+    return sorted(a for a in keep if a != ALL_ACTIVITIES)  # that name is taken by "all"
 
 
 def offered_areas(data: StoreData, settings: PublishConfig) -> list[tuple[str, str]]:
@@ -65,7 +66,7 @@ def offered_areas(data: StoreData, settings: PublishConfig) -> list[tuple[str, s
     )
     long = long[long["person"].isin(reached)]
     counts = long.groupby("value")["person"].nunique()
-    keep = counts[counts >= settings.min_population].index
+    keep = [v for v in counts[counts >= settings.min_population].index if v != ALL_AREAS]
     types = (
         long[long["value"].isin(keep)]
         .groupby("value")["type"]
