@@ -217,8 +217,9 @@ def export(
 ) -> None:
     """Export the **funder tables and canned queries** from funders.db as CSV or XLSX.
 
-    Only what funders may see, with small numbers suppressed; never the person-level
-    tables. Cells a spreadsheet would run as formulas are neutralised.
+    Only what funders may see: protected aggregates, exactly as the funder view shows
+    them (funders.db holds nothing else). Cells a spreadsheet would run as formulas are
+    neutralised.
     """
     from harvest.publish.export import export_funders
 
