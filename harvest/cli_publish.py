@@ -44,10 +44,11 @@ def publish(
 ) -> None:
     """Build **funders.db** from the store: figures for funders, with nobody identifiable.
 
-    People become pseudonyms, ages become age bands, postcodes become postcode districts
-    and days become months; the canned queries suppress small numbers. With --serve,
-    the funder view (logins required: see `harvest users add`) runs afterwards. An
-    erasure left unfinished (`harvest forget` stopped part-way) is finished first.
+    Every figure a funder may open is worked out for every period, activity and area and
+    protected (the cell key method, see docs/privacy.md); no row about any one person is
+    written. With --serve, the funder view (logins required: see `harvest users add`)
+    runs afterwards. An erasure left unfinished (`harvest forget` stopped part-way) is
+    finished first.
     """
     from harvest.dataprotection.pending import finish_locked
     from harvest.publish.datasette import serve_funders
@@ -229,8 +230,9 @@ def export(
 ) -> None:
     """Export the **funder tables and canned queries** from funders.db as CSV or XLSX.
 
-    Only what funders may see, with small numbers suppressed; never the person-level
-    tables. Cells a spreadsheet would run as formulas are neutralised.
+    Only what funders may see: protected aggregates, exactly as the funder view shows
+    them (funders.db holds nothing else). Cells a spreadsheet would run as formulas are
+    neutralised.
     """
     from harvest.publish.export import export_funders
 

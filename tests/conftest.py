@@ -72,6 +72,37 @@ def snapshot(db_path: Path, columns: dict[str, str] | None = None) -> dict[str, 
     }
 
 
+# Publish settings that let every person count in funders.db, for tests of what a
+# publish or an erasure changes on a handful of people (the defaults hide them all).
+EVERY_FIGURE = {
+    "suppress_below": 1,
+    "round_to": 1,
+    "special_suppress_below": 1,
+    "min_population": 1,
+}
+
+
+def funders_figures(path: Path) -> dict[str, list[tuple]]:
+    """Every table of a funders.db, but the moment it was published and each source's last
+    sync (a sync with nothing new does not publish again)."""
+    tables = snapshot(path)
+    tables["coverage"] = [r[:-1] for r in tables.get("coverage", [])]
+    tables["about"] = [r for r in tables.get("about", []) if r[0] != "published_at"]
+    return tables
+
+
+def fresh_figures(config_path: Path, folder: Path) -> dict[str, list[tuple]]:
+    """What a publish of the store as it is now would put in funders.db, with the same key:
+    funders.db is up to date (an erased person is out of it) when it holds the same."""
+    from harvest.publish.funders import publish_funders
+
+    cfg = load_config(config_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg.publish.funders_database = str(folder / "fresh-funders.db")
+    publish_funders(cfg, TokenStore())
+    return funders_figures(folder / "fresh-funders.db")
+
+
 # --- real servers (Datasette) started by tests -------------------------------------
 
 

@@ -39,8 +39,12 @@ def test_funder_logs_in_and_opens_every_query(funder_server: str, page: Page) ->
         page.goto(f"{funder_server}/funders/{name}")
         expect(page.locator("h1")).to_contain_text(query["title"])
         expect(page.locator("table.rows-and-columns")).to_be_visible()
-    page.goto(f"{funder_server}/funders/people")
-    expect(page.locator("body")).to_contain_text("Forbidden")
+    page.goto(f"{funder_server}/funders/who?period=2024-01")
+    expect(page.locator("table.rows-and-columns")).to_contain_text("Everyone")
+    page.goto(f"{funder_server}/funders/who?period=not-a-month")
+    expect(page.locator("body")).to_contain_text("not one of the choices")
+    page.goto(f"{funder_server}/funders/people")  # no person-level table any more
+    expect(page.locator("body")).to_contain_text("not found")
 
 
 def test_chart_of_reach_over_time(funder_server: str, page: Page) -> None:  # noqa: F811

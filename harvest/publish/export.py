@@ -1,9 +1,9 @@
 """`harvest export`: the funder tables and canned queries as CSV (optionally HXL-tagged) or XLSX.
 
-Only what a funder may see is exported: the published tables (``coverage``,
-``districts``, ``about``) and the canned queries of ``funder_queries.yaml``, run for
-"everything" (every box blank), so every count is suppressed exactly as in the
-funder view. The person-level tables of funders.db are refused.
+Only what a funder may see is exported: the published tables of funders.db (all of
+them aggregates, protected when they were published) and the canned queries of
+``funder_queries.yaml``, run for "everything" (every box blank), so every figure is
+exactly the one the funder view shows.
 
 With ``hxl`` a row of HXL hashtags (https://hxlstandard.org) follows the header row;
 the hashtags come from the common data standard where a column derives from one of
@@ -30,7 +30,7 @@ from typing import Any
 from harvest.errors import PublishError
 from harvest.normalise.standard import load_standard
 from harvest.private_files import private_dir, private_file
-from harvest.publish.funders import PERSON_TABLES, funders_path, neutralise, publish_config
+from harvest.publish.funders import funders_path, neutralise, publish_config
 from harvest.publish.site import FUNDER_TABLES, load_funder_queries
 
 FORMATS = ("csv", "xlsx")
@@ -52,6 +52,14 @@ FROM_STANDARD: dict[str, tuple[str, str]] = {
 # Everything else: HXL core hashtags (#reached, #indicator, #date, #adm1, #geo…).
 HXL_TAGS: dict[str, str] = {
     "period": "#date+period",
+    "period_name": "#date+period+name",
+    "period_type": "#date+period+type",
+    "area": "#adm+name+chosen",
+    "position": "#meta+order",
+    "shown": "#meta+shown",
+    "kind": "#meta+kind",
+    "label": "#meta+label",
+    "detail": "#meta+detail",
     "month": "#date+month",
     "first_month": "#date+month+start",
     "last_month": "#date+month+end",
@@ -93,7 +101,7 @@ class Exported:
 
 def hashtag(column: str, table: str = "") -> str:
     """The HXL hashtag of a funder column ('' if it has none)."""
-    if table == "about" and column == "value":
+    if table in ("about", "choices") and column == "value":
         return "#meta+value"
     if column in FROM_STANDARD:
         field, extra = FROM_STANDARD[column]
@@ -103,21 +111,15 @@ def hashtag(column: str, table: str = "") -> str:
 
 def published_names() -> list[str]:
     """Every table and canned query a funder may see, in the order they are exported."""
-    tables = [t for t in FUNDER_TABLES if t not in PERSON_TABLES]
-    return tables + list(load_funder_queries())
+    return list(FUNDER_TABLES) + list(load_funder_queries())
 
 
 def read(db: sqlite3.Connection, name: str, settings: Any) -> tuple[list[str], list[tuple]]:
     """A published table, or a canned query run with every box blank: columns and rows."""
     queries = load_funder_queries(settings)
-    if name in queries:  # before the tables: the query `outcomes`, not the table
+    if name in queries:
         query = queries[name]
         cursor = db.execute(query["sql"], dict.fromkeys(query["params"], ""))
-    elif name in PERSON_TABLES:
-        raise PublishError(
-            f"{name} is a person-level table that funders never see: it is not "
-            "exported. Export the canned queries instead."
-        )
     elif name in FUNDER_TABLES:
         cursor = db.execute(f"SELECT * FROM [{name}]")
     else:

@@ -1,34 +1,50 @@
-"""Small-number suppression: NHS Digital's rule for sub-national statistics.
+"""The ``publish:`` settings, and the small-number rule for tables that are not about people.
 
-By default a count from 1 to 7 is shown as ``<8``, every other count is rounded to
-the nearest 5 (halves up: 12 → 10, 13 → 15), and a percentage is worked out from
-the rounded counts (suppressed when either count is). Zero stays 0. Counts broken
-down by special category data (ethnicity, disability, health scores) use a higher
-threshold, ``special_suppress_below``.
-
-The same rule is applied twice: in Python (``Rule.count``) for tables worked out
-when ``funders.db`` is built, and in SQL for the canned queries, whose parameters
-are only known when a funder runs them. ``expand_sql`` turns the macros in
-``funder_queries.yaml`` into plain SQL ``CASE`` expressions, so the suppression is
-in the query itself and needs no plugin:
-
-``{{n:X}}`` / ``{{s:X}}``
-    the count X, suppressed and rounded (``s``: with the special threshold)
-``{{pct:X,Y}}`` / ``{{spct:X,Y}}``
-    X as a percentage of Y, from the rounded counts
-``{{avg:X,N}}``
-    the average X, to one decimal place, shown only when N (people) reaches the
-    special threshold
+Figures about people (every table a funder opens) are protected by the cell key method
+in ``protect.py``. This module holds the settings that method reads (thresholds,
+rounding, the minimum population of a table, named grant periods) and ``Rule``: NHS
+Digital's rule for sub-national statistics (a count from 1 to 7 shown as ``<8``, the
+rest rounded to the nearest 5), used for the few counts that are not of people, such
+as the number of rows each source holds in ``coverage``.
 """
 
 from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SUPPRESSED_PCT = "suppressed"
-MACRO = re.compile(r"\{\{\s*(n|s|pct|spct|avg)\s*:\s*([^}]+?)\s*\}\}")
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+# Names the built-in periods take: 2024-01, 2024-Q1, 2024, 2024/25, All time.
+BUILT_IN_PERIOD = re.compile(r"^(\d{4}(-\d{2}|-Q[1-4]|/\d{2})?|All time)$", re.IGNORECASE)
+
+
+class GrantPeriod(BaseModel):
+    """A named period, such as a grant's term: ``{name, from, to}``, whole months."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(min_length=1, max_length=80, description="The period's name.")
+    start: str = Field(alias="from", description="The first month, YYYY-MM.")
+    end: str = Field(alias="to", description="The last month, YYYY-MM.")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _month(cls, value: str) -> str:
+        value = str(value).strip()
+        if not MONTH.match(value):
+            raise ValueError(f"{value!r} is not a month: write it as YYYY-MM, such as 2024-04")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> GrantPeriod:
+        self.name = self.name.strip()
+        if BUILT_IN_PERIOD.match(self.name):
+            raise ValueError(f"the period name {self.name!r} looks like a month, quarter or year")
+        if self.start > self.end:
+            raise ValueError(f"period {self.name!r} ends ({self.end}) before it starts")
+        return self
 
 
 class PublishConfig(BaseModel):
@@ -45,7 +61,7 @@ class PublishConfig(BaseModel):
         description="Rebuild funders.db at the end of every sync that read anything new.",
     )
     suppress_below: int = Field(
-        default=8, ge=1, description="Counts from 1 to this minus 1 are hidden."
+        default=8, ge=1, description="Counts from 0 to this minus 1 are hidden."
     )
     round_to: int = Field(
         default=5, ge=1, description="Other counts are rounded to a multiple of this."
@@ -55,11 +71,26 @@ class PublishConfig(BaseModel):
         ge=1,
         description="The threshold for counts broken down by special category data.",
     )
+    min_population: int = Field(
+        default=20,
+        ge=1,
+        description="A choice of period, activity and area with fewer people than this "
+        "is not published at all.",
+    )
+    periods: list[GrantPeriod] = Field(
+        default_factory=list,
+        description="Named periods (such as a grant's term) to publish figures for.",
+    )
 
     @model_validator(mode="after")
-    def _special_is_stricter(self) -> PublishConfig:
+    def _thresholds_in_order(self) -> PublishConfig:
         if self.special_suppress_below < self.suppress_below:
             raise ValueError("special_suppress_below must not be lower than suppress_below")
+        if self.min_population < self.special_suppress_below:
+            raise ValueError("min_population must not be lower than special_suppress_below")
+        names = [p.name.lower() for p in self.periods]
+        if len(names) != len(set(names)):
+            raise ValueError("two periods have the same name")
         return self
 
     def rule(self, special: bool = False) -> Rule:
@@ -68,7 +99,7 @@ class PublishConfig(BaseModel):
 
 
 class Rule:
-    """One threshold and rounding base."""
+    """One threshold and rounding base, for counts that are not of people."""
 
     def __init__(self, suppress_below: int = 8, round_to: int = 5) -> None:
         self.below = suppress_below
@@ -88,50 +119,15 @@ class Rule:
         return self.marker if n < self.below else self.rounded(n)
 
     def percent(self, part: int, whole: int) -> float | str | None:
-        """``part`` as a percentage of ``whole``, from the rounded counts, to 1 decimal place."""
-        if part == 0:
-            return 0.0 if whole else None
-        if part < self.below or whole < self.below:
+        """``part`` as a share of ``whole``, worked out from the true counts, to the nearest 1%.
+
+        Suppressed when the part, or the rest of the whole, is a small number (from 1 to
+        ``below`` - 1), or when the whole is: a share of 100% or 0% then says nothing
+        about a few people that the rounded count does not.
+        """
+        if not whole:
+            return None
+        rest = whole - part
+        if whole < self.below or 0 < part < self.below or 0 < rest < self.below:
             return SUPPRESSED_PCT
-        return round(100.0 * self.rounded(part) / self.rounded(whole), 1)
-
-    # --- the same in SQL -------------------------------------------------------------
-
-    def count_sql(self, expr: str) -> str:
-        x = f"cast(({expr}) as integer)"
-        return (
-            f"(case when {x} is null or {x} = 0 then {x} when {x} < {self.below} "
-            f"then '{self.marker}' else ({x} + {self.base // 2}) / {self.base} * {self.base} "
-            "end)"
-        )
-
-    def percent_sql(self, part: str, whole: str) -> str:
-        p, w = f"cast(({part}) as integer)", f"cast(({whole}) as integer)"
-        rp = f"(({p} + {self.base // 2}) / {self.base} * {self.base})"
-        rw = f"(({w} + {self.base // 2}) / {self.base} * {self.base})"
-        return (
-            f"(case when coalesce({p}, 0) = 0 then (case when {w} > 0 then 0.0 end) "
-            f"when {p} < {self.below} or {w} < {self.below} then '{SUPPRESSED_PCT}' "
-            f"else round(100.0 * {rp} / {rw}, 1) end)"
-        )
-
-    def average_sql(self, expr: str, people: str) -> str:
-        return (
-            f"(case when coalesce(({people}), 0) < {self.below} then '{SUPPRESSED_PCT}' "
-            f"else round(({expr}), 1) end)"
-        )
-
-
-def expand_sql(sql: str, config: PublishConfig) -> str:
-    """Replace the suppression macros in a canned query's SQL with CASE expressions."""
-    normal, special = config.rule(), config.rule(special=True)
-
-    def one(match: re.Match[str]) -> str:
-        kind, args = match.group(1), [a.strip() for a in match.group(2).split(",")]
-        if kind in ("n", "s"):
-            return (special if kind == "s" else normal).count_sql(args[0])
-        if kind in ("pct", "spct"):
-            return (special if kind == "spct" else normal).percent_sql(args[0], args[1])
-        return special.average_sql(args[0], args[1])
-
-    return MACRO.sub(one, sql)
+        return float(round(100.0 * part / whole))

@@ -2,10 +2,11 @@
 
 Two servers, both on Datasette 0.65 with datasette-auth-passwords:
 
-* the **funder view** (``serve_funders``) serves only ``funders.db``. A funder sees
-  the canned queries of ``funder_queries.yaml`` (with small numbers suppressed) and
-  the published tables ``coverage``, ``districts`` and ``about``; never the
-  pseudonymous person-level tables, and never arbitrary SQL (``allow_sql``).
+* the **funder view** (``serve_funders``) serves only ``funders.db``, which holds
+  aggregates only. A funder sees the canned queries of ``funder_queries.yaml`` and the
+  published tables (every figure protected when it was published), never arbitrary
+  SQL (``allow_sql``). The query boxes take values from the ``choices`` table only
+  (``plugins/harvest_vocabulary.py``).
 * the **staff view** (``harvest serve``, see datasette.py) serves the store and
   ``funders.db``; with users added, staff see everything and funders only what the
   funder view shows them.
@@ -24,9 +25,8 @@ from typing import Any
 
 import yaml
 
-from harvest.publish.funders import PERSON_TABLES
 from harvest.publish.geo import ATTRIBUTION, LICENSE_URL, SOURCE_URL
-from harvest.publish.privacy import PublishConfig, expand_sql
+from harvest.publish.privacy import PublishConfig
 from harvest.publish.sessions import PLUGIN, LoginsConfig, sessions_path
 from harvest.secrets import TokenStore
 
@@ -41,6 +41,11 @@ FUNDER_SETTINGS = {
     "allow_download": "off",
     "default_allow_sql": "off",
 }
+PROTECTED = (
+    "Each count carries a small fixed adjustment (the cell key method), is hidden below "
+    "the threshold and rounded to 5, so parts may not add up exactly to their total: "
+    "that keeps anyone from working out one person's details by comparing figures."
+)
 FUNDER_TABLES: dict[str, dict[str, Any]] = {
     "coverage": {
         "description": "For each source: how many rows are current, the share of them with a "
@@ -56,30 +61,59 @@ FUNDER_TABLES: dict[str, dict[str, Any]] = {
         "source": ATTRIBUTION,
         "source_url": SOURCE_URL,
     },
-    "about": {"description": "When this database was published and the suppression rule used."},
-    "people": {
-        "description": "One row per person, as a pseudonym: age band, gender, ethnic "
-        "group, disability, role and postcode district, and (once the ONS Postcode "
-        "Directory is imported) country, region, local authority, ward and deprivation "
-        "decile. Staff only."
+    "about": {
+        "description": "When this database was published and the settings of the rule "
+        "that protects its figures (see docs/privacy.md)."
     },
-    "contacts": {"description": "Attendances per person, activity and month. Staff only."},
-    "outcomes": {"description": "Outcomes achieved per person, by month. Staff only."},
-    "scores": {"description": "Scores per person and measure, in order. Staff only."},
+    "choices": {
+        "description": "What the query boxes take: every period (with its type), activity "
+        "and area figures are published for. Activities and areas are offered when they "
+        "have enough people over all time; the rest count in All activities and All areas."
+    },
+    "people_reached": {
+        "description": "People reached, new and returning people and attendances for every "
+        "period, activity and area. A choice with too few people shows the minimum in "
+        "brackets (such as <20) and nothing else. " + PROTECTED
+    },
+    "who_took_part": {
+        "description": "People reached by age band, gender, ethnic group and disability, "
+        "every category listed, for every choice with enough people. " + PROTECTED
+    },
+    "sessions_attended": {
+        "description": "People by how often they came, for every choice with enough people. "
+        + PROTECTED
+    },
+    "deprivation_deciles": {
+        "description": "People and attendances by deprivation decile, for every choice "
+        "with enough people. " + PROTECTED
+    },
+    "outcomes_achieved": {
+        "description": "People achieving each outcome, by period and area. " + PROTECTED
+    },
+    "score_changes": {
+        "description": "Changes in wellbeing and health scores, by period and area. " + PROTECTED
+    },
 }
 
 
 def load_funder_queries(settings: PublishConfig | None = None) -> dict[str, dict[str, Any]]:
-    """The funders' canned queries with their suppression macros expanded into SQL."""
+    """The funders' canned queries, with their shared fragments filled in.
+
+    ``settings`` is accepted for callers that pass it; the queries only pick rows of
+    tables protected at publish time, so they do not depend on it.
+    """
     text = resources.files("harvest.publish").joinpath("funder_queries.yaml").read_text("utf-8")
     data = yaml.safe_load(text)
-    settings = settings or PublishConfig()
     queries = {}
     for name, query in data["queries"].items():
         sql = query["sql"]
-        for fragment, body in data["fragments"].items():
-            sql = sql.replace("{{" + fragment + "}}", body)
-        queries[name] = {**query, "sql": expand_sql(sql, settings), "hide_sql": True}
+        while "{{" in sql:
+            before = sql
+            for fragment, body in data["fragments"].items():
+                sql = sql.replace("{{" + fragment + "}}", body)
+            if sql == before:
+                break
+        queries[name] = {**query, "sql": sql, "hide_sql": True}
     return queries
 
 
@@ -89,8 +123,8 @@ def funders_database_metadata(settings: PublishConfig, with_auth: bool = True) -
     queries = load_funder_queries(settings)
     block: dict[str, Any] = {
         "description": "Figures for funders: who is taking part, where they come from, what "
-        "they do and what changes, with small numbers suppressed. Nobody is "
-        "named.",
+        "they do and what changes. Every figure was protected when it was published; "
+        "nobody is named and no row is about one person.",
         "source": f"{ATTRIBUTION}. Local authorities, regions and deprivation deciles, when "
         "imported: ONS Postcode Directory (Open Government Licence v3.0).",
         "source_url": SOURCE_URL,
@@ -102,8 +136,6 @@ def funders_database_metadata(settings: PublishConfig, with_auth: bool = True) -
     if with_auth:
         block["allow"] = EVERYONE
         block["allow_sql"] = STAFF
-        for name in PERSON_TABLES:
-            tables[name]["allow"] = STAFF
         for query in queries.values():
             query["allow"] = EVERYONE
     return block
