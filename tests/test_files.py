@@ -13,6 +13,7 @@ from xml.sax.saxutils import escape
 
 import openpyxl
 import pytest
+from conftest import query, run
 from pydantic import ValidationError
 
 from harvest.connectors.base import Problem, Table, connector_types
@@ -758,3 +759,37 @@ def test_a_50_mb_csv_streams_in_flat_memory(tmp_path: Path) -> None:
     tracemalloc.stop()
     assert count == (n // 1000) * 1000
     assert peak < 10_000_000, f"peak {peak:,} bytes while reading a 50 MB file"
+
+
+# ---- a folder as path (issue 15, finding 4) ------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["signups", "signups/", "sign*"])
+def test_a_folder_as_path_is_a_fatal_problem_saying_what_to_write(
+    tmp_path: Path, path: str
+) -> None:
+    (tmp_path / "signups").mkdir()
+    (tmp_path / "signups" / "a.csv").write_text(SIGNUPS)
+    conn = connect(tmp_path, path)
+    state = {"files": {"signups/a.csv": {"mtime_ns": 1, "size": 1}}}
+    (problem,) = fetch(conn, state)
+    assert problem.fatal and problem.location == path
+    assert "folder" in problem.message and "path: signups/*" in problem.message
+    assert conn.state == state  # what was read before is not forgotten
+
+
+def test_only_folders_matching_a_pattern_is_a_fatal_problem(tmp_path: Path) -> None:
+    for name in ("2026-03", "2026-04"):
+        (tmp_path / name).mkdir()
+    (problem,) = fetch(connect(tmp_path, "2026-*"))
+    assert problem.fatal and "only folders ('2026-03', '2026-04')" in problem.message
+
+
+def test_a_folder_as_path_fails_the_sync_and_shows_in_check(project: Path) -> None:
+    (project / "signups").mkdir()
+    (project / "signups" / "a.csv").write_text(SIGNUPS)
+    [result] = run(project, {"name": "lunch", "type": "file", "options": {"path": "signups"}})
+    assert result.status == "problems" and result.counts.read == 0
+    assert "is a folder" in " ".join(result.messages)
+    (severity,) = [r[0] for r in query(project / "harvest.db", "SELECT severity FROM issues")]
+    assert severity == "error"

@@ -51,10 +51,10 @@ class FileConnector(Connector):
     def fetch(self, state: dict[str, Any], full: bool = False) -> Iterator[Table | Problem]:
         seen = dict((state or {}).get("files", {}))
         matches = self._matches()
-        if not matches:
+        wrong = self._no_files(matches)
+        if wrong:
             self.state = {"files": seen}  # a missing folder must not forget what was read
-            message = f"No files match '{self.options.path}' in the folder {self.base_dir}."
-            yield Problem(self.options.path, message)
+            yield Problem(self.options.path, wrong)
             return
         files: dict[str, dict[str, int]] = {}
         for path in matches:
@@ -75,6 +75,27 @@ class FileConnector(Connector):
                     continue
             files[rel] = mark
         self.state = {"files": files}
+
+    def _no_files(self, matches: list[Path]) -> str | None:
+        """Why ``path`` gives no file to read (nothing matches, or only folders), or None."""
+        path = self.options.path
+        if not matches:
+            return f"No files match '{path}' in the folder {self.base_dir}."
+        if not all(m.is_dir() and _skip_reason(m) == "" for m in matches):
+            return None
+        if len(matches) == 1:
+            inside, it = self._relative(matches[0]), "it"
+            found = f"'{path}' is a folder, not a file"
+            if glob.has_magic(path):
+                found = f"'{path}' matches only the folder '{inside}', no files"
+        else:
+            inside, it = path.rstrip("/\\"), "them"
+            names = ", ".join(f"'{self._relative(m)}'" for m in matches[:3])
+            found = f"'{path}' matches only folders ({names}{', …' * (len(matches) > 3)})"
+        return (
+            f"{found}, so nothing was read. To read the spreadsheets in {it}, set "
+            f"path: {inside}/* in harvest.yaml ({inside}/**/* includes sub-folders too)."
+        )
 
     def _matches(self) -> list[Path]:
         pattern = os.path.join(self.base_dir, os.path.expanduser(self.options.path))
