@@ -505,7 +505,13 @@ class Lander:
             )
 
     def add_table_issue(self, location: str, problem: str, severity: str = "warning") -> None:
-        """A problem with a table or file as a whole (no row): replaces earlier ones for it."""
+        """A problem with a table or file as a whole (no row). It replaces those an earlier
+        sync recorded at the same place, which was read again, so they never pile up."""
+        self.db.execute(
+            "DELETE FROM issues WHERE source = ? AND location = ? AND record_id IS NULL"
+            " AND sync_run_id IS NOT ?",
+            [self.source, location, self.run_id],
+        )
         self.db.execute(
             "INSERT INTO issues (sync_run_id, source, location, problem, severity, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",

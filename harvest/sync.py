@@ -255,8 +255,9 @@ def _handle(
         lander.activity_id(item.name)
         return
     if isinstance(item, Problem):
-        lander.add_table_issue(item.location, item.message, "error" if item.fatal else "warning")
-        result.messages.append(f"{item.location}: {item.message}")
+        lander.add_table_issue(item.location, item.message, item.severity)
+        if not item.note:
+            result.messages.append(f"{item.location}: {item.message}")
         if item.fatal and result.status == "ok":
             result.status = "problems"
         return

@@ -16,10 +16,12 @@ import pytest
 from conftest import query, run
 from pydantic import ValidationError
 
+from harvest import store
 from harvest.connectors.base import Problem, Table, connector_types
 from harvest.connectors.files import FileConnector, FileOptions
 from harvest.connectors.tabular import cell_text, detect_delimiter, find_date, tidy_headers
 from harvest.errors import ConfigError
+from harvest.normalise.check import check_source
 
 # ---- helpers -------------------------------------------------------------------------
 
@@ -793,3 +795,59 @@ def test_a_folder_as_path_fails_the_sync_and_shows_in_check(project: Path) -> No
     assert "is a folder" in " ".join(result.messages)
     (severity,) = [r[0] for r in query(project / "harvest.db", "SELECT severity FROM issues")]
     assert severity == "error"
+
+
+# ---- problems do not pile up (issue 15, finding 5) ------------------------------------------
+
+
+def _table_issues(project: Path) -> list[tuple]:
+    return query(
+        project / "harvest.db",
+        "SELECT location, severity, problem FROM issues WHERE record_id IS NULL"
+        " AND problem NOT LIKE 'kept as extras%' ORDER BY id",
+    )
+
+
+def _touch(path: Path, seconds: int) -> None:
+    """Make the file look edited (a new modification time), so the next sync reads it again."""
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + seconds * 10**9))
+
+
+def test_a_missing_sheet_is_one_problem_however_often_it_is_synced(project: Path) -> None:
+    write_xlsx(project / "lunch.xlsx", {"Mondays": grid([["Name"], ["Ann"]])})
+    lunch = {"name": "lunch", "type": "file", "options": {"path": "lunch.xlsx"}}
+    lunch["options"]["sheets"] = ["Tuesdays"]
+    for _ in range(4):
+        [result] = run(project, lunch)
+        assert result.status == "problems"  # still reported, and still exits 1, every time
+    missing = "There is no sheet 'Tuesdays' (it has 'Mondays'). Check 'sheets'."
+    assert _table_issues(project) == [("lunch.xlsx", "error", missing)]
+    db = store.connect(project / "harvest.db")
+    assert [n["problem"] for n in check_source(db, "lunch").table_notes] == [missing]
+    db.conn.close()
+    # the workbook gains a sheet: the problem now says so, and replaces the old one
+    write_xlsx(project / "lunch.xlsx", {"Mondays": grid([["Name"]]), "Weds": grid([["Name"]])})
+    run(project, lunch)
+    assert [p for _, _, p in _table_issues(project)] == [
+        "There is no sheet 'Tuesdays' (it has 'Mondays', 'Weds'). Check 'sheets'."
+    ]
+
+
+def test_a_hidden_sheet_is_a_note_not_a_problem_and_is_noted_once(project: Path) -> None:
+    path = write_xlsx(project / "a.xlsx", {"Data": grid([["Name"], ["Ann"]]), "Notes": {"A1": "x"}})
+    book = openpyxl.load_workbook(path)
+    book["Notes"].sheet_state = "hidden"
+    book.save(path)
+    lunch = {"name": "lunch", "type": "file", "options": {"path": "a.xlsx"}}
+    for n in range(3):
+        _touch(path, n)  # the sheet is edited every week, so it is read at every sync
+        [result] = run(project, lunch)
+        assert (result.status, result.counts.problems, result.messages) == ("ok", 0, [])
+    assert _table_issues(project) == [
+        (
+            "a.xlsx, sheet 'Notes'",
+            "info",
+            "Sheet 'Notes' is hidden, skipped (name it under 'sheets' to read it)",
+        )
+    ]

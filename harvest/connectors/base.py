@@ -63,12 +63,19 @@ class Problem:
     """Something that stopped part of a source being read. The rest carries on.
 
     ``fatal`` problems (an unreadable file) make the source count as failed for the
-    exit code; others (an empty sheet) are only reported.
+    exit code; others (an empty sheet) are only reported. A ``note`` (a hidden sheet
+    skipped, as its owner meant) is not a problem at all, only worth knowing.
     """
 
     location: str
     message: str
     fatal: bool = True
+    note: bool = False
+
+    @property
+    def severity(self) -> str:
+        """How it is stored and shown: error, warning or info."""
+        return "error" if self.fatal else "info" if self.note else "warning"
 
 
 @dataclass

@@ -81,7 +81,8 @@ def _chosen_sheets(
                 continue
             if meta.visible != SheetVisibleEnum.Visible:
                 skip = f"Sheet '{meta.name}' is hidden, skipped (name it under 'sheets' to read it)"
-                yield meta.name, Problem(f"{rel}, sheet '{meta.name}'", skip, fatal=False)
+                where = f"{rel}, sheet '{meta.name}'"
+                yield meta.name, Problem(where, skip, fatal=False, note=True)
             else:
                 yield meta.name, None
         return
