@@ -264,9 +264,9 @@ def _handle(
     result.tables += 1
     maps = map_columns(item.headers, item.hxl, src.mapping)
     lander.clear_table_issues(item.location)
-    for note in [*item.notes, *mapping_notes(maps)]:
-        lander.add_table_issue(item.location, note, "info")
     lander.land_table(item, maps, lambda n: reporter.rows_done(src.name, n))
+    for note in [*item.notes, *mapping_notes(maps)]:  # after: reading the rows adds notes
+        lander.add_table_issue(item.location, note, "info")
 
 
 def mapping_notes(maps: list[ColumnMap]) -> list[str]:

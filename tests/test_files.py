@@ -208,15 +208,61 @@ def test_utf16_with_bom_as_excel_unicode_text(tmp_path: Path) -> None:
 
 
 def test_undecodable_bytes_never_drop_a_row(tmp_path: Path) -> None:
-    # valid UTF-8 in the sample, then a stray cp1252 byte far beyond it
+    # valid UTF-8 in the sample, then a byte far beyond it that no encoding read here has
     body = "Name,Town\n" + "Ann,Leeds\n" * 150_000 + "Bob,Caf\xe9\n"
-    data = body.encode("utf-8").replace(b"Caf\xc3\xa9", b"Caf\xe9")
+    data = body.encode("utf-8").replace(b"Caf\xc3\xa9", b"Caf\x81")
     (tmp_path / "mixed.csv").write_bytes(data)
-    table = only_table(tmp_path)
+    table, problem = fetch(connect(tmp_path))
     rows = values(table)
     assert len(rows) == 150_001
     assert rows[-1] == ["Bob", "Caf\ufffd"]
-    assert any("1 line(s)" in note and "CSV UTF-8" in note for note in table.notes)
+    assert (problem.location, problem.fatal) == ("mixed.csv", False)
+    assert "1 line(s)" in problem.message and "CSV UTF-8" in problem.message
+
+
+def test_a_cp1252_line_far_into_an_ascii_file_is_read_as_cp1252(tmp_path: Path) -> None:
+    body = "Name,Town\n" + "Ann,Leeds\n" * 150_000 + "Bob,Café\n"
+    (tmp_path / "late.csv").write_bytes(body.encode("cp1252"))
+    assert values(only_table(tmp_path))[-1] == ["Bob", "Café"]  # an Excel CSV: no warning
+
+
+def test_a_utf8_file_with_one_cp1252_row_keeps_both_and_names_the_row(tmp_path: Path) -> None:
+    lines = [
+        b"Name,Town",
+        "Siân,Llanelli".encode(),
+        '"Zoë, the elder",Léon'.encode(),
+        "René,Brest".encode("cp1252"),  # pasted in from a Windows-1252 file
+        "Chloë,Café Nero\r".encode(),
+    ]
+    (tmp_path / "signups.csv").write_bytes(b"\r\n".join(lines) + b"\r\n")
+    table, problem = fetch(connect(tmp_path))
+    assert values(table) == [
+        ["Siân", "Llanelli"],
+        ["Zoë, the elder", "Léon"],
+        ["René", "Brest"],
+        ["Chloë", "Café Nero"],
+    ]
+    assert (problem.location, problem.fatal) == ("signups.csv", False)
+    assert "row 4)" in problem.message and "Windows-1252" in problem.message
+
+
+def test_a_mixed_encoding_csv_is_a_warning_in_the_store(project: Path) -> None:
+    data = "First name,Surname\nSiân,Jones\n".encode() + "René,Morel\n".encode("cp1252")
+    (project / "lunch.csv").write_bytes(data)
+    [result] = run(project, {"name": "lunch", "type": "file", "options": {"path": "lunch.csv"}})
+    assert result.status == "ok" and result.counts.problems == 1
+    db = project / "harvest.db"
+    assert query(db, "SELECT given_name FROM records ORDER BY 1") == [("René",), ("Siân",)]
+    [(severity, problem)] = query(db, "SELECT severity, problem FROM issues")
+    assert severity == "warning" and "(row 3)" in problem
+
+
+def test_notes_found_while_reading_rows_reach_the_store(project: Path) -> None:
+    lines = ["Name,Town"] + ["Cat,Hull"] * 300 + ["Dan,Leeds,tea"]
+    (project / "a.csv").write_text("\n".join(lines) + "\n")
+    run(project, {"name": "lunch", "type": "file", "options": {"path": "a.csv"}})
+    notes = query(project / "harvest.db", "SELECT problem FROM issues WHERE severity = 'info'")
+    assert any("row 302" in note for (note,) in notes)
 
 
 def test_forced_encoding(tmp_path: Path) -> None:

@@ -127,7 +127,10 @@ def read_file(
         yield item
         if isinstance(item, Problem):
             complete = complete and not item.fatal
-        elif rows is not None and rows.error:
+            continue
+        for warning in rows.warnings if rows is not None else []:
+            yield Problem(item.location, warning, fatal=False)
+        if rows is not None and rows.error:
             complete = False
             yield Problem(item.location, rows.error)
         elif rows is not None and not rows.done:

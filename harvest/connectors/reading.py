@@ -54,23 +54,21 @@ class FileOptions(BaseModel):
 class RowsRead:
     """How far a table's rows were read: to the end (``done``) or stopped by ``error``.
 
-    ``notes`` found while reading (undecodable bytes) join the table's notes at the end.
+    ``warnings`` found while reading (lines that were not UTF-8) are reported by
+    :func:`~harvest.connectors.files.read_file` once the rows have been read.
     """
 
     def __init__(self) -> None:
         self.done = False
         self.error: str | None = None
-        self.notes: list[str] = []
+        self.warnings: list[str] = []
 
     def watch(self, table: Table) -> None:
         """Make ``table.rows`` report here once it has been read to the end."""
-        table.notes[:0] = self.notes  # notes seen while the header was being found
-        self.notes.clear()
-        table.rows = self._watched(table.rows, table.notes)
+        table.rows = self._watched(table.rows)
 
-    def _watched(self, rows: Iterable[Row], notes: list[str]) -> Iterator[Row]:
+    def _watched(self, rows: Iterable[Row]) -> Iterator[Row]:
         yield from rows
-        notes.extend(self.notes)
         self.done = True
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Generator, Iterator
+import re
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,6 +29,8 @@ from harvest.connectors.tabular import (
 )
 
 SAMPLE_BYTES = 1 << 20  # bytes read to detect the encoding and the delimiter
+# Detected encodings read line by line, each line as UTF-8 or else as Windows-1252
+_BY_LINE = {"utf-8", "utf-8-sig", "cp1252"}
 
 # A cell may hold far more than csv's default 131,072 characters; an unclosed quote
 # could still read the rest of a file into one cell, so keep a (generous) limit.
@@ -51,7 +54,8 @@ def read_text(path: Path, rel: str, options: FileOptions) -> Iterator[Item]:
     delimiter = options.delimiter or detect_delimiter(sample.decode(encoding, "replace"), default)
     raw.seek(0)
     rows = RowsRead()
-    records = _records(raw, encoding, delimiter, rows)
+    by_line = options.encoding is None and codecs.lookup(encoding).name in _BY_LINE
+    records = _records(raw, encoding, delimiter, rows, by_line)
     try:
         table = build_table(
             rel, rel, records, header_row=options.header_row,
@@ -79,29 +83,115 @@ def _not_text(sample: bytes, encoding: str) -> str | None:
 
 
 def _records(
-    raw: BinaryIO, encoding: str, delimiter: str, rows: RowsRead
+    raw: BinaryIO, encoding: str, delimiter: str, rows: RowsRead, by_line: bool
 ) -> Generator[Record, None, None]:
-    """Number the file's records 1, 2, 3… as a spreadsheet would show them."""
-    stream = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
+    """Number the file's records 1, 2, 3… as a spreadsheet would show them.
+
+    ``by_line`` decodes each line as UTF-8 if it can be and as Windows-1252 if not
+    (a UTF-8 file with a line pasted in from Excel); see :class:`_Lines`.
+    """
+    lines: _Lines | io.TextIOWrapper
+    if by_line:
+        lines = _Lines(raw)
+    else:
+        lines = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
     lossy = [0]
-    reader = csv.reader(_counting(stream, lossy), delimiter=delimiter)
+    reader = csv.reader(_counting(lines, lossy), delimiter=delimiter)
+    others: list[int] = []  # records with a line read as Windows-1252
     try:
-        yield from enumerate(reader, 1)
+        for number, cells in enumerate(reader, 1):
+            if isinstance(lines, _Lines) and lines.fell_back(reader.line_num):
+                others.append(number)
+            yield number, cells
     except (csv.Error, OSError, UnicodeError) as error:
         rows.error = (
             f"Stopped reading at line {reader.line_num} ({error}); the rows before it were read. "
             + RESAVE
         )
     finally:
-        stream.close()
+        lines.close()
+        if isinstance(lines, _Lines) and lines.utf8 and others:
+            rows.warnings.append(_mixed(others))
         if lossy[0]:
-            rows.notes.append(
-                f"{lossy[0]} line(s) have characters that are not valid {encoding}; they are "
+            what = "UTF-8 or Windows-1252" if by_line else encoding
+            rows.warnings.append(
+                f"{lossy[0]} line(s) have characters that are not valid {what}; they are "
                 "shown as \ufffd. Open the file in Excel and save it as 'CSV UTF-8' to fix this."
             )
 
 
-def _counting(lines: Iterator[str], lossy: list[int]) -> Iterator[str]:
+def _mixed(numbers: list[int]) -> str:
+    shown = ", ".join(map(str, numbers[:10])) + (
+        f" and {len(numbers) - 10} more" * (len(numbers) > 10)
+    )
+    return (
+        f"The file is UTF-8 but for {len(numbers)} row(s) saved in another encoding "
+        f"(row {shown}); those rows were read as Windows-1252, as Excel on Windows writes "
+        "them. Check that their accented letters look right (Siân, not SiÃ¢n), then save "
+        "the file as 'CSV UTF-8' in Excel so that every row is in one encoding."
+    )
+
+
+class _Lines:
+    """The text lines of a file that is UTF-8, Windows-1252, or both.
+
+    Each line (ending in \\n, \\r\\n or \\r, as ``newline=""`` gives them to csv) is
+    decoded as UTF-8 if it can be, else as Windows-1252. A file of one encoding reads
+    exactly as it would whole; a file with both keeps each line's own letters.
+    ``utf8`` says whether any line needed UTF-8 (had a letter beyond ASCII).
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.utf8 = False
+        self.count = 0  # lines given to csv so far
+        self._fallback: list[int] = []  # their numbers, of lines read as Windows-1252
+        self._seen = 0  # how many of _fallback a record has been checked against
+        self._iter = self._decode()
+
+    def __iter__(self) -> Iterator[str]:
+        return self._iter
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def fell_back(self, line_num: int) -> bool:
+        """Whether a line up to ``line_num`` not yet asked about was read as Windows-1252."""
+        found = False
+        while self._seen < len(self._fallback) and self._fallback[self._seen] <= line_num:
+            self._seen += 1
+            found = True
+        return found
+
+    def _decode(self) -> Iterator[str]:
+        first = True
+        for chunk in self.raw:
+            if first and chunk.startswith(codecs.BOM_UTF8):
+                chunk = chunk[len(codecs.BOM_UTF8) :]
+            first = False
+            try:
+                text = chunk.decode("utf-8")
+                other = False
+                self.utf8 = self.utf8 or not chunk.isascii()
+            except UnicodeDecodeError:
+                text = chunk.decode("cp1252", "replace")
+                other = True
+            for line in _CR_LINES.findall(text) if _bare_cr(text) else [text]:
+                self.count += 1
+                if other:
+                    self._fallback.append(self.count)
+                yield line
+
+
+def _bare_cr(text: str) -> bool:
+    """True if the line holds a \\r that ends a line on its own (old Mac line endings)."""
+    return "\r" in text and not (text.endswith("\r\n") and text.count("\r") == 1)
+
+
+_CR_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+def _counting(lines: Iterable[str], lossy: list[int]) -> Iterator[str]:
     """Pass lines through, counting those with undecodable bytes (replaced by U+FFFD)."""
     for line in lines:
         if "\ufffd" in line:
