@@ -25,7 +25,7 @@ from harvest.connectors.base import Activity, Problem, Table
 from harvest.dataprotection.retention import RetentionResult, run_retention
 from harvest.errors import HarvestError, LockedError
 from harvest.landing import Counts, Lander
-from harvest.normalise.mapping import ColumnMap, map_columns
+from harvest.normalise.mapping import ColumnMap, map_table
 from harvest.normalise.match_state import MatchSummary, nothing_new
 
 log = logging.getLogger(__name__)
@@ -262,7 +262,7 @@ def _handle(
             result.status = "problems"
         return
     result.tables += 1
-    maps = map_columns(item.headers, item.hxl, src.mapping)
+    maps = map_table(item, src.mapping)
     lander.clear_table_issues(item.location)
     lander.land_table(item, maps, lambda n: reporter.rows_done(src.name, n))
     for note in [*item.notes, *mapping_notes(maps)]:  # after: reading the rows adds notes
@@ -276,6 +276,13 @@ def mapping_notes(maps: list[ColumnMap]) -> list[str]:
         "it; this one is kept as an extra (set `mapping:` in harvest.yaml to choose)"
         for m in maps
         if m.method == "clash"
+    ]
+    notes += [
+        f"column {m.header!r} looks like {m.candidate} by its heading, but its values "
+        f"({', '.join(map(repr, m.examples))}) are not; it is kept as an extra (set "
+        "`mapping:` in harvest.yaml to choose)"
+        for m in maps
+        if m.method == "values"
     ]
     extras = [repr(m.header) for m in maps if m.method == "unmapped"]
     if extras:

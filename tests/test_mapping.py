@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from conftest import query, run, write_csv
 
 from harvest.normalise.mapping import map_columns, score_header
 from harvest.normalise.standard import load_standard
@@ -69,3 +72,51 @@ def test_hashtags_match_with_attributes_in_any_order() -> None:
     assert std.match_hashtag("#contact+phone+mobile").name == "phone"
     assert std.match_hashtag("#nonsense") is None
     assert std.match_hashtag("postcode") is None
+
+
+# ---- values bear out a header match to a fixed list (issue 15, finding 6) -------------------
+
+
+def test_a_status_column_of_roles_is_not_an_attendance_status() -> None:
+    rows = [["Ann", "Member"], ["Bob", "Volunteer"], ["Cat", "Member"], ["Dan", ""]]
+    name, status = map_columns(["Name", "Status"], samples=rows)
+    assert name.field == "full_name"
+    assert (status.field, status.method, status.candidate) == (None, "values", "attendance_status")
+    assert status.examples == ["Member", "Volunteer"]
+
+
+def test_a_status_column_of_attendance_words_is_an_attendance_status() -> None:
+    rows = [["Attended"], ["DNA"], ["booked"], ["Member"], ["n/a"], [""]]
+    [status] = map_columns(["Status"], samples=rows)
+    assert (status.field, status.method) == ("attendance_status", "auto")
+
+
+def test_values_never_overrule_config_or_hxl_and_free_text_fields_are_not_checked() -> None:
+    rows = [["Member", "zzz"]]
+    config, town = map_columns(
+        ["Status", "Town"], config_mapping={"status": "attendance_status"}, samples=rows
+    )
+    assert (config.field, config.method) == ("attendance_status", "config")
+    assert town.method == "unmapped"  # no header match at all: nothing to bear out
+    [tagged] = map_columns(["Status"], hxl=["#status+attendance"], samples=rows)
+    assert (tagged.field, tagged.method) == ("attendance_status", "hxl")
+    [postcode] = map_columns(["Postcode"], samples=[["not a postcode"]])
+    assert postcode.field == "postcode"  # a free-text field: bad values are problems, as ever
+
+
+def test_a_status_of_roles_lands_in_extra_with_no_problems(project: Path) -> None:
+    write_csv(
+        project / "lunch.csv",
+        [
+            ["First name", "Surname", "Status"],
+            ["Ann", "Lee", "Member"],
+            ["Bob", "Ray", "Volunteer"],
+        ],
+    )
+    [result] = run(project, {"name": "lunch", "type": "file", "options": {"path": "lunch.csv"}})
+    assert result.counts.problems == 0
+    db = project / "harvest.db"
+    assert query(db, "SELECT attendance_status, json_extract(extra, '$.Status') FROM records"
+                 " ORDER BY 2") == [(None, "Member"), (None, "Volunteer")]  # fmt: skip
+    notes = [n for (n,) in query(db, "SELECT problem FROM issues WHERE severity = 'info'")]
+    assert any("'Status' looks like attendance_status" in n and "'Member'" in n for n in notes)

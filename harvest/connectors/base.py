@@ -19,6 +19,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -56,6 +57,15 @@ class Table:
         None  # header of the source's own record id, when the connector knows it
     )
     complete: bool = True  # a whole snapshot (rows not in it are gone), or only changes
+
+    def peek(self, n: int) -> list[Row]:
+        """The first ``n`` rows, left in ``rows`` to be read as usual."""
+        if isinstance(self.rows, list):
+            return self.rows[:n]
+        rest = iter(self.rows)
+        head = list(islice(rest, n))
+        self.rows = chain(head, rest)
+        return head
 
 
 @dataclass
