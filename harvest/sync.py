@@ -273,7 +273,8 @@ def mapping_notes(maps: list[ColumnMap]) -> list[str]:
     """Plain-English notes about columns that did not map cleanly."""
     notes = [
         f"column {m.header!r} also looks like {m.candidate}, but another column was used for "
-        "it; this one is kept as an extra (set `mapping:` in harvest.yaml to choose)"
+        f"it; this one is kept as an extra, and gives {m.candidate} where the other is blank "
+        "(set `mapping:` in harvest.yaml to choose)"
         for m in maps
         if m.method == "clash"
     ]

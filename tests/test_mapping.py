@@ -120,3 +120,28 @@ def test_a_status_of_roles_lands_in_extra_with_no_problems(project: Path) -> Non
                  " ORDER BY 2") == [(None, "Member"), (None, "Volunteer")]  # fmt: skip
     notes = [n for (n,) in query(db, "SELECT problem FROM issues WHERE severity = 'info'")]
     assert any("'Status' looks like attendance_status" in n and "'Member'" in n for n in notes)
+
+
+def test_a_column_that_lost_a_clash_fills_the_field_where_the_winner_is_blank(
+    project: Path,
+) -> None:
+    write_csv(
+        project / "lunch.csv",
+        [
+            ["First name", "Post code", "Home postcode"],
+            ["Ann", "NW1 2AB", "E1 6AN"],
+            ["Bob", "", "e1 6an"],
+            ["Cat", "12345", "E1 6AN"],  # a bad value is a problem, never papered over
+            ["Dan", "", "nowhere"],
+        ],
+    )
+    run(project, {"name": "lunch", "type": "file", "options": {"path": "lunch.csv"}})
+    db = project / "harvest.db"
+    assert query(db, "SELECT given_name, postcode, json_extract(extra, '$.\"Home postcode\"')"
+                 " FROM records ORDER BY 1") == [
+        ("Ann", "NW1 2AB", "E1 6AN"), ("Bob", "E1 6AN", "e1 6an"),
+        ("Cat", None, "E1 6AN"), ("Dan", None, "nowhere"),
+    ]  # fmt: skip
+    assert query(db, "SELECT row_number, value FROM issues WHERE field = 'postcode'") == [
+        (4, "12345")
+    ]
