@@ -19,7 +19,13 @@ from pydantic import ValidationError
 from harvest import store
 from harvest.connectors.base import Problem, Table, connector_types
 from harvest.connectors.files import FileConnector, FileOptions
-from harvest.connectors.tabular import cell_text, detect_delimiter, find_date, tidy_headers
+from harvest.connectors.tabular import (
+    cell_text,
+    detect_delimiter,
+    detect_encoding,
+    find_date,
+    tidy_headers,
+)
 from harvest.errors import ConfigError
 from harvest.normalise.check import check_source
 
@@ -263,6 +269,23 @@ def test_notes_found_while_reading_rows_reach_the_store(project: Path) -> None:
     run(project, {"name": "lunch", "type": "file", "options": {"path": "a.csv"}})
     notes = query(project / "harvest.db", "SELECT problem FROM issues WHERE severity = 'info'")
     assert any("row 302" in note for (note,) in notes)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"Name,Town,Note\r\n,,\xa3\r\n", b"x\r\n\xa3\r\n", b"Price\r\n\xa35\r\n\xa310\r\n"],
+)
+def test_a_short_cp1252_file_with_a_pound_sign_is_not_japanese_or_utf16(data: bytes) -> None:
+    # found by tests/test_fuzz_readers.py: charset-normalizer guessed cp932 and UTF-16-BE
+    assert detect_encoding(data) == "cp1252"
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [("Имя,Город\r\nИван,Москва\r\n", "cp1251"), ("名前,町\r\n山田太郎,東京\r\n", "gb18030")],
+)
+def test_files_in_other_scripts_are_still_recognised(text: str, encoding: str) -> None:
+    assert text.encode(encoding).decode(detect_encoding(text.encode(encoding))) == text
 
 
 def test_forced_encoding(tmp_path: Path) -> None:

@@ -29,8 +29,7 @@ from harvest.connectors.tabular import (
 )
 
 SAMPLE_BYTES = 1 << 20  # bytes read to detect the encoding and the delimiter
-# Detected encodings read line by line, each line as UTF-8 or else as Windows-1252
-_BY_LINE = {"utf-8", "utf-8-sig", "cp1252"}
+
 
 # A cell may hold far more than csv's default 131,072 characters; an unclosed quote
 # could still read the rest of a file into one cell, so keep a (generous) limit.
@@ -54,7 +53,7 @@ def read_text(path: Path, rel: str, options: FileOptions) -> Iterator[Item]:
     delimiter = options.delimiter or detect_delimiter(sample.decode(encoding, "replace"), default)
     raw.seek(0)
     rows = RowsRead()
-    by_line = options.encoding is None and codecs.lookup(encoding).name in _BY_LINE
+    by_line = options.encoding is None and _utf8_lines(codecs.lookup(encoding).name, sample)
     records = _records(raw, encoding, delimiter, rows, by_line)
     try:
         table = build_table(
@@ -67,6 +66,24 @@ def read_text(path: Path, rel: str, options: FileOptions) -> Iterator[Item]:
         return
     rows.watch(table)
     yield table, rows
+
+
+def _utf8_lines(encoding: str, sample: bytes) -> bool:
+    """Whether to read the file line by line, each line as UTF-8 or else as Windows-1252:
+    when it is UTF-8 (a line far down may not be), or Windows-1252 with some lines of
+    UTF-8 letters. A Windows-1252 file with none is read whole, exactly as ever."""
+    if encoding in ("utf-8", "utf-8-sig"):
+        return True
+    if encoding != "cp1252":
+        return False
+    for line in sample.split(b"\n")[:-1]:  # the last may be cut short
+        if not line.isascii():
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            return True
+    return False
 
 
 def _not_text(sample: bytes, encoding: str) -> str | None:
