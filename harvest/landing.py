@@ -528,6 +528,16 @@ class Lander:
 
     # --- end of source -------------------------------------------------------------
 
+    def _drop_mended_errors(self) -> None:
+        """An error with a file or table (a sheet that is not there, a path that matches
+        nothing) stops it being marked as read, so every sync reads it again and reports
+        the error again while it lasts. One this sync did not report has been mended."""
+        self.db.execute(
+            "DELETE FROM issues WHERE source = ? AND record_id IS NULL AND severity = 'error'"
+            " AND sync_run_id IS NOT ?",
+            [self.source, self.run_id],
+        )
+
     def _retire_missing(self, table_key: str) -> None:
         """Rows of a snapshot table not read this time are no longer current (still kept)."""
         self.db.execute(
@@ -537,7 +547,9 @@ class Lander:
         )
 
     def finish(self) -> None:
-        """Drop contacts of records that are no longer current; refresh people touched."""
+        """Drop errors this sync did not find again, and contacts of records that are no
+        longer current; refresh people touched."""
+        self._drop_mended_errors()
         if not self.counts.read:
             return  # nothing was read (unchanged files): nothing to tidy
         for table in ("attendances", "outcomes"):

@@ -901,6 +901,22 @@ def test_a_missing_sheet_is_one_problem_however_often_it_is_synced(project: Path
     assert [p for _, _, p in _table_issues(project)] == [
         "There is no sheet 'Tuesdays' (it has 'Mondays', 'Weds'). Check 'sheets'."
     ]
+    # 'sheets' is put right: the next sync does not find the error, so it is gone
+    lunch["options"]["sheets"] = ["Weds"]
+    [result] = run(project, lunch)
+    assert result.status == "ok"
+    assert [s for _, s, _ in _table_issues(project)] == ["info"]  # Weds: headings, no rows
+
+
+def test_an_error_that_is_mended_leaves_check(project: Path) -> None:
+    lunch = {"name": "lunch", "type": "file", "options": {"path": "signups"}}
+    (project / "signups").mkdir()
+    (project / "signups" / "a.csv").write_text(SIGNUPS)
+    run(project, lunch)
+    assert [(loc, s) for loc, s, _ in _table_issues(project)] == [("signups", "error")]
+    lunch["options"]["path"] = "signups/*"
+    [result] = run(project, lunch)
+    assert result.status == "ok" and _table_issues(project) == []
 
 
 def test_a_hidden_sheet_is_a_note_not_a_problem_and_is_noted_once(project: Path) -> None:
