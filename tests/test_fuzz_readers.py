@@ -103,15 +103,29 @@ def write(folder: Path, name: str, data: bytes) -> None:
 # ---- random and damaged bytes ---------------------------------------------------------------
 
 
-@fuzz(60)
+OPTIONS = st.fixed_dictionaries(
+    {},
+    optional={
+        "header_row": st.integers(1, 30),
+        "encoding": st.sampled_from(["utf-8", "cp1252", "utf-16", "utf-32", "shift_jis"]),
+        "delimiter": st.sampled_from([",", ";", "|", "tab", " ", "a"]),
+        "sheets": st.lists(st.sampled_from(["Sheet1", "Tuesday", "sheet1", ""]), max_size=2),
+    },
+)
+
+
+@fuzz(80)
 @given(
     suffix=st.sampled_from(TEXT_KINDS + BOOK_KINDS),
     prefix=st.sampled_from(PREFIXES),
-    body=st.binary(max_size=2000),
+    body=st.binary(max_size=2000) | st.text(max_size=500).map(str.encode),
+    options=OPTIONS,
 )
-def test_random_bytes_are_read_or_reported(tmp_path: Path, suffix: str, prefix: bytes, body: bytes):
+def test_random_bytes_are_read_or_reported(
+    tmp_path: Path, suffix: str, prefix: bytes, body: bytes, options: dict[str, Any]
+):
     write(tmp_path, f"junk{suffix}", prefix + body)
-    read_all(tmp_path, f"junk{suffix}")
+    read_all(tmp_path, f"junk{suffix}", **options)
 
 
 def _xlsx() -> bytes:
