@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import query, run, write_csv
+from conftest import query, run, write_config, write_csv
+from typer.testing import CliRunner
 
+from harvest.cli import app
 from harvest.normalise.mapping import map_columns, score_header
 from harvest.normalise.standard import load_standard
 
@@ -145,3 +147,13 @@ def test_a_column_that_lost_a_clash_fills_the_field_where_the_winner_is_blank(
     assert query(db, "SELECT row_number, value FROM issues WHERE field = 'postcode'") == [
         (4, "12345")
     ]
+
+
+def test_harvest_map_says_why_a_status_of_roles_is_an_extra(project: Path) -> None:
+    write_csv(project / "lunch.csv", [["Name", "Status"], ["Ann", "Member"], ["Bob", "Staff"]])
+    write_config(project, [{"name": "lunch", "type": "file", "options": {"path": "lunch.csv"}}])
+    shown = CliRunner().invoke(
+        app, ["map", "lunch", "--config", str(project / "harvest.yaml")], env={"COLUMNS": "200"}
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "header looks like attendance_status, its values do not" in shown.output

@@ -59,13 +59,29 @@ class Table:
     complete: bool = True  # a whole snapshot (rows not in it are gone), or only changes
 
     def peek(self, n: int) -> list[Row]:
-        """The first ``n`` rows, left in ``rows`` to be read as usual."""
+        """The first ``n`` rows, left in ``rows`` to be read (or closed) as usual."""
         if isinstance(self.rows, list):
             return self.rows[:n]
         rest = iter(self.rows)
         head = list(islice(rest, n))
-        self.rows = chain(head, rest)
+        self.rows = _Peeked(head, rest)
         return head
+
+
+class _Peeked(Iterator[Row]):
+    """Rows looked at, then the rest; ``close()`` closes the rest (a file's reader)."""
+
+    def __init__(self, head: list[Row], rest: Iterator[Row]) -> None:
+        self._rows = chain(head, rest)
+        self._rest = rest
+
+    def __next__(self) -> Row:
+        return next(self._rows)
+
+    def close(self) -> None:
+        close = getattr(self._rest, "close", None)
+        if close is not None:
+            close()
 
 
 @dataclass
