@@ -1,12 +1,14 @@
 """The file connector (``type: file``): CSV and workbooks in a folder.
 
-``path`` is a file or a glob relative to the folder holding harvest.yaml. Each CSV
-file and each sheet of a workbook becomes one :class:`Table`; a file that cannot
-be read becomes a :class:`Problem` and the other files carry on. Files whose
-modification time and size are unchanged since the last sync are not opened again.
+``path`` is a file or a glob relative to the folder holding harvest.yaml (a folder
+itself is an error that says what to write instead). Each CSV file and each sheet of
+a workbook becomes one :class:`Table`; a file that cannot be read becomes a
+:class:`Problem` and the other files carry on. Files whose modification time and
+size are unchanged since the last sync are not opened again.
 
-CSV files are streamed row by row, so their size does not matter. Workbooks are
-read with calamine, which loads one sheet at a time.
+CSV files are streamed row by row, so their size does not matter
+(:mod:`~harvest.connectors.textfiles`). Workbooks are read with calamine, which loads
+one sheet at a time (:mod:`~harvest.connectors.workbooks`).
 
 A file is recorded as read in ``self.state`` only once the rows of every table it
 gave have been read to the end without a fatal problem, so a consumer must read
