@@ -252,6 +252,23 @@ def test_a_utf8_file_with_one_cp1252_row_keeps_both_and_names_the_row(tmp_path: 
     assert "row 4)" in problem.message and "Windows-1252" in problem.message
 
 
+def test_the_mixed_encoding_warning_names_rows_that_span_lines(tmp_path: Path) -> None:
+    data = (
+        "Name,Note\nSiân,ok\n".encode()
+        + '"René","line one\nline two"\n'.encode("cp1252")
+        + "Zoë,fine\n".encode()
+        + b'Bob,"a\n'
+        + 'café"\nAnn,x\n'.encode("cp1252")
+    )
+    (tmp_path / "m.csv").write_bytes(data)
+    table, problem = fetch(connect(tmp_path))
+    assert [r.values for r in table.rows][1::2] == [
+        ["René", "line one\nline two"],
+        ["Bob", "a\ncafé"],
+    ]
+    assert "(rows 3 and 5)" in problem.message  # "Ann,x" is ASCII: the same in both
+
+
 def test_a_mixed_encoding_csv_is_a_warning_in_the_store(project: Path) -> None:
     data = "First name,Surname\nSiân,Jones\n".encode() + "René,Morel\n".encode("cp1252")
     (project / "lunch.csv").write_bytes(data)

@@ -138,15 +138,21 @@ def _records(
 
 
 def _mixed(numbers: list[int]) -> str:
-    shown = ", ".join(map(str, numbers[:10])) + (
-        f" and {len(numbers) - 10} more" * (len(numbers) > 10)
-    )
     return (
         f"The file is UTF-8 but for {len(numbers)} row(s) saved in another encoding "
-        f"(row {shown}); those rows were read as Windows-1252, as Excel on Windows writes "
+        f"({_rows(numbers)}); they were read as Windows-1252, as Excel on Windows writes "
         "them. Check that their accented letters look right (Siân, not SiÃ¢n), then save "
         "the file as 'CSV UTF-8' in Excel so that every row is in one encoding."
     )
+
+
+def _rows(numbers: list[int], limit: int = 10) -> str:
+    """'row 4', 'rows 3 and 5', 'rows 1, 2, … 10 and 5 more'."""
+    if len(numbers) == 1:
+        return f"row {numbers[0]}"
+    shown = [str(n) for n in numbers[:limit]]
+    last = f"{len(numbers) - limit} more" if len(numbers) > limit else shown.pop()
+    return f"rows {', '.join(shown)} and {last}"
 
 
 class _Lines:
