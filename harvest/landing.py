@@ -518,7 +518,13 @@ class Lander:
             )
 
     def add_table_issue(self, location: str, problem: str, severity: str = "warning") -> None:
-        """A problem with a table or file as a whole (no row): replaces earlier ones for it."""
+        """A problem with a table or file as a whole (no row). It replaces those an earlier
+        sync recorded at the same place, which was read again, so they never pile up."""
+        self.db.execute(
+            "DELETE FROM issues WHERE source = ? AND location = ? AND record_id IS NULL"
+            " AND sync_run_id IS NOT ?",
+            [self.source, location, self.run_id],
+        )
         self.db.execute(
             "INSERT INTO issues (sync_run_id, source, location, problem, severity, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -535,6 +541,16 @@ class Lander:
 
     # --- end of source -------------------------------------------------------------
 
+    def _drop_mended_errors(self) -> None:
+        """An error with a file or table (a sheet that is not there, a path that matches
+        nothing) stops it being marked as read, so every sync reads it again and reports
+        the error again while it lasts. One this sync did not report has been mended."""
+        self.db.execute(
+            "DELETE FROM issues WHERE source = ? AND record_id IS NULL AND severity = 'error'"
+            " AND sync_run_id IS NOT ?",
+            [self.source, self.run_id],
+        )
+
     def _retire_missing(self, table_key: str) -> None:
         """Rows of a snapshot table not read this time are no longer current (still kept)."""
         self.db.execute(
@@ -544,7 +560,9 @@ class Lander:
         )
 
     def finish(self) -> None:
-        """Drop contacts of records that are no longer current; refresh people touched."""
+        """Drop errors this sync did not find again, and contacts of records that are no
+        longer current; refresh people touched."""
+        self._drop_mended_errors()
         if not self.counts.read:
             return  # nothing was read (unchanged files): nothing to tidy
         for table in ("attendances", "outcomes"):

@@ -11,7 +11,7 @@ from ruamel.yaml import YAML
 from harvest.config import HarvestConfig
 from harvest.connectors.base import Activity, Problem
 from harvest.errors import ConfigError
-from harvest.normalise.mapping import ColumnMap, map_columns
+from harvest.normalise.mapping import ColumnMap, map_table
 
 
 @dataclass
@@ -32,7 +32,7 @@ def propose_mapping(cfg: HarvestConfig, source: str) -> list[Proposal]:
         if isinstance(item, Problem):
             problems.append(f"{item.location}: {item.message}")
             continue
-        proposals.append(Proposal(item.location, map_columns(item.headers, item.hxl, src.mapping)))
+        proposals.append(Proposal(item.location, map_table(item, src.mapping)))
         close = getattr(item.rows, "close", None)
         if close:
             close()
@@ -54,6 +54,7 @@ def show_mapping(console: Console, proposals: list[Proposal]) -> None:
                 "auto": "header looks like it",
                 "ignored": "set to null in harvest.yaml",
                 "clash": f"also looks like {m.candidate}, already taken",
+                "values": f"header looks like {m.candidate}, its values do not; kept as an extra",
                 "unmapped": "no field fits; kept as an extra",
             }[m.method]
             style = "" if m.field or m.method == "ignored" else "dim"

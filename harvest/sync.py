@@ -26,7 +26,7 @@ from harvest.dataprotection import pending
 from harvest.dataprotection.retention import RetentionResult, run_retention
 from harvest.errors import HarvestError, LockedError
 from harvest.landing import Counts, Lander
-from harvest.normalise.mapping import ColumnMap, map_columns
+from harvest.normalise.mapping import ColumnMap, map_table
 from harvest.normalise.match_state import MatchSummary, nothing_new
 from harvest.private_files import private_dir
 
@@ -272,26 +272,35 @@ def _handle(
         lander.activity_id(item.name)
         return
     if isinstance(item, Problem):
-        lander.add_table_issue(item.location, item.message, "error" if item.fatal else "warning")
-        result.messages.append(f"{item.location}: {item.message}")
+        lander.add_table_issue(item.location, item.message, item.severity)
+        if not item.note:
+            result.messages.append(f"{item.location}: {item.message}")
         if item.fatal and result.status == "ok":
             result.status = "problems"
         return
     result.tables += 1
-    maps = map_columns(item.headers, item.hxl, src.mapping)
+    maps = map_table(item, src.mapping)
     lander.clear_table_issues(item.location)
-    for note in [*item.notes, *mapping_notes(maps)]:
-        lander.add_table_issue(item.location, note, "info")
     lander.land_table(item, maps, lambda n: reporter.rows_done(src.name, n))
+    for note in [*item.notes, *mapping_notes(maps)]:  # after: reading the rows adds notes
+        lander.add_table_issue(item.location, note, "info")
 
 
 def mapping_notes(maps: list[ColumnMap]) -> list[str]:
     """Plain-English notes about columns that did not map cleanly."""
     notes = [
         f"column {m.header!r} also looks like {m.candidate}, but another column was used for "
-        "it; this one is kept as an extra (set `mapping:` in harvest.yaml to choose)"
+        f"it; this one is kept as an extra, and gives {m.candidate} where the other is blank "
+        "(set `mapping:` in harvest.yaml to choose)"
         for m in maps
         if m.method == "clash"
+    ]
+    notes += [
+        f"column {m.header!r} looks like {m.candidate} by its heading, but its values "
+        f"({', '.join(map(repr, m.examples))}) are not; it is kept as an extra (set "
+        "`mapping:` in harvest.yaml to choose)"
+        for m in maps
+        if m.method == "values"
     ]
     extras = [repr(m.header) for m in maps if m.method == "unmapped"]
     if extras:

@@ -226,14 +226,41 @@ def test_a_home_postcode_wins_over_a_postcode_question_which_is_kept(project, ev
     [result] = run(project, source(eventbrite))
     db = project / "harvest.db"
     assert result.status == "ok"
+    # Ann gave no home address, so her answer to the question is her postcode (issue 15)
     assert query(
         db,
         "SELECT given_name, postcode, json_extract(extra, '$.\"What is your postcode?\"')"
         " FROM records WHERE activity = ? ORDER BY 1",
         ("Carers' lunch",),
-    ) == [("Ann", None, "nw1 2ab"), ("Cat", "SW1A 1AA", "E1 6AN")]
+    ) == [("Ann", "NW1 2AB", "nw1 2ab"), ("Cat", "SW1A 1AA", "E1 6AN")]
     notes = query(db, "SELECT problem FROM issues WHERE problem LIKE '%also looks like%'")
     assert len(notes) == 1 and "'What is your postcode?' also looks like postcode" in notes[0][0]
+    assert "where the other is blank" in notes[0][0]
+
+
+def test_blank_profile_values_are_filled_from_the_question_row_by_row(project, eventbrite):
+    """An event that collects the home address and asks its own postcode question: each
+    attendee with no home postcode keeps the postcode they gave in answer (issue 15)."""
+    event = eventbrite.add_event("Walk", "2026-03-07T10:00:00")
+    for n in range(9):
+        person = eventbrite.add_attendee(
+            event, f"Walker{n}", "Hill", answers=[question("41", "Postcode", f"n1 {n}aa")]
+        )
+        if n % 3 == 0:  # a third filled in their home address on Eventbrite too
+            person["profile"]["addresses"]["home"] = {"postal_code": f"e1 {n}bb"}
+        if n % 2 == 0:
+            person["profile"]["home_phone"] = f"020 7946 00{n:02d}"
+        if n % 4 == 0:
+            person["profile"]["cell_phone"] = f"07700 9001{n:02d}"
+    [result] = run(project, source(eventbrite))
+    assert result.status == "ok" and result.counts.read == 9
+    rows = query(project / "harvest.db", "SELECT given_name, postcode, phone FROM records")
+    got = {name: (postcode, phone) for name, postcode, phone in rows}
+    for n in range(9):
+        postcode = f"E1 {n}BB" if n % 3 == 0 else f"N1 {n}AA"
+        mobile, home = f"+4477009001{n:02d}", f"+442079460{n:03d}"
+        phone = mobile if n % 4 == 0 else home if n % 2 == 0 else None
+        assert got[f"Walker{n}"] == (postcode, phone), n
 
 
 # --- incremental ------------------------------------------------------------------------------

@@ -13,12 +13,21 @@ from xml.sax.saxutils import escape
 
 import openpyxl
 import pytest
+from conftest import query, run
 from pydantic import ValidationError
 
+from harvest import store
 from harvest.connectors.base import Problem, Table, connector_types
 from harvest.connectors.files import FileConnector, FileOptions
-from harvest.connectors.tabular import cell_text, detect_delimiter, find_date, tidy_headers
+from harvest.connectors.tabular import (
+    cell_text,
+    detect_delimiter,
+    detect_encoding,
+    find_date,
+    tidy_headers,
+)
 from harvest.errors import ConfigError
+from harvest.normalise.check import check_source
 
 # ---- helpers -------------------------------------------------------------------------
 
@@ -205,15 +214,95 @@ def test_utf16_with_bom_as_excel_unicode_text(tmp_path: Path) -> None:
 
 
 def test_undecodable_bytes_never_drop_a_row(tmp_path: Path) -> None:
-    # valid UTF-8 in the sample, then a stray cp1252 byte far beyond it
+    # valid UTF-8 in the sample, then a byte far beyond it that no encoding read here has
     body = "Name,Town\n" + "Ann,Leeds\n" * 150_000 + "Bob,Caf\xe9\n"
-    data = body.encode("utf-8").replace(b"Caf\xc3\xa9", b"Caf\xe9")
+    data = body.encode("utf-8").replace(b"Caf\xc3\xa9", b"Caf\x81")
     (tmp_path / "mixed.csv").write_bytes(data)
-    table = only_table(tmp_path)
+    table, problem = fetch(connect(tmp_path))
     rows = values(table)
     assert len(rows) == 150_001
     assert rows[-1] == ["Bob", "Caf\ufffd"]
-    assert any("1 line(s)" in note and "CSV UTF-8" in note for note in table.notes)
+    assert (problem.location, problem.fatal) == ("mixed.csv", False)
+    assert "1 line(s)" in problem.message and "CSV UTF-8" in problem.message
+
+
+def test_a_cp1252_line_far_into_an_ascii_file_is_read_as_cp1252(tmp_path: Path) -> None:
+    body = "Name,Town\n" + "Ann,Leeds\n" * 150_000 + "Bob,Café\n"
+    (tmp_path / "late.csv").write_bytes(body.encode("cp1252"))
+    assert values(only_table(tmp_path))[-1] == ["Bob", "Café"]  # an Excel CSV: no warning
+
+
+def test_a_utf8_file_with_one_cp1252_row_keeps_both_and_names_the_row(tmp_path: Path) -> None:
+    lines = [
+        b"Name,Town",
+        "Siân,Llanelli".encode(),
+        '"Zoë, the elder",Léon'.encode(),
+        "René,Brest".encode("cp1252"),  # pasted in from a Windows-1252 file
+        "Chloë,Café Nero\r".encode(),
+    ]
+    (tmp_path / "signups.csv").write_bytes(b"\r\n".join(lines) + b"\r\n")
+    table, problem = fetch(connect(tmp_path))
+    assert values(table) == [
+        ["Siân", "Llanelli"],
+        ["Zoë, the elder", "Léon"],
+        ["René", "Brest"],
+        ["Chloë", "Café Nero"],
+    ]
+    assert (problem.location, problem.fatal) == ("signups.csv", False)
+    assert "row 4)" in problem.message and "Windows-1252" in problem.message
+
+
+def test_the_mixed_encoding_warning_names_rows_that_span_lines(tmp_path: Path) -> None:
+    data = (
+        "Name,Note\nSiân,ok\n".encode()
+        + '"René","line one\nline two"\n'.encode("cp1252")
+        + "Zoë,fine\n".encode()
+        + b'Bob,"a\n'
+        + 'café"\nAnn,x\n'.encode("cp1252")
+    )
+    (tmp_path / "m.csv").write_bytes(data)
+    table, problem = fetch(connect(tmp_path))
+    assert [r.values for r in table.rows][1::2] == [
+        ["René", "line one\nline two"],
+        ["Bob", "a\ncafé"],
+    ]
+    assert "(rows 3 and 5)" in problem.message  # "Ann,x" is ASCII: the same in both
+
+
+def test_a_mixed_encoding_csv_is_a_warning_in_the_store(project: Path) -> None:
+    data = "First name,Surname\nSiân,Jones\n".encode() + "René,Morel\n".encode("cp1252")
+    (project / "lunch.csv").write_bytes(data)
+    [result] = run(project, {"name": "lunch", "type": "file", "options": {"path": "lunch.csv"}})
+    assert result.status == "ok" and result.counts.problems == 1
+    db = project / "harvest.db"
+    assert query(db, "SELECT given_name FROM records ORDER BY 1") == [("René",), ("Siân",)]
+    [(severity, problem)] = query(db, "SELECT severity, problem FROM issues")
+    assert severity == "warning" and "(row 3)" in problem
+
+
+def test_notes_found_while_reading_rows_reach_the_store(project: Path) -> None:
+    lines = ["Name,Town"] + ["Cat,Hull"] * 300 + ["Dan,Leeds,tea"]
+    (project / "a.csv").write_text("\n".join(lines) + "\n")
+    run(project, {"name": "lunch", "type": "file", "options": {"path": "a.csv"}})
+    notes = query(project / "harvest.db", "SELECT problem FROM issues WHERE severity = 'info'")
+    assert any("row 302" in note for (note,) in notes)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"Name,Town,Note\r\n,,\xa3\r\n", b"x\r\n\xa3\r\n", b"Price\r\n\xa35\r\n\xa310\r\n"],
+)
+def test_a_short_cp1252_file_with_a_pound_sign_is_not_japanese_or_utf16(data: bytes) -> None:
+    # found by tests/test_fuzz_readers.py: charset-normalizer guessed cp932 and UTF-16-BE
+    assert detect_encoding(data) == "cp1252"
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [("Имя,Город\r\nИван,Москва\r\n", "cp1251"), ("名前,町\r\n山田太郎,東京\r\n", "gb18030")],
+)
+def test_files_in_other_scripts_are_still_recognised(text: str, encoding: str) -> None:
+    assert text.encode(encoding).decode(detect_encoding(text.encode(encoding))) == text
 
 
 def test_forced_encoding(tmp_path: Path) -> None:
@@ -758,3 +847,109 @@ def test_a_50_mb_csv_streams_in_flat_memory(tmp_path: Path) -> None:
     tracemalloc.stop()
     assert count == (n // 1000) * 1000
     assert peak < 10_000_000, f"peak {peak:,} bytes while reading a 50 MB file"
+
+
+# ---- a folder as path (issue 15, finding 4) ------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["signups", "signups/", "sign*"])
+def test_a_folder_as_path_is_a_fatal_problem_saying_what_to_write(
+    tmp_path: Path, path: str
+) -> None:
+    (tmp_path / "signups").mkdir()
+    (tmp_path / "signups" / "a.csv").write_text(SIGNUPS)
+    conn = connect(tmp_path, path)
+    state = {"files": {"signups/a.csv": {"mtime_ns": 1, "size": 1}}}
+    (problem,) = fetch(conn, state)
+    assert problem.fatal and problem.location == path
+    assert "folder" in problem.message and "path: signups/*" in problem.message
+    assert conn.state == state  # what was read before is not forgotten
+
+
+def test_only_folders_matching_a_pattern_is_a_fatal_problem(tmp_path: Path) -> None:
+    for name in ("2026-03", "2026-04"):
+        (tmp_path / name).mkdir()
+    (problem,) = fetch(connect(tmp_path, "2026-*"))
+    assert problem.fatal and "only folders ('2026-03', '2026-04')" in problem.message
+
+
+def test_a_folder_as_path_fails_the_sync_and_shows_in_check(project: Path) -> None:
+    (project / "signups").mkdir()
+    (project / "signups" / "a.csv").write_text(SIGNUPS)
+    [result] = run(project, {"name": "lunch", "type": "file", "options": {"path": "signups"}})
+    assert result.status == "problems" and result.counts.read == 0
+    assert "is a folder" in " ".join(result.messages)
+    (severity,) = [r[0] for r in query(project / "harvest.db", "SELECT severity FROM issues")]
+    assert severity == "error"
+
+
+# ---- problems do not pile up (issue 15, finding 5) ------------------------------------------
+
+
+def _table_issues(project: Path) -> list[tuple]:
+    return query(
+        project / "harvest.db",
+        "SELECT location, severity, problem FROM issues WHERE record_id IS NULL"
+        " AND problem NOT LIKE 'kept as extras%' ORDER BY id",
+    )
+
+
+def _touch(path: Path, seconds: int) -> None:
+    """Make the file look edited (a new modification time), so the next sync reads it again."""
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + seconds * 10**9))
+
+
+def test_a_missing_sheet_is_one_problem_however_often_it_is_synced(project: Path) -> None:
+    write_xlsx(project / "lunch.xlsx", {"Mondays": grid([["Name"], ["Ann"]])})
+    lunch = {"name": "lunch", "type": "file", "options": {"path": "lunch.xlsx"}}
+    lunch["options"]["sheets"] = ["Tuesdays"]
+    for _ in range(4):
+        [result] = run(project, lunch)
+        assert result.status == "problems"  # still reported, and still exits 1, every time
+    missing = "There is no sheet 'Tuesdays' (it has 'Mondays'). Check 'sheets'."
+    assert _table_issues(project) == [("lunch.xlsx", "error", missing)]
+    db = store.connect(project / "harvest.db")
+    assert [n["problem"] for n in check_source(db, "lunch").table_notes] == [missing]
+    db.conn.close()
+    # the workbook gains a sheet: the problem now says so, and replaces the old one
+    write_xlsx(project / "lunch.xlsx", {"Mondays": grid([["Name"]]), "Weds": grid([["Name"]])})
+    run(project, lunch)
+    assert [p for _, _, p in _table_issues(project)] == [
+        "There is no sheet 'Tuesdays' (it has 'Mondays', 'Weds'). Check 'sheets'."
+    ]
+    # 'sheets' is put right: the next sync does not find the error, so it is gone
+    lunch["options"]["sheets"] = ["Weds"]
+    [result] = run(project, lunch)
+    assert result.status == "ok"
+    assert [s for _, s, _ in _table_issues(project)] == ["info"]  # Weds: headings, no rows
+
+
+def test_an_error_that_is_mended_leaves_check(project: Path) -> None:
+    lunch = {"name": "lunch", "type": "file", "options": {"path": "signups"}}
+    (project / "signups").mkdir()
+    (project / "signups" / "a.csv").write_text(SIGNUPS)
+    run(project, lunch)
+    assert [(loc, s) for loc, s, _ in _table_issues(project)] == [("signups", "error")]
+    lunch["options"]["path"] = "signups/*"
+    [result] = run(project, lunch)
+    assert result.status == "ok" and _table_issues(project) == []
+
+
+def test_a_hidden_sheet_is_a_note_not_a_problem_and_is_noted_once(project: Path) -> None:
+    path = write_xlsx(project / "a.xlsx", {"Data": grid([["Name"], ["Ann"]]), "Notes": {"A1": "x"}})
+    book = openpyxl.load_workbook(path)
+    book["Notes"].sheet_state = "hidden"
+    book.save(path)
+    lunch = {"name": "lunch", "type": "file", "options": {"path": "a.xlsx"}}
+    for n in range(3):
+        _touch(path, n)  # the sheet is edited every week, so it is read at every sync
+        [result] = run(project, lunch)
+        assert (result.status, result.counts.problems, result.messages) == ("ok", 0, [])
+    assert _table_issues(project) == [
+        (
+            "a.xlsx, sheet 'Notes'",
+            "info",
+            "Sheet 'Notes' is hidden, skipped (name it under 'sheets' to read it)",
+        )
+    ]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -57,18 +58,50 @@ class Table:
     )
     complete: bool = True  # a whole snapshot (rows not in it are gone), or only changes
 
+    def peek(self, n: int) -> list[Row]:
+        """The first ``n`` rows, left in ``rows`` to be read (or closed) as usual."""
+        if isinstance(self.rows, list):
+            return self.rows[:n]
+        rest = iter(self.rows)
+        head = list(islice(rest, n))
+        self.rows = _Peeked(head, rest)
+        return head
+
+
+class _Peeked(Iterator[Row]):
+    """Rows looked at, then the rest; ``close()`` closes the rest (a file's reader)."""
+
+    def __init__(self, head: list[Row], rest: Iterator[Row]) -> None:
+        self._rows = chain(head, rest)
+        self._rest = rest
+
+    def __next__(self) -> Row:
+        return next(self._rows)
+
+    def close(self) -> None:
+        close = getattr(self._rest, "close", None)
+        if close is not None:
+            close()
+
 
 @dataclass
 class Problem:
     """Something that stopped part of a source being read. The rest carries on.
 
     ``fatal`` problems (an unreadable file) make the source count as failed for the
-    exit code; others (an empty sheet) are only reported.
+    exit code; others (an empty sheet) are only reported. A ``note`` (a hidden sheet
+    skipped, as its owner meant) is not a problem at all, only worth knowing.
     """
 
     location: str
     message: str
     fatal: bool = True
+    note: bool = False
+
+    @property
+    def severity(self) -> str:
+        """How it is stored and shown: error, warning or info."""
+        return "error" if self.fatal else "info" if self.note else "warning"
 
 
 @dataclass

@@ -157,6 +157,7 @@ def choose(
                         f"{where}, worksheet '{tab['title']}'",
                         "The worksheet is hidden, skipped (name it under 'worksheets' to read it).",
                         fatal=False,
+                        note=True,
                     )
                 )
             else:

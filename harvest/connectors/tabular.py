@@ -35,6 +35,16 @@ _OTHER_SCRIPTS = {
     "utf_16", "utf_16_le", "utf_16_be", "utf_32",
 }  # fmt: skip
 
+# Two letters in a row of Greek, Cyrillic, Hebrew, Arabic, kana, CJK or Hangul
+_SCRIPT_WORD = re.compile(
+    "[\u0370-\u03ff\u0400-\u04ff\u0590-\u05ff\u0600-\u06ff\u3040-\u30ff\u3400-\u9fff"
+    "\uac00-\ud7af]{2,}"
+)
+
+# Read as Windows-1252, another script's letters come out as runs of accented letters
+# ("Èâàí" for "Иван"); a Western file's accents and £ signs mostly stand alone ("£5", "Café")
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]{2,}")
+
 _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
@@ -70,6 +80,12 @@ def detect_encoding(sample: bytes) -> str:
     A byte-order mark decides; otherwise UTF-8 if the sample decodes as UTF-8, then
     charset-normalizer's guess if it is a non-Latin script, then Windows-1252 (what
     Excel on Windows writes for "CSV (Comma delimited)").
+
+    charset-normalizer guesses from whatever it is given: a short file with a "£" in
+    it looks like Japanese to it, six bytes like UTF-16. So a non-Latin guess is only
+    believed when reading the sample that way gives words of that script and reading it
+    as Windows-1252 gives runs of accented letters; UTF-16 or UTF-32 without a
+    byte-order mark only when the sample has NUL bytes.
     """
     if sample.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
@@ -79,7 +95,13 @@ def detect_encoding(sample: bytes) -> str:
         return "utf-8"
     best = charset_normalizer.from_bytes(sample).best()
     guess = best.encoding if best is not None else None
-    if guess in _OTHER_SCRIPTS or (guess and not _decodes(sample, "cp1252")):
+    if guess and guess.startswith(("utf_16", "utf_32")):  # without a byte-order mark
+        return guess if b"\x00" in sample else "cp1252"
+    if guess in _OTHER_SCRIPTS:
+        latin = _NON_ASCII_RUN.search(sample.decode("cp1252", "replace"))
+        script = _SCRIPT_WORD.search(sample.decode(guess, "replace"))
+        return guess if latin and script else "cp1252"
+    if guess and not _decodes(sample, "cp1252"):
         return guess
     return "cp1252"
 

@@ -48,6 +48,9 @@ class RowNormaliser:
             (i, h) for i, (h, m) in enumerate(zip(headers, maps, strict=False)) if not m.field
         ]
         self.fill = [(std.field(k), v) for k, v in (fill or {}).items()]
+        # a column that lost its field to another (a clash) fills it where that one is blank
+        self.fallback = [(i, std.field(m.candidate)) for i, m in enumerate(maps)
+                         if m.method == "clash" and m.candidate]  # fmt: skip
 
     def __call__(self, values: list[str]) -> Normalised:
         out: dict[str, Any] = {}
@@ -71,6 +74,11 @@ class RowNormaliser:
                 problems.append((f.name, raw, problem))
             elif clean is not None:
                 out[f.name] = clean
+        for i, f in self.fallback:
+            if values[i] and f.name not in out and not any(p[0] == f.name for p in problems):
+                clean, problem = clean_value(f, values[i])
+                if clean is not None and problem is None:
+                    out[f.name] = clean
         for f, raw in self.fill:
             if f.name not in out:
                 clean, problem = clean_value(f, raw)
