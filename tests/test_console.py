@@ -49,6 +49,7 @@ POSTS = {
     "/-/console/review/undo": {},
     "/-/console/people/1/erase": {"confirm": "Ann Lee"},
     "/-/console/mapping/signups": {"map:Email": "extra"},
+    "/-/console/connect": {"token": "not-a-real-token"},
 }
 
 

@@ -159,3 +159,13 @@ def test_a_mapping_changed_in_the_browser_lands_in_harvest_yaml_and_the_next_syn
     expect(page.locator("#sync-status")).to_contain_text("finished", timeout=60_000)
     row = query(project / "harvest.db", "SELECT email, extra FROM records WHERE given_name = 'Una'")
     assert row[0][0] is None and "una@example.org" in row[0][1]
+
+
+def test_connecting_eventbrite_says_what_is_wrong_and_never_shows_the_token(
+    page: Page, server: str
+) -> None:
+    page.goto(server + "/-/console/connect")
+    page.get_by_role("button", name="Check and save the token").click()
+    expect(page.locator(".error-summary")).to_contain_text("No token was given")
+    assert axe_violations(page) == []
+    expect(page.locator("main")).to_contain_text("harvest auth microsoft --config")

@@ -72,6 +72,8 @@ async def review(request: Any, datasette: Any, staff: Staff) -> Response:
 @staff_only
 async def answer(request: Any, datasette: Any, staff: Staff) -> Response:
     """POST: same, different, or not sure (the next question) for one pair."""
+    if request.method != "POST":
+        return Response.redirect(datasette.urls.path(f"{HOME}/review"))
     form = await request.post_vars()
     mode, offset = _mode(form.get("mode")), _offset(form.get("offset"))
     decision = form.get("decision")
@@ -98,6 +100,8 @@ async def answer(request: Any, datasette: Any, staff: Staff) -> Response:
 @staff_only
 async def undo(request: Any, datasette: Any, staff: Staff) -> Response:
     """POST: take back the latest decision (kept, marked undone) and re-cluster."""
+    if request.method != "POST":
+        return Response.redirect(datasette.urls.path(f"{HOME}/review"))
     form = await request.post_vars()
     url = f"{HOME}/review?mode={_mode(form.get('mode'))}"
     with staff.store() as db, staff.acting():

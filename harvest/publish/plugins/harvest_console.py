@@ -9,24 +9,25 @@ from typing import Any
 
 from datasette import hookimpl
 
-from harvest.publish.console import audit, mapping, people, review, sources
+from harvest.publish.console import audit, connect, mapping, people, review, sources
 from harvest.publish.console.web import HOME
 
 ROUTES = [
     ("", sources.home),
     ("/sources", sources.sources),
     ("/sync", sources.sync_now),
-    ("/sync.json", sources.sync_status),
-    ("/sources/(?P<source>[^/]+)/problems.xlsx", sources.problems_download),
+    (r"/sync\.json", sources.sync_status),
+    (r"/sources/(?P<source>[^/]+)/problems\.xlsx", sources.problems_download),
     ("/review", review.review),
     ("/review/answer", review.answer),
     ("/review/undo", review.undo),
     ("/people", people.find),
     ("/people/(?P<person_id>[0-9]+)", people.person),
-    ("/people/(?P<person_id>[0-9]+)/access.(?P<format>xlsx|json)", people.access),
+    (r"/people/(?P<person_id>[0-9]+)/access\.(?P<format>xlsx|json)", people.access),
     ("/people/(?P<person_id>[0-9]+)/erase", people.erase),
     ("/audit", audit.audit),
     ("/mapping/(?P<source>[^/]+)", mapping.mapping),
+    ("/connect", connect.connect),
 ]
 
 
