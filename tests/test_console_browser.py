@@ -42,7 +42,7 @@ def server(project: Path) -> Iterator[str]:
 
 @pytest.fixture
 def page(browser: Browser, server: str) -> Iterator[Page]:  # noqa: F811
-    page = browser.new_page(viewport={"width": 1100, "height": 800})
+    page = browser.new_page(viewport={"width": 1000, "height": 720})
     page.goto(server + "/-/login")
     page.locator("input[name=username]").fill("staff1")
     page.locator("input[name=password]").fill(PASSWORD)

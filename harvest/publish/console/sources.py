@@ -55,7 +55,7 @@ def source_rows(staff: Staff) -> list[dict[str, Any]]:
                 ],
             }
         )
-    return rows
+    return sorted(rows, key=lambda r: not r["failed"])  # failed sources first
 
 
 @staff_only
