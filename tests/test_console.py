@@ -7,6 +7,7 @@ The browser tests (test_console_browser.py) drive the same pages in Chromium.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from openpyxl import load_workbook
 from conftest import login, query, write_csv
 from test_logins import harvest_serve
 from test_review import ALL_UNCERTAIN, HEADER
@@ -98,6 +100,9 @@ def test_the_sources_page_says_why_a_source_failed(server: str) -> None:
     assert "not a UK postcode" in page.text and "signups.csv" in page.text
     sheet = staff.get("/-/console/sources/signups/problems.xlsx")
     assert sheet.status_code == 200 and sheet.content[:2] == b"PK"
+    rows = list(load_workbook(io.BytesIO(sheet.content)).active.iter_rows(values_only=True))
+    assert rows[0] == ("where", "row", "field", "value as typed", "problem", "severity")
+    assert ("signups.csv", 8, "postcode", "NOT A POSTCODE", "not a UK postcode", "warning") in rows
 
 
 def test_the_staff_home_page_links_to_the_console(server: str) -> None:
