@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from openpyxl import load_workbook
 from conftest import login, query, write_csv
+from openpyxl import load_workbook
 from test_logins import harvest_serve
 from test_review import ALL_UNCERTAIN, HEADER
 from test_review import ROWS as REVIEW_ROWS

@@ -21,13 +21,17 @@ def _wait(path: Path) -> sync_job.JobState:
     return sync_job.state(path)
 
 
+def _lunch(project: Path, rows: list[list[str]]) -> Path:
+    write_csv(project / "lunch.csv", rows)
+    return write_config(
+        project, [{"name": "lunch", "type": "file", "options": {"path": "lunch.csv"}}]
+    )
+
+
 def test_a_background_sync_reports_each_source_and_names_who_started_it(
     project: Path, signup_rows: list[list[str]]
 ) -> None:
-    write_csv(project / "lunch.csv", signup_rows)
-    cfg = write_config(
-        project, [{"name": "lunch", "type": "file", "options": {"path": "lunch.csv"}}]
-    )
+    cfg = _lunch(project, signup_rows)
     assert sync_job.state(cfg).running is False and sync_job.state(cfg).done_at is None
     assert sync_job.start(cfg, "ann")
     job = _wait(cfg)
@@ -41,10 +45,7 @@ def test_a_background_sync_reports_each_source_and_names_who_started_it(
 def test_a_background_sync_gives_way_to_one_already_running(
     project: Path, signup_rows: list[list[str]]
 ) -> None:
-    write_csv(project / "lunch.csv", signup_rows)
-    cfg = write_config(
-        project, [{"name": "lunch", "type": "file", "options": {"path": "lunch.csv"}}]
-    )
+    cfg = _lunch(project, signup_rows)
     with sync_lock(load_config(cfg).database_path):
         assert sync_job.start(cfg, "ann", only="lunch")
         job = _wait(cfg)
