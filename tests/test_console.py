@@ -52,6 +52,7 @@ POSTS = {
     "/-/console/people/1/erase": {"confirm": "Ann Lee"},
     "/-/console/mapping/signups": {"map:Email": "extra"},
     "/-/console/connect": {"token": "not-a-real-token"},
+    "/-/console/connect/microsoft": {},
 }
 
 

@@ -5,17 +5,23 @@ screenshots in docs/console.md."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import query, scalar
+from fakes.microsoft import USER, FakeMicrosoft
 from playwright.sync_api import Browser, Page, expect
 from test_browser import browser  # noqa: F401  (the shared Chromium fixture)
 from test_console import PASSWORD
 from test_console import project as console_project  # noqa: F401
 from test_logins import harvest_serve
+from test_microsoft_auth import config as microsoft_config
+
+from harvest.publish.users import Users, users_path
+from harvest.store import connect
 
 AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 PAGES = [
@@ -40,14 +46,18 @@ def server(project: Path) -> Iterator[str]:
         yield base
 
 
-@pytest.fixture
-def page(browser: Browser, server: str) -> Iterator[Page]:  # noqa: F811
-    page = browser.new_page(viewport={"width": 1000, "height": 720})
+def log_in(page: Page, server: str) -> Page:
     page.goto(server + "/-/login")
     page.locator("input[name=username]").fill("staff1")
     page.locator("input[name=password]").fill(PASSWORD)
     page.locator("input[type=submit]").click()
     page.wait_for_url(server + "/")
+    return page
+
+
+@pytest.fixture
+def page(browser: Browser, server: str) -> Iterator[Page]:  # noqa: F811
+    page = log_in(browser.new_page(viewport={"width": 1000, "height": 720}), server)
     yield page
     page.close()
 
@@ -169,3 +179,31 @@ def test_connecting_eventbrite_says_what_is_wrong_and_never_shows_the_token(
     expect(page.locator(".error-summary")).to_contain_text("No token was given")
     assert axe_violations(page) == []
     expect(page.locator("main")).to_contain_text("harvest auth microsoft --config")
+
+
+def test_signing_in_to_microsoft_shows_the_code_then_who_signed_in(
+    browser: Browser,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with FakeMicrosoft(tmp_path) as ms:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ms.ca_bundle))  # trust its throw-away CA
+        project = tmp_path / "project"
+        project.mkdir()
+        microsoft_config(project, ms)
+        connect(project / "harvest.db").conn.close()
+        Users(users_path(project / "harvest.db")).add("staff1", "staff", PASSWORD)
+        with harvest_serve(project) as base:
+            page = log_in(browser.new_page(), base)
+            page.goto(base + "/-/console/connect")
+            page.get_by_role("button", name="Sign in to Microsoft").click()
+            status = page.locator("#microsoft-status")
+            expect(status).to_contain_text(f"Signed in as {USER}", timeout=30_000)
+            expect(status).to_contain_text("enter the code HRV-7K2Q")
+            html = page.content()
+            page.close()
+        saved = json.loads((project / "secrets.json").read_text())
+        assert "microsoft" in saved
+        assert not any(t in html for t in [*ms.access_tokens, *ms.refresh_tokens])
+        who = query(project / "harvest.db", "SELECT user FROM audit_runs WHERE action LIKE 'auth%'")
+        assert who == [("staff1",)]

@@ -28,6 +28,8 @@ ROUTES = [
     ("/audit", audit.audit),
     ("/mapping/(?P<source>[^/]+)", mapping.mapping),
     ("/connect", connect.connect),
+    ("/connect/microsoft", connect.microsoft),
+    (r"/connect/microsoft\.json", connect.microsoft_status),
 ]
 
 
