@@ -95,6 +95,7 @@ def test_sync_now_runs_in_the_background_and_shows_how_it_went(
     page.get_by_role("button", name="Sync now").click()
     expect(page.locator("#sync-status")).to_contain_text("finished", timeout=60_000)
     expect(page.locator("#sync-status")).to_contain_text("referrals: FAILED")
+    expect(page.locator(".failure")).to_contain_text("no files match 'referrals.csv'")
     assert scalar(project / "harvest.db", "SELECT count(*) FROM sync_runs") == runs + 1
     who = query(project / "harvest.db", "SELECT user FROM audit_runs WHERE action = 'sync'")
     assert who[-1] == ("staff1",)

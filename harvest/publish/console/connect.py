@@ -4,6 +4,7 @@ A saved secret is never shown again: the page says only that one is saved."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from datasette.utils.asgi import Response
@@ -63,8 +64,8 @@ async def connect(request: Any, datasette: Any, staff: Staff) -> Response:
         return await _page(request, datasette, staff)
     form = await request.post_vars()
     try:
-        with staff.acting():
-            result = authorise(SecretStr(form.get("token") or ""), eventbrite_api_url(staff))
+        token = SecretStr(form.get("token") or "")
+        result = await asyncio.to_thread(authorise, token, eventbrite_api_url(staff))
     except (AuthError, ConfigError, SourceError) as exc:
         return await _page(request, datasette, staff, str(exc))
     with staff.store() as db, staff.acting():

@@ -3,6 +3,7 @@ joined, a subject-access download (XLSX or JSON), and "Erase this person"."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import tempfile
 from pathlib import Path
@@ -98,15 +99,20 @@ async def person(request: Any, datasette: Any, staff: Staff) -> Response:
     return await _person_page(request, datasette, staff, int(request.url_vars["person_id"]))
 
 
-@staff_only
-async def access(request: Any, datasette: Any, staff: Staff) -> Response:
-    """Everything held about the person, as a file (a subject access request)."""
-    person_id, fmt = int(request.url_vars["person_id"]), request.url_vars["format"]
+def _export(staff: Staff, person_id: int, fmt: str) -> bytes:
+    """The subject-access file's bytes, written by access.export_person (and audited)."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"person-{person_id}.{fmt}"
         with staff.store() as db, staff.acting():
             export_person(db, person_id, path)
-        body = path.read_bytes()
+        return path.read_bytes()
+
+
+@staff_only
+async def access(request: Any, datasette: Any, staff: Staff) -> Response:
+    """Everything held about the person, as a file (a subject access request)."""
+    person_id, fmt = int(request.url_vars["person_id"]), request.url_vars["format"]
+    body = await asyncio.to_thread(_export, staff, person_id, fmt)
     kind = (
         "application/json"
         if fmt == "json"
@@ -123,6 +129,12 @@ def _same_words(a: str, b: str) -> bool:
     return bool(words(a)) and words(a) == words(b)
 
 
+def _forget(staff: Staff, plan: Any, person_id: int) -> Any:
+    """`harvest forget` for the plan (in a worker thread: vacuum and republish take a while)."""
+    with staff.acting():
+        return forget(staff.config, plan, who=Who(person_id=person_id))
+
+
 @staff_only
 async def erase(request: Any, datasette: Any, staff: Staff) -> Response:
     """POST: erase the person, once their name (or number) has been typed to confirm."""
@@ -137,6 +149,5 @@ async def erase(request: Any, datasette: Any, staff: Staff) -> Response:
     if not _same_words(form.get("confirm") or "", expected):
         error = f"Type {expected} exactly as shown to confirm the erasure"
         return await _person_page(request, datasette, staff, person_id, error)
-    with staff.acting():
-        result = forget(staff.config, plan, who=Who(person_id=ex.person_id))
+    result = await asyncio.to_thread(_forget, staff, plan, ex.person_id)
     return back(datasette, request, f"{HOME}/people", result.summary())

@@ -6,11 +6,13 @@ people are re-clustered at once (``review.apply``), as the terminal does.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from datasette.utils.asgi import Response
 
 from harvest import review as rv
+from harvest.normalise.match_state import MatchSummary
 from harvest.publish.console.web import HOME, Staff, back, page, staff_only, where
 
 AGREEMENT_WORDS = {"same": "Same", "alike": "Alike", "differ": "Different", "": "Blank on one side"}
@@ -69,6 +71,24 @@ async def review(request: Any, datasette: Any, staff: Staff) -> Response:
     return await page(datasette, request, "console_review.html", context)
 
 
+def _decide(staff: Staff, key: str, decision: str) -> MatchSummary | None:
+    """Record the decision and re-join people (in a worker thread: it can take a while)."""
+    with staff.store() as db, staff.acting():
+        pair = rv.find_pair(db, key)
+        if pair is None:
+            return None
+        rv.decide(db, pair, decision, staff.name, "browser")
+        return rv.apply(db, staff.config.matching)
+
+
+def _undo(staff: Staff) -> dict | None:
+    with staff.store() as db, staff.acting():
+        done = rv.undo(db)
+        if done is not None:
+            rv.apply(db, staff.config.matching)
+        return done
+
+
 @staff_only
 async def answer(request: Any, datasette: Any, staff: Staff) -> Response:
     """POST: same, different, or not sure (the next question) for one pair."""
@@ -80,14 +100,9 @@ async def answer(request: Any, datasette: Any, staff: Staff) -> Response:
     url = f"{HOME}/review?mode={mode}"
     if decision == "skip":
         return Response.redirect(datasette.urls.path(f"{url}&offset={offset + 1}"))
-    with staff.store() as db, staff.acting():
-        pair = rv.find_pair(db, form.get("pair") or "")
-        if pair is None:
-            return back(
-                datasette, request, url, "That pair is no longer waiting: here is the next.", 2
-            )
-        rv.decide(db, pair, str(decision), staff.name, "browser")
-        summary = rv.apply(db, staff.config.matching)
+    summary = await asyncio.to_thread(_decide, staff, form.get("pair") or "", str(decision))
+    if summary is None:
+        return back(datasette, request, url, "That pair is no longer waiting: here is the next.", 2)
     said = "the same person" if decision == "same" else "different people"
     return back(
         datasette,
@@ -104,11 +119,9 @@ async def undo(request: Any, datasette: Any, staff: Staff) -> Response:
         return Response.redirect(datasette.urls.path(f"{HOME}/review"))
     form = await request.post_vars()
     url = f"{HOME}/review?mode={_mode(form.get('mode'))}"
-    with staff.store() as db, staff.acting():
-        done = rv.undo(db)
-        if done is None:
-            return back(datasette, request, url, "There is no decision to undo.", 2)
-        rv.apply(db, staff.config.matching)
+    done = await asyncio.to_thread(_undo, staff)
+    if done is None:
+        return back(datasette, request, url, "There is no decision to undo.", 2)
     return back(
         datasette,
         request,

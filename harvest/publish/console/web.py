@@ -18,6 +18,10 @@ from harvest.errors import HarvestError
 from harvest.publish.sessions import PLUGIN
 
 HOME = "/-/console"
+BUSY = (
+    "The store is busy: a sync or an erasure is writing to it. Nothing was changed; "
+    "wait a minute and try again."
+)
 NOT_STAFF = "This page is for the charity's staff only."
 NO_CONSOLE = (
     "The staff console runs in the staff server that `harvest serve` starts once staff "
@@ -96,8 +100,12 @@ def staff_only(handler: Handler) -> Callable[[Any, Any], Awaitable[Response]]:
         try:
             staff = Staff(str(actor["id"]), load_config(path))
             return await handler(request, datasette, staff)
-        except (HarvestError, sqlite3.OperationalError) as exc:
+        except HarvestError as exc:
             return await message_page(datasette, request, "Something went wrong", str(exc), 409)
+        except sqlite3.OperationalError as exc:  # busy: a sync or an erasure is writing
+            if "locked" not in str(exc):
+                raise
+            return await message_page(datasette, request, "Try again in a minute", BUSY, 503)
 
     return view
 
