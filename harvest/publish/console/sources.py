@@ -67,6 +67,7 @@ async def sources(request: Any, datasette: Any, staff: Staff) -> Response:
         "job": job,
         "job_age": round(time.time() - (job.done_at or job.started_at)),
         "config_path": staff.config.path,
+        "db_name": staff.config.database_path.stem,
     }
     return await page(datasette, request, "console_sources.html", context)
 
