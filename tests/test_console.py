@@ -143,3 +143,9 @@ def test_a_post_without_the_csrf_token_is_refused(server: str, project: Path) ->
     )
     assert response.status_code == 403
     assert query(project / "harvest.db", "SELECT count(*) FROM match_decisions") == before
+
+
+def test_an_unknown_person_is_a_page_that_says_so(server: str) -> None:
+    staff = login(server, "staff1", PASSWORD)
+    response = staff.get("/-/console/people/99999")
+    assert response.status_code == 404 and "There is no person 99999" in response.text

@@ -14,10 +14,13 @@ from datasette.utils.asgi import Response
 
 from harvest import audit, store
 from harvest.config import HarvestConfig, load_config
+from harvest.dataprotection.erasure import NotFoundError
 from harvest.errors import HarvestError
+from harvest.normalise.explain import UnknownPerson
 from harvest.publish.sessions import PLUGIN
 
 HOME = "/-/console"
+NOT_FOUND = (NotFoundError, UnknownPerson)  # no such person (erasure, explain)
 BUSY = (
     "The store is busy: a sync or an erasure is writing to it. Nothing was changed; "
     "wait a minute and try again."
@@ -101,7 +104,8 @@ def staff_only(handler: Handler) -> Callable[[Any, Any], Awaitable[Response]]:
             staff = Staff(str(actor["id"]), load_config(path))
             return await handler(request, datasette, staff)
         except HarvestError as exc:
-            return await message_page(datasette, request, "Something went wrong", str(exc), 409)
+            status = 404 if isinstance(exc, NOT_FOUND) else 409
+            return await message_page(datasette, request, "Something went wrong", str(exc), status)
         except sqlite3.OperationalError as exc:  # busy: a sync or an erasure is writing
             if "locked" not in str(exc):
                 raise
