@@ -163,6 +163,10 @@ def test_a_mapping_changed_in_the_browser_lands_in_harvest_yaml_and_the_next_syn
     assert "# The test charity's settings: this comment must survive" in text
     assert "# The sign-up sheet, typed up every Tuesday." in text
     assert "Email: null" in text or "Email:\n" in text
+    who = query(
+        project / "harvest.db", "SELECT user, counts FROM audit_runs WHERE action = 'mapping'"
+    )
+    assert who == [("staff1", '{"columns": 1}')]
     with (project / "signups.csv").open("a") as fh:
         fh.write("Una,Moss,04/04/1990,M1 1AE,una@example.org\n")
     page.get_by_role("button", name="Sync signups now").click()
