@@ -25,6 +25,7 @@ demo: setup
 
 # axe-core (npm, MPL-2.0) checks the staff console's accessibility in the browser tests.
 $(AXE): tests/axe/package.json tests/axe/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed to install axe-core for the browser tests (apt-get install npm)"; exit 1; }
 	cd tests/axe && npm ci --no-audit --no-fund --silent
 	touch $@
 
