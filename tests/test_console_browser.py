@@ -136,6 +136,7 @@ def test_an_erasure_from_the_browser_leaves_nothing_behind(
     page.get_by_role("button", name="Find").click()
     page.get_by_role("link", name="Zed Quill").click()
     expect(page.locator("h1")).to_have_text("Zed Quill")
+    expect(page.locator("main")).to_contain_text("records: 1; raw rows: 1; attendances: 0")
     shot(page, "person")
     page.get_by_label("To confirm").fill("Zed Quil")
     page.get_by_role("button", name="Erase this person").click()

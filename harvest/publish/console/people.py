@@ -11,7 +11,7 @@ from typing import Any
 
 from datasette.utils.asgi import Response
 
-from harvest.dataprotection.access import export_person
+from harvest.dataprotection.access import export_person, person_data
 from harvest.dataprotection.erasure import NotFoundError, Who, find_person, forget
 from harvest.normalise.explain import explain_person, reason
 from harvest.publish.console.web import HOME, Staff, back, page, staff_only, where
@@ -81,7 +81,9 @@ async def _person_page(
     with staff.store() as db:
         ex = explain_person(db, person_id)
         _, doomed = erasure_plan(db, ex.person_id)
+        held = {k: len(v) for k, v in person_data(db, ex.person_id).items() if k != "person"}
     context = {
+        "held": [(k.replace("_", " "), n) for k, n in held.items()],
         "ex": ex,
         "name": _name(ex.person) or f"Person {ex.person_id}",
         "records": [{**r, "where": where(r["location"], r["row_number"])} for r in ex.records],
