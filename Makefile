@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CHROMIUM := /usr/bin/chromium
+AXE := tests/axe/node_modules/axe-core/axe.min.js
 
 .PHONY: demo test setup lint bench sample-data clean chromium docs
 
@@ -22,7 +23,15 @@ chromium:
 demo: setup
 	$(VENV)/bin/harvest demo
 
-test: setup chromium
+# axe-core (npm, MPL-2.0) checks the staff console's accessibility in the browser tests.
+$(AXE): tests/axe/package.json tests/axe/package-lock.json
+	@command -v npm >/dev/null || { \
+	  echo "Installing npm for axe-core (needs root and apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
+	cd tests/axe && npm ci --no-audit --no-fund --silent
+	touch $@
+
+test: setup chromium $(AXE)
 	$(PY) -m pytest -q
 
 lint: setup

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import getpass
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ import sqlite_utils
 from harvest.store import now
 
 Count = int | float | bool | None
+_ACTING: ContextVar[str | None] = ContextVar("harvest_acting_user", default=None)
 
 
 @dataclass
@@ -32,8 +36,23 @@ class Entry:
     counts: dict[str, Any]
 
 
+@contextmanager
+def acting_as(user: str) -> Iterator[None]:
+    """Entries recorded inside this block (in this thread or context) are by ``user``:
+    the staff member logged in to the browser console, not the server's account."""
+    token = _ACTING.set(user)
+    try:
+        yield
+    finally:
+        _ACTING.reset(token)
+
+
 def current_user() -> str:
-    """The user on this machine running harvest (or 'unknown' in a bare container)."""
+    """Who is acting: the console's logged-in user inside ``acting_as``, else the user on
+    this machine running harvest (or 'unknown' in a bare container)."""
+    acting = _ACTING.get()
+    if acting:
+        return acting
     try:
         return getpass.getuser()
     except (KeyError, OSError):
@@ -83,14 +102,25 @@ def record_at(
 
 
 def entries(
-    db: sqlite_utils.Database, limit: int | None = 50, action: str | None = None
+    db: sqlite_utils.Database,
+    limit: int | None = 50,
+    action: str | None = None,
+    user: str | None = None,
+    since: str | None = None,
 ) -> list[Entry]:
-    """The latest entries, newest first."""
-    sql = "SELECT id, at, action, command, user, counts FROM audit_runs"
+    """The latest entries, newest first; only an action (and its kinds: ``review`` is
+    ``review.same`` too), only one user's, only those on or after a day (YYYY-MM-DD)."""
+    sql = "SELECT id, at, action, command, user, counts FROM audit_runs WHERE 1"
     params: list[Any] = []
     if action:
-        sql += " WHERE action = ? OR action LIKE ?"
+        sql += " AND (action = ? OR action LIKE ?)"
         params += [action, f"{action}.%"]
+    if user:
+        sql += " AND user = ?"
+        params.append(user)
+    if since:
+        sql += " AND at >= ?"
+        params.append(since)
     sql += " ORDER BY id DESC"
     if limit:
         sql += f" LIMIT {int(limit)}"
@@ -98,3 +128,12 @@ def entries(
         Entry(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]))
         for row in db.execute(sql, params).fetchall()
     ]
+
+
+def actions_and_users(db: sqlite_utils.Database) -> tuple[list[str], list[str]]:
+    """The kinds of action (``review``, not ``review.same``) and the users in the trail."""
+    actions = sorted(
+        {a.partition(".")[0] for (a,) in db.execute("SELECT DISTINCT action FROM audit_runs")}
+    )
+    users = [u for (u,) in db.execute("SELECT DISTINCT user FROM audit_runs ORDER BY user") if u]
+    return actions, users

@@ -241,6 +241,7 @@ def serve(
             funders_db=funders_path(cfg),
             settings=cfg.publish,
             logins=cfg.logins,
+            config_path=cfg.path,
         )
 
     _run(body)
@@ -278,6 +279,7 @@ def demo(
         console.print(f"\nBrowse at [bold]http://127.0.0.1:{port}/[/] and log in (Ctrl+C to stop):")
         for name, role, password in logins:
             console.print(f"  {role:>6}: user [bold]{name}[/]  password [bold]{password}[/]")
+        console.print(f"Staff: run harvest from the browser at http://127.0.0.1:{port}/-/console")
         return run_serve(
             cfg.organisation,
             cfg.database_path,
@@ -285,6 +287,7 @@ def demo(
             funders_db=funders_path(cfg),
             settings=cfg.publish,
             logins=cfg.logins,
+            config_path=cfg.path,
         )
 
     _run(body)

@@ -74,8 +74,8 @@ def _apps(
 ) -> list[MicrosoftApp]:
     """The app registrations to sign in to: from the options, else from harvest.yaml."""
     from harvest.config import load_config
-    from harvest.connectors.microsoft import MicrosoftExcelOptions
     from harvest.connectors.microsoft_auth import DEFAULT_AUTHORITY_URL, MicrosoftApp
+    from harvest.signin_job import microsoft_apps
 
     if tenant_id and client_id:
         return [MicrosoftApp(tenant_id, client_id, authority_url or DEFAULT_AUTHORITY_URL)]
@@ -84,18 +84,4 @@ def _apps(
             "Give both --tenant-id and --client-id, or neither (then they are "
             "read from the microsoft_excel sources in harvest.yaml)."
         )
-    loaded = load_config(config)
-    found = []
-    for src in loaded.sources:
-        if src.type == "microsoft_excel":
-            o = MicrosoftExcelOptions.model_validate(src.options)
-            app = MicrosoftApp(o.tenant_id, o.client_id, authority_url or o.authority_url)
-            if app not in found:
-                found.append(app)
-    if not found:
-        raise ConfigError(
-            f"{loaded.path} has no microsoft_excel source to sign in for. Add "
-            "one (see docs/connectors/microsoft.md), or give --tenant-id and "
-            "--client-id."
-        )
-    return found
+    return microsoft_apps(load_config(config), authority_url)

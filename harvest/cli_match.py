@@ -205,6 +205,8 @@ def person(
 
 
 def show_person(out: Console, ex) -> None:
+    from harvest.normalise.explain import reason
+
     p = ex.person
     if ex.asked != ex.person_id:
         out.print(f"Person {ex.asked} was merged into person {ex.person_id}.")
@@ -231,21 +233,7 @@ def show_person(out: Console, ex) -> None:
     if not ex.joins:
         out.print("Only one record, or records joined before matching kept explanations.")
     for j in ex.joins:
-        out.print(f"• records {j.record_a} and {j.record_b}: {_reason(j)}", highlight=False)
-
-
-def _reason(join) -> str:
-    if join.kind == "identical":
-        return join.note
-    parts = [p for p in join.comparisons if p[0] != "exact key"]
-    exact = [p[1] for p in join.comparisons if p[0] == "exact key"]
-    text = "; ".join(f"{name} {level} ({bits:+.1f})" for name, level, bits in parts)
-    head = (
-        join.note
-        if join.kind == "decision"
-        else (exact[0] if exact else f"linked at {join.probability:.2%}")
-    )
-    return f"{head} — {text}" if text else head
+        out.print(f"• records {j.record_a} and {j.record_b}: {reason(j)}", highlight=False)
 
 
 def match(

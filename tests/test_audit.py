@@ -77,3 +77,20 @@ def test_sync_publish_users_and_review_are_audited_without_personal_data(
     cli_privacy.register(privacy)
     out = runner.invoke(privacy, ["audit", "--action", "users", "-c", str(cfg)])
     assert out.exit_code == 0 and "users.add" in out.output and "sync" not in out.output
+
+
+def test_entries_written_while_acting_as_someone_name_them(tmp_path: Path) -> None:
+    db = store.connect(tmp_path / "harvest.db")
+    with audit.acting_as("ann"):
+        audit.record(db, "review.same", {"decisions": 1})
+        audit.record(db, "sync", {"rows_read": 1}, user="cron")  # an explicit user wins
+    audit.record(db, "publish", {"people": 2})
+    assert [e.user for e in audit.entries(db, user="ann")] == ["ann"]
+    assert audit.entries(db)[0].user == audit.current_user() != "ann"
+    assert [e.action for e in audit.entries(db, action="review")] == ["review.same"]
+    assert audit.entries(db, since="2999-01-01") == []
+    assert audit.actions_and_users(db) == (
+        ["publish", "review", "sync"],
+        sorted({"ann", "cron", audit.current_user()}),
+    )
+    db.conn.close()

@@ -285,6 +285,13 @@ def test_failed_logins_are_throttled_and_audited(project: Path, funder_server: s
 # --- the /-/ pages ------------------------------------------------------------------------
 
 
+def sample(group: re.Match) -> str:
+    """A value for a named part of a route: ``[0-9]+`` → 1, ``xlsx|json`` → xlsx, else a name."""
+    return {"[0-9]+": "1"}.get(
+        group.group(1), "signups" if "[" in group.group(1) else group.group(1)
+    )
+
+
 def dash_paths() -> list[str]:
     """A path for every /-/ route Datasette 0.65 and its plugins register (read from it)."""
     from datasette.app import Datasette
@@ -297,6 +304,9 @@ def dash_paths() -> list[str]:
             continue
         path = pattern.replace("(?P<path>.*)", "app.css")
         variants = [path.replace(r"(\.(?P<format>json))?", ext) for ext in ("", ".json")]
+        # the staff console's routes: a sample value for each part (a source, a person…)
+        variants = [re.sub(r"\(\?P<\w+>([^)|]*)[^)]*\)", sample, v) for v in variants]
+        variants = [v.replace("\\.", ".") for v in variants]
         for variant in dict.fromkeys(variants):
             assert re.fullmatch(regex, variant), f"no sample path for the route {pattern}"
             paths.append(variant)

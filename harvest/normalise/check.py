@@ -30,6 +30,7 @@ class SourceCheck:
     last_finished: str | None = None
     last_success: str | None = None
     last_message: str | None = None
+    last_rows: dict[str, int] = field(default_factory=dict)  # read, new, changed, unchanged
     coverage: dict[str, float] = field(default_factory=dict)  # field -> share of records with it
     problems: list[ProblemGroup] = field(default_factory=list)
     table_notes: list[dict[str, Any]] = field(default_factory=list)
@@ -83,11 +84,13 @@ def check_source(db: sqlite_utils.Database, source: str, limit: int = 10) -> Sou
         [source],
     ).fetchone()
     last = db.execute(
-        "SELECT status, finished_at, message FROM source_runs WHERE source = ? ORDER BY id DESC LIMIT 1",
+        "SELECT status, finished_at, message, rows_read, rows_new, rows_changed, rows_unchanged"
+        " FROM source_runs WHERE source = ? ORDER BY id DESC LIMIT 1",
         [source],
     ).fetchone()
     if last:
-        result.last_status, result.last_finished, result.last_message = last
+        result.last_status, result.last_finished, result.last_message = last[:3]
+        result.last_rows = dict(zip(("read", "new", "changed", "unchanged"), last[3:], strict=True))
     success = db.execute(
         "SELECT last_success_at FROM source_state WHERE source = ?", [source]
     ).fetchone()
@@ -107,3 +110,22 @@ def check_source(db: sqlite_utils.Database, source: str, limit: int = 10) -> Sou
 
 def check(db: sqlite_utils.Database, sources: list[str], limit: int = 10) -> list[SourceCheck]:
     return [check_source(db, s, limit) for s in sources]
+
+
+PROBLEM_COLUMNS = ("where", "row", "field", "value as typed", "problem", "severity")
+
+
+def problem_rows(db: sqlite_utils.Database, source: str) -> list[tuple[Any, ...]]:
+    """Every problem the checker knows for a source, one per row, for a sheet to fix:
+    where (file and sheet), row number, field, the value as typed, the problem, severity.
+    Problems with a whole table come first; then values, in sheet and row order."""
+    return [
+        tuple(row)
+        for row in db.execute(
+            """SELECT i.location, i.row_number, i.field, i.value, i.problem, i.severity
+               FROM issues i LEFT JOIN records r ON r.id = i.record_id
+               WHERE i.source = ? AND (i.record_id IS NULL OR r.is_current = 1)
+               ORDER BY i.record_id IS NOT NULL, i.location, i.row_number, i.id""",
+            [source],
+        ).fetchall()
+    ]

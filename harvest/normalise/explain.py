@@ -120,3 +120,19 @@ def _decisions(db: sqlite_utils.Database, hashes: list[int]) -> dict[tuple[int, 
         else:
             out.pop((pa, pb), None)
     return out
+
+
+def reason(join: Join) -> str:
+    """Why two records were joined, in words: "the same details again", "linked at 91.2%
+    — given name same (+3.1); …" or "marked same by Ann on 2026-03-01"."""
+    if join.kind == "identical":
+        return join.note
+    parts = [p for p in join.comparisons if p[0] != "exact key"]
+    exact = [p[1] for p in join.comparisons if p[0] == "exact key"]
+    text = "; ".join(f"{name} {level} ({bits:+.1f})" for name, level, bits in parts)
+    head = (
+        join.note
+        if join.kind == "decision"
+        else (exact[0] if exact else f"linked at {join.probability:.2%}")
+    )
+    return f"{head} — {text}" if text else head

@@ -32,6 +32,7 @@ from harvest.publish.privacy import PublishConfig
 from harvest.publish.sessions import LoginsConfig
 from harvest.publish.site import (
     PLUGINS_DIR,
+    TEMPLATES_DIR,
     datasette_secret,
     funder_metadata,
     funders_database_metadata,
@@ -275,7 +276,7 @@ def datasette_args(
     for name, value in (settings or SETTINGS).items():
         args += ["--setting", name, value]
     if plugins:
-        args += ["--plugins-dir", str(PLUGINS_DIR)]
+        args += ["--plugins-dir", str(PLUGINS_DIR), "--template-dir", str(TEMPLATES_DIR)]
     return args
 
 
@@ -316,8 +317,10 @@ def staff_command(
     settings: PublishConfig | None = None,
     tokens: TokenStore | None = None,
     logins: LoginsConfig | None = None,
+    config_path: Path | None = None,
 ) -> tuple[list[str], dict[str, str]]:
-    """The command line and extra environment for the staff server.
+    """The command line and extra environment for the staff server (``config_path``:
+    harvest.yaml, for the staff console).
 
     With no users it is the open, this-computer-only server of old; with users, everyone
     must log in, the store is for staff only and funders see what the funder view shows.
@@ -347,7 +350,7 @@ def staff_command(
     metadata = secure_staff_metadata(
         build_metadata(organisation, db_name=db_path.stem),
         db_path.stem,
-        login_plugin_config(users_path(db_path), db_path, logins),
+        login_plugin_config(users_path(db_path), db_path, logins, config_path),
         funders[0].stem if funders else None,
         settings or PublishConfig(),
     )
@@ -430,12 +433,22 @@ def serve(
     users: list[User] | None = None,
     settings: PublishConfig | None = None,
     logins: LoginsConfig | None = None,
+    config_path: Path | None = None,
 ) -> int:
-    """Run the staff Datasette on the store (and funders.db) in the foreground until stopped."""
+    """Run the staff Datasette on the store (and funders.db) in the foreground until stopped;
+    with ``config_path`` (harvest.yaml) staff get the console at /-/console."""
     check_database(Path(db_path))
     check_port_free(host, port)
     args, env = staff_command(
-        organisation, db_path, host, port, funders_db, users, settings, logins=logins
+        organisation,
+        db_path,
+        host,
+        port,
+        funders_db,
+        users,
+        settings,
+        logins=logins,
+        config_path=config_path,
     )
     return run_datasette(args, env)
 

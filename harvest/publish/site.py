@@ -34,6 +34,7 @@ EVERYONE = {"role": ["funder", "staff"]}
 STAFF = {"role": ["staff"]}
 SECRET_NAME = "datasette_secret"
 PLUGINS_DIR = Path(__file__).with_name("plugins")
+TEMPLATES_DIR = Path(__file__).with_name("templates")
 FUNDER_SETTINGS = {
     "sql_time_limit_ms": "5000",
     "max_returned_rows": "5000",
@@ -182,16 +183,21 @@ def secure_staff_metadata(
 
 
 def login_plugin_config(
-    users_file: Path, store: Path | None, logins: LoginsConfig | None = None
+    users_file: Path,
+    store: Path | None,
+    logins: LoginsConfig | None = None,
+    config: Path | None = None,
 ) -> dict[str, Any]:
     """The harvest plugin's settings (logins.py): where the users, sessions and audit trail
-    are, and the session limits. Password hashes stay in the users file."""
+    are, and the session limits. Password hashes stay in the users file. ``config`` is
+    harvest.yaml, for the staff console (only the staff server has it)."""
     users_file = Path(users_file).resolve()  # Datasette may run from another folder
     return {
         PLUGIN: {
             "users": str(users_file),
             "sessions": str(sessions_path(users_file)),
             "store": str(Path(store).resolve()) if store else None,
+            "config": str(Path(config).resolve()) if config else None,
             "limits": (logins or LoginsConfig()).model_dump(),
         }
     }
