@@ -21,8 +21,9 @@ import sqlite_utils
 from harvest.normalise.standard import load_standard
 from harvest.private_files import private_file
 
-SCHEMA_VERSION = 4  # 3: audit_runs and tombstones; 4: erased_identities and erasures
-PERSON_FIELDS = [
+SCHEMA_VERSION = 5  # 3: audit_runs and tombstones; 4: erased_identities and erasures;
+# 5: the columns of the standard's version 2 (added to an older store by ``upgrade_standard``)
+PERSON_FIELDS_V1 = [
     "given_name",
     "family_name",
     "full_name",
@@ -38,6 +39,10 @@ PERSON_FIELDS = [
     "disability",
     "consent_to_share",
     "role",
+]
+# every person field added since version 1 of the standard (religion, food_needs, …)
+PERSON_FIELDS = PERSON_FIELDS_V1 + [
+    f.name for f in load_standard().fields if f.entity == "person" and f.since > 1
 ]
 SQL_TYPES = {"integer": "INTEGER", "number": "REAL"}
 
@@ -174,7 +179,8 @@ CREATE TABLE IF NOT EXISTS source_state (
 CREATE TABLE IF NOT EXISTS standard (
     name TEXT PRIMARY KEY,
     entity TEXT, hashtag TEXT, type TEXT, description TEXT, allowed_values TEXT,
-    synonyms TEXT, identifying INTEGER, special_category INTEGER
+    synonyms TEXT, identifying INTEGER, special_category INTEGER, multiple INTEGER,
+    since INTEGER
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS match_pairs (
@@ -325,12 +331,51 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     if current == SCHEMA_VERSION:
         return
     db.conn.executescript(schema_sql())
+    upgrade_standard(db)
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+def upgrade_standard(db: sqlite_utils.Database) -> list[str]:
+    """Bring a store made with an older standard up to this one, in place: add the columns
+    of new fields to ``records``, ``people`` and ``standard`` (never dropping or rewriting
+    one), refresh the ``standard`` table and record the version in ``meta``. Raw rows are
+    not touched. An upgrade is noted in the audit trail. Returns the columns added."""
     std = load_standard()
+    row = db.execute("SELECT value FROM meta WHERE key = 'standard_version'").fetchone()
+    was = int(row[0]) if row else None
+    wanted = {
+        "records": [(f.name, SQL_TYPES.get(f.type, "TEXT")) for f in std.fields],
+        "people": [(n, SQL_TYPES.get(std.field(n).type, "TEXT")) for n in PERSON_FIELDS],
+        "standard": [("multiple", "INTEGER"), ("since", "INTEGER")],
+    }
+    added: list[str] = []
     with transaction(db):
+        for table, columns in wanted.items():
+            have = {r[1] for r in db.execute(f"PRAGMA table_info([{table}])").fetchall()}
+            for name, sql_type in columns:
+                if name not in have:
+                    db.execute(f"ALTER TABLE [{table}] ADD COLUMN [{name}] {sql_type}")
+                    added.append(f"{table}.{name}")
         db.execute("DELETE FROM standard")
         db.table("standard").insert_all(std.dictionary_rows())
         db.execute("INSERT OR REPLACE INTO meta VALUES ('standard_version', ?)", [str(std.version)])
-    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        if was is not None and was < std.version:
+            db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('standard_upgraded_from', ?)", [str(was)]
+            )
+            _audit_upgrade(db, was, std.version, added)
+    return added
+
+
+def _audit_upgrade(db: sqlite_utils.Database, was: int, version: int, added: list[str]) -> None:
+    from harvest import audit  # audit imports this module (for ``now``); imported when needed
+
+    counts: dict[str, audit.Count | list[str]] = {
+        "standard_from": was,
+        "standard_to": version,
+        "columns_added": len(added),
+    }
+    audit.record(db, "upgrade.standard", counts, command="upgrade")
 
 
 @contextmanager
