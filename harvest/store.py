@@ -328,54 +328,22 @@ def private_store(path: Path) -> None:
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
     current = db.execute("PRAGMA user_version").fetchone()[0]
-    if current == SCHEMA_VERSION:
+    if current == SCHEMA_VERSION and standard_version(db) == load_standard().version:
         return
     db.conn.executescript(schema_sql())
+    from harvest.upgrade import upgrade_standard  # it writes with this module's helpers
+
     upgrade_standard(db)
     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
-def upgrade_standard(db: sqlite_utils.Database) -> list[str]:
-    """Bring a store made with an older standard up to this one, in place: add the columns
-    of new fields to ``records``, ``people`` and ``standard`` (never dropping or rewriting
-    one), refresh the ``standard`` table and record the version in ``meta``. Raw rows are
-    not touched. An upgrade is noted in the audit trail. Returns the columns added."""
-    std = load_standard()
-    row = db.execute("SELECT value FROM meta WHERE key = 'standard_version'").fetchone()
-    was = int(row[0]) if row else None
-    wanted = {
-        "records": [(f.name, SQL_TYPES.get(f.type, "TEXT")) for f in std.fields],
-        "people": [(n, SQL_TYPES.get(std.field(n).type, "TEXT")) for n in PERSON_FIELDS],
-        "standard": [("multiple", "INTEGER"), ("since", "INTEGER")],
-    }
-    added: list[str] = []
-    with transaction(db):
-        for table, columns in wanted.items():
-            have = {r[1] for r in db.execute(f"PRAGMA table_info([{table}])").fetchall()}
-            for name, sql_type in columns:
-                if name not in have:
-                    db.execute(f"ALTER TABLE [{table}] ADD COLUMN [{name}] {sql_type}")
-                    added.append(f"{table}.{name}")
-        db.execute("DELETE FROM standard")
-        db.table("standard").insert_all(std.dictionary_rows())
-        db.execute("INSERT OR REPLACE INTO meta VALUES ('standard_version', ?)", [str(std.version)])
-        if was is not None and was < std.version:
-            db.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('standard_upgraded_from', ?)", [str(was)]
-            )
-            _audit_upgrade(db, was, std.version, added)
-    return added
-
-
-def _audit_upgrade(db: sqlite_utils.Database, was: int, version: int, added: list[str]) -> None:
-    from harvest import audit  # audit imports this module (for ``now``); imported when needed
-
-    counts: dict[str, audit.Count | list[str]] = {
-        "standard_from": was,
-        "standard_to": version,
-        "columns_added": len(added),
-    }
-    audit.record(db, "upgrade.standard", counts, command="upgrade")
+def standard_version(db: sqlite_utils.Database) -> int | None:
+    """The version of the standard the store was last upgraded to (None: a new store)."""
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'standard_version'").fetchone()
+    except sqlite3.OperationalError:  # no meta table yet
+        return None
+    return int(row[0]) if row else None
 
 
 @contextmanager

@@ -1,6 +1,7 @@
-"""After a store is upgraded to a newer standard: fill the new fields of the records it had.
+"""Bring a store made with an older standard up to this one, in place.
 
-``store.upgrade_standard`` adds the new columns (any command that opens the store does it).
+``upgrade_standard`` adds the new fields' columns (``store.connect`` calls it, so any
+command that opens an older store does it) and notes the upgrade in the audit trail.
 The rows a source sends again unchanged are not cleaned again, so the first ``harvest sync``
 after an upgrade fills what it can from what the store already holds: a column the old
 standard kept as an extra ("Religion", "Dietary requirements") whose header, or the
@@ -25,6 +26,48 @@ from harvest.normalise.standard import Field, load_standard
 
 RECLEANED = ("preferred_language",)  # v1 fields whose cleaning changed in v2
 DONE = "standard_backfilled"
+
+
+def upgrade_standard(db: sqlite_utils.Database) -> list[str]:
+    """Bring a store made with an older standard up to this one, in place: add the columns
+    of new fields to ``records``, ``people`` and ``standard`` (never dropping or rewriting
+    one), refresh the ``standard`` table and record the version in ``meta``. Raw rows are
+    not touched. An upgrade is noted in the audit trail. Returns the columns added."""
+    std = load_standard()
+    wanted = {
+        "records": [(f.name, store.SQL_TYPES.get(f.type, "TEXT")) for f in std.fields],
+        "people": [
+            (n, store.SQL_TYPES.get(std.field(n).type, "TEXT")) for n in store.PERSON_FIELDS
+        ],
+        "standard": [("multiple", "INTEGER"), ("since", "INTEGER")],
+    }
+    added: list[str] = []
+    with store.transaction(db):  # a second process waits here, then finds the columns made
+        was = store.standard_version(db)
+        for table, columns in wanted.items():
+            have = {r[1] for r in db.execute(f"PRAGMA table_info([{table}])").fetchall()}
+            for name, sql_type in columns:
+                if name not in have:
+                    db.execute(f"ALTER TABLE [{table}] ADD COLUMN [{name}] {sql_type}")
+                    added.append(f"{table}.{name}")
+        db.execute("DELETE FROM standard")
+        db.table("standard").insert_all(std.dictionary_rows())
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('standard_version', ?)", [str(std.version)])
+        if was is not None and was < std.version:
+            db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('standard_upgraded_from', ?)", [str(was)]
+            )
+            _audit_upgrade(db, was, std.version, added)
+    return added
+
+
+def _audit_upgrade(db: sqlite_utils.Database, was: int, version: int, added: list[str]) -> None:
+    counts: dict[str, audit.Count | list[str]] = {
+        "standard_from": was,
+        "standard_to": version,
+        "columns_added": len(added),
+    }
+    audit.record(db, "upgrade.standard", counts, command="upgrade")
 
 
 def pending(db: sqlite_utils.Database) -> int | None:

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from conftest import query, scalar, write_csv
 
+from harvest import store
 from harvest.config import load_config
 from harvest.normalise.standard import load_standard
 from harvest.sync import sync
+from harvest.upgrade import upgrade_standard
 
 FIXTURE = Path(__file__).parent / "fixtures" / "store-v1"
 RAW = "SELECT id, source, source_key, version, content_hash, data, first_seen FROM raw_rows"
@@ -106,3 +108,14 @@ def test_rows_that_change_after_the_upgrade_are_cleaned_into_version_2(old_store
         "SELECT household_size, extra FROM records WHERE source = 'food_bank'"
         " AND is_current = 1 ORDER BY id",
     ) == [(2, None), (6, None)]
+
+
+def test_any_command_that_opens_the_store_upgrades_it_once(old_store: Path) -> None:
+    path = old_store / "harvest.db"
+    for _ in range(2):
+        db = store.connect(path)
+        assert upgrade_standard(db) == []  # connect already did it: nothing more to add
+        db.conn.close()
+    assert scalar(path, "SELECT count(*) FROM audit_runs WHERE action = 'upgrade.standard'") == 1
+    assert scalar(path, "SELECT value FROM meta WHERE key = 'standard_upgraded_from'") == "1"
+    assert scalar(path, "SELECT count(*) FROM audit_runs WHERE action = 'upgrade.backfill'") == 0
