@@ -185,3 +185,9 @@ def test_a_sync_reports_a_value_in_no_list_once_per_distinct_value(project: Path
         )
         == 4
     )
+
+
+@pytest.mark.parametrize("field_name", [f.name for f in load_standard().fields])
+@pytest.mark.parametrize("raw", ["", "  ", "-", "n/a", "N/A", "unknown", "?", "tbc", "#N/A"])
+def test_placeholders_are_empty_in_every_field(field_name: str, raw: str) -> None:
+    assert clean(field_name, raw) == (None, None)
