@@ -98,9 +98,9 @@ def clean_open(field: Field, text: str) -> Result:
         return value, None
     found = _values_among_words(field, text)
     if len(found) == 1:
-        return found[
-            0
-        ], f"{text!r} read as {_label(field, found[0])}; the other words are not a {_noun(field)}"
+        [value] = found
+        rest = f"the other words are not a {_noun(field)}"
+        return value, f"{text!r} read as {_label(field, value)}; {rest}"
     return text, f"{text!r} is not in the standard's list of {_plural(field)}: kept as typed"
 
 
@@ -166,7 +166,8 @@ def clean_many(field: Field, text: str) -> Result:
     note = None
     if unknown:
         shown = ", ".join(repr(u) for u in unknown)
-        note = f"{shown} {'is' if len(unknown) == 1 else 'are'} not in the standard's list of {_plural(field)}: kept as typed"
+        verb = "is" if len(unknown) == 1 else "are"
+        note = f"{shown} {verb} not in the standard's list of {_plural(field)}: kept as typed"
     elif len(known) > 1 and interpreted:
         labels = ", ".join(_label(field, v) for v in known)
         said = " ".join(text.split())

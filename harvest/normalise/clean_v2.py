@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from datetime import date
 
-from harvest.normalise.clean import EMPTY, PLACEHOLDERS, Result, clean_value
+from harvest.normalise.clean import EMPTY, PLACEHOLDERS, Result, clean_number, clean_value
 from harvest.normalise.standard import Field
 
 P_DBS_FUTURE = "a DBS certificate date in the future"
@@ -98,9 +98,9 @@ def clean_hours(field: Field, text: str) -> Result:
 
 
 def _hours(said: str) -> float | None:
-    value, problem = clean_value(_NUMBER_FIELD, said)
-    if problem is None and value is not None:
-        return float(value)  # type: ignore[arg-type]
+    value, problem = clean_number(said)
+    if isinstance(value, int | float):
+        return float(value)
     clock = _CLOCK.fullmatch(said)
     if clock:
         return int(clock.group(1)) + int(clock.group(2)) / 60
@@ -124,8 +124,6 @@ def clean_household(field: Field, text: str) -> Result:
         return None, P_HOUSEHOLD
     return value, problem
 
-
-_NUMBER_FIELD = Field("hours", "contact", "#x", "number", "")
 
 SPECIAL_CLEANERS: dict[str, Callable[[Field, str], Result | None]] = {
     "income_band": clean_income,
