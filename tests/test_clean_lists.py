@@ -172,7 +172,9 @@ def test_a_sync_reports_a_value_in_no_list_once_per_distinct_value(project: Path
         ("Halal, no nuts", "'Halal, no nuts' read as two food needs: halal, nut allergy")
     ]
     assert len(by_field["dbs_date"]) == 4  # a problem (the value is dropped): on every row
-    assert result.counts.problems == 7
+    assert result.counts.problems == 4  # the DBS dates; the notes on kept values are not problems
+    severities = dict(query(db, "SELECT field, severity FROM issues WHERE record_id IS NOT NULL"))
+    assert severities == {"religion": "info", "food_needs": "info", "dbs_date": "warning"}
     assert query(db, "SELECT religion, food_needs, dbs_date FROM records ORDER BY id")[0] == (
         "Jedi",
         '["halal", "nut_allergy"]',
@@ -191,3 +193,23 @@ def test_a_sync_reports_a_value_in_no_list_once_per_distinct_value(project: Path
 @pytest.mark.parametrize("raw", ["", "  ", "-", "n/a", "N/A", "unknown", "?", "tbc", "#N/A"])
 def test_placeholders_are_empty_in_every_field(field_name: str, raw: str) -> None:
     assert clean(field_name, raw) == (None, None)
+
+
+def test_harvest_check_tells_notes_on_kept_values_from_problems(project: Path) -> None:
+    from typer.testing import CliRunner
+
+    from harvest.cli import app
+
+    rows = [["First name", "Surname", "Dietary requirements", "DBS date"]]
+    rows += [["Ann", "Lee", "Halal, no nuts", "01/01/2099"], ["Bo", "Chan", "Halal, no nuts", ""]]
+    write_csv(project / "signup.csv", rows)
+    run(project, {"name": "signup", "type": "file", "options": {"path": "signup.csv"}})
+    out = (
+        CliRunner()
+        .invoke(app, ["check", "--config", str(project / "harvest.yaml")], terminal_width=200)
+        .output
+    )
+    problems, _, notes = out.partition("Values used, with a word on how they were read")
+    assert "1 values could not be used" in problems
+    assert "dbs_date: a DBS certificate date in the future" in problems
+    assert "1 × food_needs: 'Halal, no nuts' read as two food needs: halal, nut allergy" in notes

@@ -29,6 +29,7 @@ class Normalised:
     problems: list[tuple[str | None, str, str]] = field(
         default_factory=list
     )  # field, value, problem
+    notes: list[tuple[str, str, str]] = field(default_factory=list)  # a kept value, explained
 
 
 class RowNormaliser:
@@ -55,6 +56,7 @@ class RowNormaliser:
     def __call__(self, values: list[str]) -> Normalised:
         out: dict[str, Any] = {}
         problems: list[tuple[str | None, str, str]] = []
+        notes: list[tuple[str, str, str]] = []
         for i, f, memo in self.mapped:
             raw = values[i]
             if not raw:
@@ -71,8 +73,10 @@ class RowNormaliser:
                     memo.clear()
                 cleaned = memo[raw] = clean_cell(f, raw)
             clean, problem = cleaned
-            if problem and (clean is None or first):  # a note (value kept): once a table
+            if problem and clean is None:
                 problems.append((f.name, raw, problem))
+            elif problem and first:  # a note on a kept value: once a table, not every row
+                notes.append((f.name, raw, problem))
             if clean is not None:
                 out[f.name] = clean
         for f, raw in self.fill:
@@ -82,7 +86,7 @@ class RowNormaliser:
                     out[f.name] = clean
         extra = {h: values[i] for i, h in self.unmapped if values[i]}
         derive(out, self.today)
-        return Normalised(out, extra, problems)
+        return Normalised(out, extra, problems, notes)
 
 
 def derive(rec: dict[str, Any], today: date) -> None:
