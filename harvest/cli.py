@@ -233,7 +233,8 @@ def _print_rows(rows: list[dict[str, Any]], fmt: str) -> None:
             desc = r["description"] + (
                 f" [dim]({r['allowed_values']})[/]" if r["allowed_values"] else ""
             )
-            table.add_row(r["name"], r["hashtag"], r["type"], desc)
+            kind = r["type"] + (" (list)" if r["multiple"] else "")
+            table.add_row(r["name"], r["hashtag"], kind, desc)
         console.print(table)
     else:
         raise ConfigError(f"Unknown format {fmt!r}: use table, csv, json, markdown or json-schema.")

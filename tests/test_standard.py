@@ -76,6 +76,8 @@ def test_special_category_fields_are_marked_so_every_published_figure_treats_the
         ("#volunteer+household+num", "volunteer_household_size"),
         ("#affected+household+num", "household_size"),
         ("#affected +num +household", "household_size"),
+        ("#volunteer+household+number", "volunteer_household_size"),  # the issue's wording
+        ("#affected+hh+num", "household_size"),
         ("#person+religion", "religion"),
         ("#person+language", "preferred_language"),
         ("#volunteer+language+list", "languages_spoken"),  # HXL 1.1's +list is allowed

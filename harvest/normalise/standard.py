@@ -34,6 +34,8 @@ FIELD_TYPES = {
 ENTITIES = ("record", "person", "contact", "outcome")
 VERSION = 2  # the version of the bundled standard (standard.yaml says so too)
 FROZEN = {1: ("standard-v1.yaml", "values-v1.yaml")}  # older versions, never edited
+# attributes written another way: +number is HXL's +num, +hh its households
+ATTRIBUTE_ALIASES = {"number": "num", "hh": "household", "households": "household"}
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def hashtag_key(tag: str) -> frozenset[str]:
     parts = [p for p in tag.split("+") if p]
     if not parts or parts[0] == "#":
         return frozenset()
-    return frozenset([parts[0], *parts[1:]])
+    return frozenset([parts[0], *(ATTRIBUTE_ALIASES.get(p, p) for p in parts[1:])])
 
 
 def _load_yaml(name: str) -> Any:
