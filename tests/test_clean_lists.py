@@ -124,6 +124,9 @@ def test_consent_answers_keep_their_own_meaning() -> None:
          "'Pakistani Muslim' read as muslim; the other words are not a religion"),
         ("religion", "White British - Christian", "christian",
          "'White British - Christian' read as christian; the other words are not a religion"),
+        ("ethnicity", "Pakistani Muslim", "asian_pakistani",
+         "'Pakistani Muslim' read as Asian or Asian British: Pakistani; "
+         "the other words are not an ethnic group"),
         ("preferred_language", "Klingon", "Klingon",
          "'Klingon' is not in the standard's list of languages: kept as typed"),
         ("income_band", "£12,500", "10k_to_20k",
@@ -147,6 +150,12 @@ def test_kept_values_come_with_a_plain_english_note(
         ("volunteer_hours", "lots", "not a number of hours (such as 2.5, 2h30 or 2:30)"),
         ("volunteer_hours", "30", "more than 24 hours in one day"),
         ("household_size", "45", "not a believable household size (1 to 30 people)"),
+        (
+            "ethnicity",
+            "Asian Muslim",
+            "not one of the allowed values: white_british, white_irish, "
+            "white_gypsy_traveller, white_roma, white_other, mixed_white_black_caribbean, …",
+        ),
     ],
 )
 def test_unusable_values_are_problems(field: str, raw: str, problem: str) -> None:

@@ -45,6 +45,7 @@ _PNTS = re.compile(
 )
 _SPLIT = re.compile(r"\s*(?:[,;|/\n\r•·+]|\s-\s)\s*")
 _SPLIT_AND = re.compile(r"\s+(?:and|&|or)\s+|\s*&\s*", re.IGNORECASE)
+WORDS_FALLBACK = {"ethnicity"}  # closed lists that look for one known value among the words
 NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
@@ -69,7 +70,22 @@ def clean_cell(field: Field, raw: str) -> Result:
         return clean_many(field, text)
     if field.open and field.type == "category":
         return clean_open(field, text)
+    if field.name in WORDS_FALLBACK:
+        return _closed_with_words(field, text)
     return clean_value(field, raw)
+
+
+def _closed_with_words(field: Field, text: str) -> Result:
+    """A closed list whose answers are often run together with another question's, as on a
+    form that asks ethnicity and religion in one: 'Pakistani Muslim' → asian_pakistani."""
+    value, problem = clean_value(field, text)
+    if problem is None:
+        return value, None
+    found = _values_among_words(field, text)
+    if len(found) != 1:
+        return None, problem
+    rest = f"the other words are not an {_noun(field)}"
+    return found[0], f"{text!r} read as {_label(field, found[0])}; {rest}"
 
 
 def _prefer_not(field: Field) -> Result:
@@ -196,6 +212,7 @@ def _label(field: Field, value: str) -> str:
 
 NOUNS = {  # value set → (one, several), for notes
     "religion": ("religion", "religions"),
+    "ethnicity": ("ethnic group", "ethnic groups"),
     "language": ("language", "languages"),
     "food_need": ("food need", "food needs"),
     "support_need": ("support need", "support needs"),
