@@ -4,7 +4,10 @@ issue 21) is upgraded to version 2 in place by `harvest sync`, with nothing lost
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,3 +122,21 @@ def test_any_command_that_opens_the_store_upgrades_it_once(old_store: Path) -> N
     assert scalar(path, "SELECT count(*) FROM audit_runs WHERE action = 'upgrade.standard'") == 1
     assert scalar(path, "SELECT value FROM meta WHERE key = 'standard_upgraded_from'") == "1"
     assert scalar(path, "SELECT count(*) FROM audit_runs WHERE action = 'upgrade.backfill'") == 0
+
+
+def test_harvest_sync_on_the_command_line_upgrades_and_the_audit_trail_says_so(
+    old_store: Path,
+) -> None:
+    harvest = [sys.executable, "-m", "harvest.cli"]
+    config = str(old_store / "harvest.yaml")
+    done = subprocess.run([*harvest, "sync", "-c", config], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    trail = subprocess.run(
+        [*harvest, "audit", "-c", config, "--action", "upgrade"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert trail.returncode == 0, trail.stderr
+    assert "upgrade.standard" in trail.stdout and "upgrade.backfill" in trail.stdout
+    assert "standard_from=1" in trail.stdout and "standard_to=2" in trail.stdout
