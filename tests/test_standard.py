@@ -184,3 +184,23 @@ def test_synced_records_are_valid_against_the_json_schema(project: Path) -> None
     bad = {**ann, "gender": "robot", "food_needs": "halal", "dbs_date": "3/4/24"}
     errors = {e.path[0] for e in validator.iter_errors(bad)}
     assert errors == {"gender", "food_needs", "dbs_date"}
+
+
+def test_version_1_headers_still_map_where_they_did() -> None:
+    """Version 2's synonyms take nothing from version 1's fields, but the two headers that
+    named spoken languages ("languages", "language spoken"), which now go to languages_spoken."""
+    from harvest.normalise.mapping import score_header
+
+    moved = {}
+    for f in load_standard(1).fields:
+        for synonym in f.synonyms:
+            name, _ = score_header(synonym)
+            if name != f.name:
+                moved[synonym] = name
+    assert moved == {"language spoken": "languages_spoken", "languages": "languages_spoken"}
+
+
+@pytest.mark.parametrize("header", ["Time", "Other", "Today", "Priority", "Notes", "Comments"])
+def test_common_one_word_headers_are_not_taken_for_new_fields(header: str) -> None:
+    [m] = map_columns([header])
+    assert m.field is None or load_standard().field(m.field).since == 1, (header, m)
