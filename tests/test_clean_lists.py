@@ -56,6 +56,8 @@ def test_several_values_in_one_cell_become_a_list(field: str, raw: str, expected
         ("english_proficiency", "Not very well", "not_well"),
         ("unpaid_carer", "Yes, 20 to 34 hours a week", "20_to_34_hours"),
         ("unpaid_carer", "Yes - about 15 hours a week", "10_to_19_hours"),
+        ("unpaid_carer", "Yes 20-34 hours", "20_to_34_hours"),
+        ("unpaid_carer", "Yes, 50+ hours", "50_hours_or_more"),
         ("unpaid_carer", "No", "no"),
         ("general_health", "Very good", "very_good"),
         ("dbs_level", "Enhanced with barred list", "enhanced_barred"),

@@ -84,7 +84,7 @@ def _closed_with_words(field: Field, text: str) -> Result:
     found = _values_among_words(field, text)
     if len(found) != 1:
         return None, problem
-    rest = f"the other words are not an {_noun(field)}"
+    rest = f"the other words are not {_a(_noun(field))}"
     return found[0], f"{text!r} read as {_label(field, found[0])}; {rest}"
 
 
@@ -115,7 +115,7 @@ def clean_open(field: Field, text: str) -> Result:
     found = _values_among_words(field, text)
     if len(found) == 1:
         [value] = found
-        rest = f"the other words are not a {_noun(field)}"
+        rest = f"the other words are not {_a(_noun(field))}"
         return value, f"{text!r} read as {_label(field, value)}; {rest}"
     return text, f"{text!r} is not in the standard's list of {_plural(field)}: kept as typed"
 
@@ -235,6 +235,10 @@ def _plural(field: Field) -> str:
 
 def _noun(field: Field) -> str:
     return NOUNS.get(field.values or "", (field.name.replace("_", " "), ""))[0]
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
 
 
 def _count(n: int) -> str:

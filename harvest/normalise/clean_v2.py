@@ -39,7 +39,10 @@ CARE_BANDS = (
     (50, "35_to_49_hours"),
     (24 * 7 + 1, "50_hours_or_more"),
 )
-_CARE_HOURS = re.compile(r"^(?:yes\b)?\D*?(\d+(?:\.\d+)?)\s*(?:hours?|hrs?|h)\b", re.IGNORECASE)
+_CARE_HOURS = re.compile(  # "about 15 hours", "20-34 hrs", "50+ hours": the lower figure
+    r"^(?:yes\b)?\D*?(\d+(?:\.\d+)?)(?:\s*(?:-|–|to)\s*\d+)?\+?\s*(?:hours?|hrs?|h)\b",
+    re.IGNORECASE,
+)
 _HOURS = re.compile(
     r"(\d+(?:\.\d+)?)\s*(?:h|hrs?|hours?)\.?\s*(?:(\d+)\s*(?:m|mins?|minutes?)?\.?)?"
     r"|()(\d+)\s*(?:m|mins?|minutes?)\.?",
