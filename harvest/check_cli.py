@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from harvest.normalise.check import SourceCheck
+from harvest.normalise.check import ProblemGroup, SourceCheck
 
 STATUS_WORDS = {
     "ok": "[green]synced fine[/]",
@@ -36,18 +36,27 @@ def show_check(console: Console, c: SourceCheck) -> None:
     for note in c.table_notes:
         mark = "[dim]i[/]" if note["severity"] == "info" else "[yellow]![/]"
         console.print(f"  {mark} {note['location']}: {note['problem']}", highlight=False)
-    if not c.problems:
+    if c.problems:
+        console.print(f"{c.problem_count:,} values could not be used (they are kept as typed):")
+        _show_groups(console, c.problems)
+        console.print(
+            "Fix them in the original sheet; the next `harvest sync` picks up the change."
+        )
+    else:
         console.print("[green]No problems with the values.[/]")
-        return
-    console.print(f"{c.problem_count:,} values could not be used (they are kept as typed):")
-    for g in c.problems:
+    if c.notes:
+        console.print("Values used, with a word on how they were read (each said once):")
+        _show_groups(console, c.notes)
+
+
+def _show_groups(console: Console, groups: list[ProblemGroup]) -> None:
+    for g in groups:
         field = g.field or "row"
         console.print(f"  • {g.count:,} × {field}: {g.problem}", highlight=False)
         for ex in g.examples:
             console.print(
                 f"      e.g. {_where(ex)}: {ex['value']!r}", markup=False, highlight=False
             )
-    console.print("Fix them in the original sheet; the next `harvest sync` picks up the change.")
 
 
 def show_checks(console: Console, results: list[SourceCheck]) -> None:

@@ -166,17 +166,45 @@ def check(
 @app.command()
 def standard(
     format: Annotated[
-        str, typer.Option("--format", "-f", help="table, csv, json or markdown.")
+        str,
+        typer.Option("--format", "-f", help="table, csv, json, markdown or json-schema."),
     ] = "table",
+    diff: Annotated[
+        tuple[str, str] | None,
+        typer.Option("--diff", help="Say what changed between two versions: --diff v1 v2."),
+    ] = None,
 ) -> None:
-    """Print the common data standard: every field, its hashtag, type and allowed values."""
+    """Print the common data standard: every field, its hashtag, type and allowed values.
+
+    `--format json-schema` prints a JSON Schema of one record; `--diff v1 v2` says what
+    changed from one version of the standard to another.
+    """
     from harvest.normalise.standard import load_standard
 
     def body() -> None:
-        rows = load_standard().dictionary_rows()
-        _print_rows(rows, format)
+        if diff:
+            _print_diff(*diff)
+        elif format == "json-schema":
+            import json
+
+            from harvest.normalise.schema import record_schema
+
+            print(json.dumps(record_schema(), indent=2, ensure_ascii=False))
+        else:
+            _print_rows(load_standard().dictionary_rows(), format)
 
     _run(body)
+
+
+def _print_diff(old: str, new: str) -> None:
+    from harvest.normalise.standard_diff import diff_standards, parse_version
+
+    try:
+        lines = diff_standards(parse_version(old), parse_version(new)).lines()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    for line in lines:
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def _print_rows(rows: list[dict[str, Any]], fmt: str) -> None:
@@ -191,21 +219,25 @@ def _print_rows(rows: list[dict[str, Any]], fmt: str) -> None:
         writer.writeheader()
         writer.writerows(rows)
     elif fmt == "markdown":
-        cols = ["name", "entity", "hashtag", "type", "description", "allowed_values"]
-        print("| " + " | ".join(cols) + " |")
-        print("|" + "---|" * len(cols))
+        cols = ["name", "entity", "hashtag", "type", "special", "since", "description"]
+        print("| " + " | ".join([*cols, "allowed_values"]) + " |")
+        print("|" + "---|" * (len(cols) + 1))
         for r in rows:
-            print("| " + " | ".join(str(r[c] or "").replace("|", "/") for c in cols) + " |")
+            r = {**r, "special": "yes" if r["special_category"] else ""}
+            r["type"] += " (list)" if r["multiple"] else ""
+            cells = [str(r[c] or "").replace("|", "/") for c in [*cols, "allowed_values"]]
+            print("| " + " | ".join(cells) + " |")
     elif fmt == "table":
         table = RichTable("field", "hashtag", "type", "description", show_lines=False)
         for r in rows:
             desc = r["description"] + (
                 f" [dim]({r['allowed_values']})[/]" if r["allowed_values"] else ""
             )
-            table.add_row(r["name"], r["hashtag"], r["type"], desc)
+            kind = r["type"] + (" (list)" if r["multiple"] else "")
+            table.add_row(r["name"], r["hashtag"], kind, desc)
         console.print(table)
     else:
-        raise ConfigError(f"Unknown format {fmt!r}: use table, csv, json or markdown.")
+        raise ConfigError(f"Unknown format {fmt!r}: use table, csv, json, markdown or json-schema.")
 
 
 @app.command()

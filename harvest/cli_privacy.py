@@ -120,7 +120,8 @@ def audit(
     action: Annotated[
         str | None,
         typer.Option(
-            help="Only this action (sync, publish, forget, export, review, retention, users, login)."
+            help="Only this action (sync, publish, forget, export, review, retention, users, login,"
+            " upgrade)."
         ),
     ] = None,
 ) -> None:

@@ -491,7 +491,8 @@ class Lander:
     def _write_problems(self, table: Table, pending: list[Pending]) -> None:
         rows = []
         for p in pending:
-            for fname, value, problem in p.norm.problems:
+            said = [(*x, "warning") for x in p.norm.problems] + [(*x, "info") for x in p.norm.notes]
+            for fname, value, problem, severity in said:
                 rows.append(
                     (
                         self.run_id,
@@ -503,12 +504,13 @@ class Lander:
                         fname,
                         value,
                         problem,
-                        "warning",
+                        severity,
                         self.now,
                     )
                 )
-                self.counts.problem_kinds[(fname, problem)] += 1
-        self.counts.problems += len(rows)
+                if severity != "info":  # a note explains a value that was kept
+                    self.counts.problem_kinds[(fname, problem)] += 1
+                    self.counts.problems += 1
         if rows:
             self.db.conn.executemany(
                 "INSERT INTO issues (sync_run_id, source, source_key, record_id, location,"

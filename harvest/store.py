@@ -21,8 +21,9 @@ import sqlite_utils
 from harvest.normalise.standard import load_standard
 from harvest.private_files import private_file
 
-SCHEMA_VERSION = 4  # 3: audit_runs and tombstones; 4: erased_identities and erasures
-PERSON_FIELDS = [
+SCHEMA_VERSION = 5  # 3: audit_runs and tombstones; 4: erased_identities and erasures;
+# 5: the columns of the standard's version 2 (added to an older store by ``upgrade_standard``)
+PERSON_FIELDS_V1 = [
     "given_name",
     "family_name",
     "full_name",
@@ -38,6 +39,10 @@ PERSON_FIELDS = [
     "disability",
     "consent_to_share",
     "role",
+]
+# every person field added since version 1 of the standard (religion, food_needs, …)
+PERSON_FIELDS = PERSON_FIELDS_V1 + [
+    f.name for f in load_standard().fields if f.entity == "person" and f.since > 1
 ]
 SQL_TYPES = {"integer": "INTEGER", "number": "REAL"}
 
@@ -174,7 +179,8 @@ CREATE TABLE IF NOT EXISTS source_state (
 CREATE TABLE IF NOT EXISTS standard (
     name TEXT PRIMARY KEY,
     entity TEXT, hashtag TEXT, type TEXT, description TEXT, allowed_values TEXT,
-    synonyms TEXT, identifying INTEGER, special_category INTEGER
+    synonyms TEXT, identifying INTEGER, special_category INTEGER, multiple INTEGER,
+    since INTEGER
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS match_pairs (
@@ -322,15 +328,22 @@ def private_store(path: Path) -> None:
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
     current = db.execute("PRAGMA user_version").fetchone()[0]
-    if current == SCHEMA_VERSION:
+    if current == SCHEMA_VERSION and standard_version(db) == load_standard().version:
         return
     db.conn.executescript(schema_sql())
-    std = load_standard()
-    with transaction(db):
-        db.execute("DELETE FROM standard")
-        db.table("standard").insert_all(std.dictionary_rows())
-        db.execute("INSERT OR REPLACE INTO meta VALUES ('standard_version', ?)", [str(std.version)])
+    from harvest.upgrade import upgrade_standard  # it writes with this module's helpers
+
+    upgrade_standard(db)
     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+def standard_version(db: sqlite_utils.Database) -> int | None:
+    """The version of the standard the store was last upgraded to (None: a new store)."""
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'standard_version'").fetchone()
+    except sqlite3.OperationalError:  # no meta table yet
+        return None
+    return int(row[0]) if row else None
 
 
 @contextmanager

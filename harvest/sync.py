@@ -19,7 +19,7 @@ from typing import Protocol
 
 import sqlite_utils
 
-from harvest import audit, store
+from harvest import audit, store, upgrade
 from harvest.config import HarvestConfig, SourceConfig
 from harvest.connectors.base import Activity, Problem, Table
 from harvest.dataprotection import pending
@@ -125,7 +125,8 @@ def sync(
     sources = [config.source(only)] if only else [s for s in config.sources if s.enabled]
     with sync_lock(config.database_path):
         pending.drain(config)  # data protection: an unfinished or queued erasure first
-        db = store.connect(config.database_path)
+        db = store.connect(config.database_path)  # upgrades an older store's schema
+        upgrade.backfill(db, config)  # …and fills the new fields of the records it had
         run_id = store.start_run(db, command)
         results = [sync_source(db, config, src, run_id, full, reporter) for src in sources]
         matching = match_step(db, config, run_id)

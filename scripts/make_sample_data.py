@@ -1,15 +1,21 @@
 """Write the demo data of a fictional charity, Riverside Community Trust.
 
-Five files, each in the shape a small charity really has, with the same ~40
+Seven files, each in the shape a small charity really has, with the same ~40
 fictional people appearing across them under slightly different spellings and
 formats (Bob/Robert, upper case, postcode spacing, phone formats), so that exact
 matching on email, phone or name + date of birth joins some of them:
 
     lunch-club-2026-03.csv     typed sign-in sheet, Windows-1252, title row above the header
     youth-club.xlsx            two sheets ("March", "April") with different headers
-    food-bank-referrals.csv    a council-style list with a HXL hashtag row
+    food-bank-referrals.csv    a council-style list with a HXL hashtag row (and the
+                               standard's version 2 questions: religion, food needs…)
     eventbrite-attendees.csv   Eventbrite's "Attendee summary" export
-    wellbeing-form.csv         a Google Forms responses export (WEMWBS scores)
+    wellbeing-form.csv         a Google Forms responses export (WEMWBS scores, health,
+                               outcomes at the follow-up)
+    volunteer-register.csv     volunteers' skills, availability, DBS checks, languages (HXL)
+    volunteer-sign-in.csv      the volunteers' sign-in sheet: activity, task and hours
+
+Answers to the version 2 questions are in sample_answers_v2.py, beside this script.
 
 Every value is fictional: phone numbers are in Ofcom's drama ranges (07700 900xxx,
 020 7946 0xxx), emails are @example.org / @example.com. Output is deterministic:
@@ -25,6 +31,7 @@ import csv
 import io
 import random
 import re
+import sys
 import unicodedata
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -34,18 +41,21 @@ from pathlib import Path
 
 import openpyxl
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # sample_answers_v2, beside this file
+import sample_answers_v2 as v2  # noqa: E402
+
 SEED = 20260301
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "harvest" / "demo"
 FIXED_TIME = datetime(2026, 4, 30, 9, 0, 0)  # workbook properties and zip entry dates
 
 # key | given | nickname | family | born | gender f/m | postcode | phone | email | ethnicity | files
 # email: "@org" / "@com" stand for @example.org / @example.com; ethnicity: a key of ETHNICITY
-# files: L lunch club, Y youth club, F food bank, E Eventbrite, W wellbeing form
+# files: L lunch club, Y youth club, F food bank, E Eventbrite, W wellbeing form, V volunteers
 PEOPLE_TABLE = """
 bob     |Robert   |Bob   |Okafor   |1961-03-02|m|NW1 2AB |07700900123|bob.okafor@org      |bafr|LFEW
 maggie  |Margaret |Maggie|Doyle    |1948-11-17|f|NW1 7QT |02079460412|                    |wiri|LF
 jose    |José     |      |Fernandes|1955-06-09|m|NW5 3LP |07700900210|jose.fernandes@com  |woth|LEW
-renee   |Renée    |      |Clarke   |1952-01-24|f|NW1 8HD |02079460533|renee.clarke@org    |wbri|LW
+renee   |Renée    |      |Clarke   |1952-01-24|f|NW1 8HD |02079460533|renee.clarke@org    |wbri|LWV
 pat     |Patricia |Pat   |Hughes   |1944-07-30|f|N7 8RS  |02079460088|                    |wbri|L
 bill    |William  |Bill  |Thompson |1940-12-05|m|N7 6QJ  |02079460171|                    |wbri|L
 gurpreet|Gurpreet |      |Sandhu   |1958-04-14|f|NW5 1TL |07700900344|g.sandhu@com        |aind|LF
@@ -58,18 +68,18 @@ yvonne  |Yvonne   |      |Mensah   |1976-06-15|f|NW1 3EX |07700900488|yvonne.men
 kath    |Kathleen |Kath  |O'Brien  |1945-03-08|f|M14 6HR |02079460719|                    |wiri|L
 zoe     |Zoë      |      |Bennett  |1964-11-30|f|NW1 7QT |07700900512|zoe.bennett@org     |mwbc|LEW
 aisha   |Aisha    |      |Begum    |1988-02-27|f|E8 1DY  |07700900533|aisha.begum@com     |aban|FEW
-dan     |Daniel   |Dan   |Walsh    |1979-07-07|m|M14 4PL |07700900566|dan.walsh@org       |wbri|FW
-priya   |Priya    |      |Patel    |1991-09-12|f|M13 9PL |07700900589|priya.patel@com     |aind|EW
+dan     |Daniel   |Dan   |Walsh    |1979-07-07|m|M14 4PL |07700900566|dan.walsh@org       |wbri|FWV
+priya   |Priya    |      |Patel    |1991-09-12|f|M13 9PL |07700900589|priya.patel@com     |aind|EWV
 kwame   |Kwame    |      |Asante   |1983-01-19|m|M16 7RA |07700900602|kwame.asante@org    |bafr|FE
-sarah   |Sarah    |      |Jones    |1975-12-01|f|M14 5TQ |07700900615|sarah.jones@com     |wwel|FW
+sarah   |Sarah    |      |Jones    |1975-12-01|f|M14 5TQ |07700900615|sarah.jones@com     |wwel|FWV
 mo      |Mohammed |Mo    |Ali      |1969-04-22|m|M13 0FE |07700900638|                    |apak|LF
 chloe   |Chloe    |      |Wright   |1993-08-05|f|SE15 4QN|07700900651|chloe.wright@com    |wbri|E
-tomasz  |Tomasz   |      |Kowalski |1986-05-16|m|M21 9SW |07700900674|t.kowalski@org      |woth|FW
-fatima  |Fatima   |      |Hassan   |1980-10-10|f|M14 6LT |07700900697|fatima.hassan@com   |arab|FEW
+tomasz  |Tomasz   |      |Kowalski |1986-05-16|m|M21 9SW |07700900674|t.kowalski@org      |woth|FWV
+fatima  |Fatima   |      |Hassan   |1980-10-10|f|M14 6LT |07700900697|fatima.hassan@com   |arab|FEWV
 lee     |Lee      |      |Roberts  |1972-03-29|m|N7 0EQ  |07700900710|                    |wbri|F
-grace   |Grace    |      |Adebayo  |1990-06-23|f|SE15 5DP|07700900733|grace.adebayo@org   |bafr|EW
+grace   |Grace    |      |Adebayo  |1990-06-23|f|SE15 5DP|07700900733|grace.adebayo@org   |bafr|EWV
 mick    |Michael  |Mick  |Byrne    |1966-02-14|m|M16 8EJ |02079460844|                    |wiri|LF
-hannah  |Hannah   |      |Fischer  |1998-11-04|f|NW5 4AX |07700900756|hannah.fischer@com  |woth|EW
+hannah  |Hannah   |      |Fischer  |1998-11-04|f|NW5 4AX |07700900756|hannah.fischer@com  |woth|EWV
 jamal   |Jamal    |      |Brown    |1985-09-30|m|E8 2HB  |07700900779|jamal.brown@org     |bcar|FE
 zara    |Zara     |      |Khan     |2011-05-09|f|M14 5TQ |07700900802|                    |apak|YE
 jayden  |Jayden   |      |Mensah   |2010-08-21|m|NW1 3EX |07700900825|                    |bafr|YE
@@ -352,7 +362,9 @@ FOOD_BANK_HXL = [
     "#referral+source",
     "#person+ethnicity",
     "#date+activity",
+    *v2.RESIDENT_HXL.values(),
 ]
+FOOD_BANK_HEADER += list(v2.RESIDENT_HXL)
 REFERRERS = [
     "Citizens Advice",
     "GP – social prescriber",
@@ -378,6 +390,7 @@ def food_bank_row(p: Person, day: date, rng: random.Random) -> list[str]:
         rng.choice(REFERRERS),
         ethnicity,
         referred,
+        *v2.resident(p.key, p.ethnicity).values(),
     ]
 
 
@@ -515,6 +528,11 @@ FORM_HEADER = [
     "Measure",
     "Wellbeing score (WEMWBS)",
     "Do you agree to Riverside Community Trust keeping your answers?",
+    "How is your health in general?",
+    "Do you consider yourself disabled?",
+    "Are you an unpaid carer?",
+    "What has changed for you since you joined?",
+    "When did that change?",
 ]
 HEARD = ["Friend or family", "Riverside Lunch Club", "GP", "Instagram", "Poster in the library"]
 
@@ -524,7 +542,9 @@ def form_timestamp(moment: datetime) -> str:
     return moment.strftime("%Y/%m/%d %H:%M:%S ") + zone
 
 
-def form_row(p: Person, moment: datetime, score: int, rng: random.Random) -> list[str]:
+def form_row(
+    p: Person, moment: datetime, score: int, rng: random.Random, changed: str = ""
+) -> list[str]:
     email = p.email.upper() if rng.random() < 0.15 else p.email
     if rng.random() < 0.2:
         email = email[0].upper() + email[1:]  # phones capitalise the first letter
@@ -540,12 +560,16 @@ def form_row(p: Person, moment: datetime, score: int, rng: random.Random) -> lis
         "WEMWBS",
         str(score),
         "I agree",
+        *v2.wellbeing(p.key).values(),
+        changed,
+        uk_date((moment - timedelta(days=7)).date()) if changed else "",
     ]
 
 
 def make_wellbeing_form(people: list[Person], out: Path) -> None:
     """A first score in March and, for most people, a follow-up six weeks later."""
     rng = random.Random(f"{SEED}:wellbeing")
+    outcomes = random.Random(f"{SEED}:outcomes")
     responses = []
     for p in in_file(people, "W"):
         first = datetime(2026, 3, 2, 10) + timedelta(seconds=rng.randrange(0, 14 * 24 * 3600))
@@ -554,9 +578,29 @@ def make_wellbeing_form(people: list[Person], out: Path) -> None:
         if rng.random() < 0.75:
             later = first + timedelta(days=42, seconds=rng.randrange(-36000, 36000))
             later_score = min(70, score + rng.randrange(-2, 12))
-            responses.append((later, form_row(p, later, later_score, rng)))
+            changed = v2.outcome(outcomes)
+            responses.append((later, form_row(p, later, later_score, rng, changed)))
     responses.sort(key=lambda r: r[0])
     write_csv(out / "wellbeing-form.csv", [FORM_HEADER, *(row for _, row in responses)])
+
+
+def make_volunteers(people: list[Person], out: Path) -> None:
+    """The volunteers' register (with a HXL row) and their sign-in sheet for March."""
+    rng = random.Random(f"{SEED}:volunteers")
+    by_key = {p.key: p for p in in_file(people, "V")}
+    rows: list[list[str]] = [v2.REGISTER_HEADER, v2.REGISTER_HXL]
+    for key, answers in v2.register_rows():
+        p = by_key[key]
+        rows.append([p.full_name, p.email, phone_as_typed(p.phone, rng), *answers])
+    write_csv(out / "volunteer-register.csv", rows)
+    names = {  # a sign-in sheet has the names people sign with: "Dan Walsh", "Fatima Hassan"
+        k: f"{p.nickname or p.given} {p.family}" if rng.random() < 0.5 else p.full_name
+        for k, p in by_key.items()
+    }
+    days = [uk_date(day) for day in LUNCH_DAYS]
+    phones = {k: phone_as_typed(p.phone, rng, international=False) for k, p in by_key.items()}
+    sign_in = [v2.SIGN_IN_HEADER, *v2.sign_in_rows(rng, days, names, phones)]
+    write_csv(out / "volunteer-sign-in.csv", sign_in)
 
 
 def make_all(out: Path) -> list[Path]:
@@ -569,6 +613,7 @@ def make_all(out: Path) -> list[Path]:
         make_food_bank,
         make_eventbrite,
         make_wellbeing_form,
+        make_volunteers,
     ):
         make(people, out)
     return sorted(p for p in out.iterdir() if p.suffix in {".csv", ".xlsx"})

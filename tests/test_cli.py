@@ -17,6 +17,7 @@ from conftest import ctrl_c_works, free_port, login, scalar, wait_until_up, writ
 from typer.testing import CliRunner
 
 from harvest.cli import app
+from harvest.normalise.standard import load_standard
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,10 +110,24 @@ def test_demo_syncs_the_bundled_sample_data(tmp_path: Path) -> None:
     result = run("demo", "--no-serve", "--dir", str(tmp_path / "demo"))
     assert result.returncode == 0, result.stdout + result.stderr
     db = tmp_path / "demo" / "harvest.db"
-    assert scalar(db, "SELECT count(DISTINCT source) FROM records") == 5
+    assert scalar(db, "SELECT count(DISTINCT source) FROM records") == 7
     # The same people appear across lists: fewer people than records.
     assert scalar(db, "SELECT count(*) FROM people") < scalar(db, "SELECT count(*) FROM records")
     assert scalar(db, "SELECT count(*) FROM attendances") > 0
+    # Every field of the standard has values, outcomes and score changes included.
+    for f in load_standard().fields:
+        assert scalar(db, f"SELECT count([{f.name}]) FROM records") > 0, f.name
+    assert scalar(db, "SELECT count(*) FROM outcomes WHERE outcome IS NOT NULL") > 0
+    assert scalar(db, "SELECT count(*) FROM people WHERE role = 'volunteer'") == 8
+    assert scalar(db, "SELECT sum(volunteer_hours) FROM records") > 50
+    assert (
+        scalar(  # people with a second wellbeing score: a change to report
+            db,
+            "SELECT count(*) FROM (SELECT person_id FROM outcomes WHERE score IS NOT NULL"
+            " GROUP BY person_id HAVING count(*) > 1)",
+        )
+        > 5
+    )
 
 
 def test_a_second_sync_exits_3_while_the_first_holds_the_lock(project, lunch_source) -> None:

@@ -19,6 +19,8 @@ FILES = [
     "eventbrite-attendees.csv",
     "food-bank-referrals.csv",
     "lunch-club-2026-03.csv",
+    "volunteer-register.csv",
+    "volunteer-sign-in.csv",
     "wellbeing-form.csv",
     "youth-club.xlsx",
 ]
@@ -88,6 +90,27 @@ def test_food_bank_has_a_hxl_row_the_standard_knows(demo: Path) -> None:
     standard = load_standard()
     assert all(standard.match_hashtag(t) for t in tags), tags
     assert {"#person+ethnicity", "#referral+source", "#date+activity"} <= set(tags)
+
+
+def test_the_version_2_questions_are_tagged_with_the_standards_hashtags(demo: Path) -> None:
+    standard = load_standard()
+    found = set()
+    for name in ("food-bank-referrals.csv", "volunteer-register.csv"):
+        found |= {standard.match_hashtag(t).name for t in _rows(demo / name)[1]}  # type: ignore[union-attr]
+    assert {"religion", "food_needs", "household_size", "volunteer_household_size"} <= found
+    assert {"dbs_date", "languages_spoken", "support_needs", "income_band"} <= found
+
+
+def test_volunteers_sign_in_with_their_hours_as_typed(demo: Path) -> None:
+    rows = _rows(demo / "volunteer-sign-in.csv")
+    assert rows[0] == ["Date", "Volunteer name", "Mobile", "Activity", "Task", "Hours"]
+    hours = {r[5] for r in rows[1:]}
+    assert len(rows) > 20 and {"2h30", "90 mins"} & hours and len(hours) >= 4
+    register = _rows(demo / "volunteer-register.csv")
+    families = {r[0].split()[-1] for r in register[2:]}
+    assert len(families) == 8
+    others = _text(demo / "wellbeing-form.csv") + _text(demo / "food-bank-referrals.csv")
+    assert all(f in others or f.upper() in others for f in families), "volunteers are residents too"
 
 
 def test_youth_club_has_two_differently_headed_sheets(demo: Path) -> None:

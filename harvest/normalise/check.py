@@ -33,6 +33,7 @@ class SourceCheck:
     last_rows: dict[str, int] = field(default_factory=dict)  # read, new, changed, unchanged
     coverage: dict[str, float] = field(default_factory=dict)  # field -> share of records with it
     problems: list[ProblemGroup] = field(default_factory=list)
+    notes: list[ProblemGroup] = field(default_factory=list)  # values kept, with a word on them
     table_notes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -50,11 +51,16 @@ def _coverage(db: sqlite_utils.Database, source: str, total: int) -> dict[str, f
     return {f: n / total for f, n in zip(COVERAGE_FIELDS, row, strict=False)}
 
 
-def _problems(db: sqlite_utils.Database, source: str, limit: int) -> list[ProblemGroup]:
+def _problems(
+    db: sqlite_utils.Database, source: str, limit: int, notes: bool = False
+) -> list[ProblemGroup]:
+    """The commonest problems with values (or, with ``notes``, notes on values kept)."""
+    kind = "i.severity = 'info'" if notes else "i.severity != 'info'"
     groups = db.execute(
-        """SELECT i.field, i.problem, count(*) AS n FROM issues i
+        f"""SELECT i.field, i.problem, count(*) AS n FROM issues i
            JOIN records r ON r.id = i.record_id AND r.is_current = 1
-           WHERE i.source = ? GROUP BY i.field, i.problem ORDER BY n DESC, i.field LIMIT ?""",
+           WHERE i.source = ? AND {kind}
+           GROUP BY i.field, i.problem ORDER BY n DESC, i.field LIMIT ?""",
         [source, limit],
     ).fetchall()
     out = []
@@ -97,6 +103,7 @@ def check_source(db: sqlite_utils.Database, source: str, limit: int = 10) -> Sou
     result.last_success = success[0] if success else None
     result.coverage = _coverage(db, source, result.records)
     result.problems = _problems(db, source, limit)
+    result.notes = _problems(db, source, limit, notes=True)
     result.table_notes = [
         {"location": loc, "problem": p, "severity": sev}
         for loc, p, sev in db.execute(

@@ -19,7 +19,8 @@ from functools import cache
 from rapidfuzz import fuzz
 
 from harvest.connectors.base import Table
-from harvest.normalise.clean import EMPTY, clean_value
+from harvest.normalise.clean import EMPTY
+from harvest.normalise.clean_lists import clean_cell
 from harvest.normalise.standard import Standard, load_standard
 
 AUTO_THRESHOLD = 82.0
@@ -152,8 +153,8 @@ def _bear_out(m: ColumnMap, values: list[str], std: Standard) -> None:
     target = std.field(m.field)
     if target.values is None:
         return
-    said = [v for v in values if v.strip() and clean_value(target, v) != EMPTY]
-    wrong = [v for v in said if clean_value(target, v)[0] is None]
+    said = [v for v in values if v.strip() and clean_cell(target, v) != EMPTY]
+    wrong = [v for v in said if clean_cell(target, v)[0] is None]
     if said and len(wrong) * 2 > len(said):
         m.method, m.candidate, m.field = "values", m.field, None
         m.examples = list(dict.fromkeys(v.strip() for v in wrong))[:3]

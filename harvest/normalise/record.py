@@ -2,7 +2,9 @@
 
 Nothing typed is lost: the raw row is stored verbatim elsewhere; here a value that
 cannot be cleaned becomes ``None`` in the record plus a problem naming the field and
-the value, and every unmapped column is kept in ``extra``.
+the value, and every unmapped column is kept in ``extra``. A value that was kept but
+is worth a word (a value in no list, kept as typed; a cell read as several values) is a
+note: it is reported for the first row of a table that has it, not for every row.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from harvest.normalise.clean import Result, age_from_dob, clean_value
+from harvest.normalise.clean import Result, age_from_dob
+from harvest.normalise.clean_lists import clean_cell
 from harvest.normalise.mapping import ColumnMap
 from harvest.normalise.standard import Field, Standard, load_standard
 
@@ -26,6 +29,7 @@ class Normalised:
     problems: list[tuple[str | None, str, str]] = field(
         default_factory=list
     )  # field, value, problem
+    notes: list[tuple[str, str, str]] = field(default_factory=list)  # a kept value, explained
 
 
 class RowNormaliser:
@@ -55,6 +59,7 @@ class RowNormaliser:
     def __call__(self, values: list[str]) -> Normalised:
         out: dict[str, Any] = {}
         problems: list[tuple[str | None, str, str]] = []
+        notes: list[tuple[str, str, str]] = []
         for i, f, memo in self.mapped:
             raw = values[i]
             if not raw:
@@ -65,28 +70,31 @@ class RowNormaliser:
                 )
                 continue
             cleaned = memo.get(raw)
+            first = cleaned is None
             if cleaned is None:
                 if len(memo) > MEMO_LIMIT:
                     memo.clear()
-                cleaned = memo[raw] = clean_value(f, raw)
+                cleaned = memo[raw] = clean_cell(f, raw)
             clean, problem = cleaned
-            if problem:
+            if problem and clean is None:
                 problems.append((f.name, raw, problem))
-            elif clean is not None:
+            elif problem and first:  # a note on a kept value: once a table, not every row
+                notes.append((f.name, raw, problem))
+            if clean is not None:
                 out[f.name] = clean
         for i, f in self.fallback:
             if values[i] and f.name not in out and not any(p[0] == f.name for p in problems):
-                clean, problem = clean_value(f, values[i])
+                clean, problem = clean_cell(f, values[i])
                 if clean is not None and problem is None:
                     out[f.name] = clean
         for f, raw in self.fill:
             if f.name not in out:
-                clean, problem = clean_value(f, raw)
+                clean, problem = clean_cell(f, raw)
                 if clean is not None:
                     out[f.name] = clean
         extra = {h: values[i] for i, h in self.unmapped if values[i]}
         derive(out, self.today)
-        return Normalised(out, extra, problems)
+        return Normalised(out, extra, problems, notes)
 
 
 def derive(rec: dict[str, Any], today: date) -> None:

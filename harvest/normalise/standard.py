@@ -3,7 +3,9 @@
 The standard lives in two data files beside this module: ``standard.yaml``
 (the fields) and ``values.yaml`` (allowed values of category fields with their
 synonyms). Everything else (mapping, cleaning, the data dictionary, Datasette
-descriptions) is derived from them.
+descriptions, the JSON Schema) is derived from them. Earlier versions are kept
+frozen beside them (``standard-v1.yaml``, ``values-v1.yaml``) so that
+``harvest standard --diff v1 v2`` can say what changed.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ FIELD_TYPES = {
     "id",
 }
 ENTITIES = ("record", "person", "contact", "outcome")
+VERSION = 2  # the version of the bundled standard (standard.yaml says so too)
+FROZEN = {1: ("standard-v1.yaml", "values-v1.yaml")}  # older versions, never edited
+# attributes written another way: +number is HXL's +num, +hh its households
+ATTRIBUTE_ALIASES = {"number": "num", "hh": "household", "households": "household"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,9 @@ class Field:
     synonyms: tuple[str, ...] = ()
     identifying: bool = False
     special: bool = False
+    multiple: bool = False  # several values, stored as a JSON list
+    open: bool = False  # a value in no list is kept as typed (and reported once)
+    since: int = 1  # the version of the standard that added it
 
     @property
     def hashtag_key(self) -> frozenset[str]:
@@ -110,6 +119,8 @@ class Standard:
                     "synonyms": ", ".join(f.synonyms),
                     "identifying": int(f.identifying),
                     "special_category": int(f.special),
+                    "multiple": int(f.multiple),
+                    "since": f.since,
                 }
             )
         return rows
@@ -127,7 +138,7 @@ def hashtag_key(tag: str) -> frozenset[str]:
     parts = [p for p in tag.split("+") if p]
     if not parts or parts[0] == "#":
         return frozenset()
-    return frozenset([parts[0], *parts[1:]])
+    return frozenset([parts[0], *(ATTRIBUTE_ALIASES.get(p, p) for p in parts[1:])])
 
 
 def _load_yaml(name: str) -> Any:
@@ -136,36 +147,48 @@ def _load_yaml(name: str) -> Any:
 
 
 @cache
-def load_standard() -> Standard:
-    """Load and check the bundled standard (cached: it never changes at run time)."""
-    data = _load_yaml("standard.yaml")
+def load_standard(version: int | None = None) -> Standard:
+    """Load and check the bundled standard (cached: it never changes at run time);
+    ``version`` picks a frozen earlier one (``load_standard(1)``)."""
+    if version is not None and version != VERSION and version not in FROZEN:
+        known = ", ".join(f"v{v}" for v in sorted([*FROZEN, VERSION]))
+        raise ValueError(f"There is no version {version} of the standard (known: {known}).")
+    names = FROZEN.get(version or VERSION, ("standard.yaml", "values.yaml"))
+    data = _load_yaml(names[0])
     value_sets = {
-        set_name: [
-            Value(
-                value=str(v["value"]),
-                label=str(v.get("label", v["value"])),
-                group=v.get("group"),
-                synonyms=tuple(str(s) for s in v.get("synonyms", [])),
-            )
-            for v in values
-        ]
-        for set_name, values in (_load_yaml("values.yaml") or {}).items()
+        set_name: [_value(v) for v in values]
+        for set_name, values in (_load_yaml(names[1]) or {}).items()
     }
-    fields = []
-    for raw in data["fields"]:
-        f = Field(
-            name=raw["name"],
-            entity=raw["entity"],
-            hashtag=raw["hashtag"],
-            type=raw["type"],
-            description=raw["description"],
-            values=raw.get("values"),
-            synonyms=tuple(str(s) for s in raw.get("synonyms", [])),
-            identifying=bool(raw.get("identifying", False)),
-            special=bool(raw.get("special", False)),
-        )
-        assert f.type in FIELD_TYPES, f"standard.yaml: {f.name} has unknown type {f.type}"
-        assert f.entity in ENTITIES, f"standard.yaml: {f.name} has unknown entity {f.entity}"
-        assert f.values is None or f.values in value_sets, f"values.yaml lacks {f.values}"
-        fields.append(f)
+    fields = [_field(raw, value_sets) for raw in data["fields"]]
     return Standard(version=int(data["version"]), fields=fields, value_sets=value_sets)
+
+
+def _value(v: dict[str, Any]) -> Value:
+    return Value(
+        value=str(v["value"]),
+        label=str(v.get("label", v["value"])),
+        group=v.get("group"),
+        synonyms=tuple(str(s) for s in v.get("synonyms", [])),
+    )
+
+
+def _field(raw: dict[str, Any], value_sets: dict[str, list[Value]]) -> Field:
+    f = Field(
+        name=raw["name"],
+        entity=raw["entity"],
+        hashtag=raw["hashtag"],
+        type=raw["type"],
+        description=" ".join(str(raw["description"]).split()),
+        values=raw.get("values"),
+        synonyms=tuple(str(s) for s in raw.get("synonyms", [])),
+        identifying=bool(raw.get("identifying", False)),
+        special=bool(raw.get("special", False)),
+        multiple=bool(raw.get("multiple", False)),
+        open=bool(raw.get("open", False)),
+        since=int(raw.get("since", 1)),
+    )
+    assert f.type in FIELD_TYPES, f"standard.yaml: {f.name} has unknown type {f.type}"
+    assert f.entity in ENTITIES, f"standard.yaml: {f.name} has unknown entity {f.entity}"
+    assert f.values is None or f.values in value_sets, f"values.yaml lacks {f.values}"
+    assert not f.multiple or f.values, f"standard.yaml: {f.name} is multiple but has no values"
+    return f
