@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test setup lint bench sample-data clean chromium docs
+.PHONY: demo test setup lint bench sample-data clean chromium docs axe
 
 setup: $(VENV)/.installed
 
@@ -19,10 +19,16 @@ chromium:
 	  echo "Installing Chromium for the browser tests (needs root and apt-get)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# axe-core (npm, MPL-2.0) for the accessibility checks of the browser tests
+axe: node_modules/axe-core/axe.min.js
+
+node_modules/axe-core/axe.min.js:
+	npm install --no-save --no-package-lock --no-audit --no-fund axe-core@4
+
 demo: setup
 	$(VENV)/bin/harvest demo
 
-test: setup chromium
+test: setup chromium axe
 	$(PY) -m pytest -q
 
 lint: setup

@@ -278,6 +278,7 @@ def demo(
         console.print(f"\nBrowse at [bold]http://127.0.0.1:{port}/[/] and log in (Ctrl+C to stop):")
         for name, role, password in logins:
             console.print(f"  {role:>6}: user [bold]{name}[/]  password [bold]{password}[/]")
+        console.print(f"A funder lands on the overview, http://127.0.0.1:{port}/dashboard")
         return run_serve(
             cfg.organisation,
             cfg.database_path,
