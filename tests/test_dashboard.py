@@ -19,6 +19,7 @@ from harvest.cli import app
 from harvest.errors import PublishError
 from harvest.publish.dashboard import Selection, build, connect, shown_value
 from harvest.publish.report import write_report
+from harvest.publish.uk_map import uk_map
 
 
 @pytest.fixture
@@ -61,6 +62,22 @@ def test_headline_and_figures_are_the_published_rows(conn: sqlite3.Connection) -
         "/funders/who.csv?period=2024-Q1&activity=Lunch+club&area=All+areas"
     )
     assert {r[0] for r in o.figures["activities"].rows} == {"All activities", "Lunch club"}
+
+
+def test_map_of_people_by_postcode_district(conn: sqlite3.Connection) -> None:
+    o = build(conn, Selection("2024-Q1"))
+    districts = o.figures["districts"]
+    assert districts.query == "where_people_live" and not districts.too_few
+    svg = str(uk_map(districts))
+    assert svg.startswith("<svg") and "<path" in svg  # the UK's outline, shipped
+    for district in ("NW1", "E8"):
+        (people,) = conn.execute(
+            "SELECT people FROM people_reached WHERE period = '2024-Q1' "
+            "AND activity = 'All activities' AND area = ?",
+            (district,),
+        ).fetchone()
+        assert f"{district} " in svg and f"{shown_value(people)} people</title>" in svg
+    assert str(uk_map(build(conn, Selection("2024-03")).figures["districts"])) == ""
 
 
 def test_a_choice_with_too_few_people_says_so(conn: sqlite3.Connection) -> None:

@@ -87,6 +87,7 @@ def test_funder_chooses_a_period_and_an_activity(
         expect(page.locator("[data-figure=people]")).to_have_text(shown_value(people))
         expect(page.locator("[data-figure=attendances]")).to_have_text(shown_value(attendances))
     expect(page.locator("#who")).to_contain_text("Female")
+    expect(page.locator("svg.map circle").first).to_be_visible()  # no internet needed
     assert "Run SQL" not in page.content() and "female" not in page.locator("#who").inner_text()
     assert serious_problems(page) == []
     page.screenshot(path=str(tmp_path / "dashboard-1400.png"), full_page=True)

@@ -110,9 +110,28 @@ def areas(conn: sqlite3.Connection, s: Selection) -> Figure:
         "areas",
         s.params("period", "activity"),
         not _all_shown(conn, s.period, s.activity, ALL_AREAS),
-        note="Postcode districts download from the map query."
-        if any("Postcode district" in (r[1] or "") for r in rows)
-        else "",
+    )
+
+
+def districts(conn: sqlite3.Connection, s: Selection) -> Figure:
+    """People per offered postcode district, with its centre, for the map."""
+    rows = conn.execute(
+        "SELECT c.value, d.place, r.people, d.latitude, d.longitude FROM choices c "
+        "JOIN districts d ON d.postcode_district = c.value JOIN people_reached r "
+        "ON r.area = c.value AND r.period = ? AND r.activity = ? "
+        "WHERE c.kind = 'area' AND c.detail LIKE '%Postcode district%' ORDER BY c.value",
+        (s.period, s.activity),
+    ).fetchall()
+    return Figure(
+        "districts",
+        "Map of people by postcode district",
+        "Each circle is a postcode district (such as NW1) at its centre; its area shows the "
+        "people reached who live there. An open circle has too few people to show.",
+        ["Postcode district", "Place", "People"],
+        rows,
+        "where_people_live",
+        s.params("period", "activity"),
+        not _all_shown(conn, s.period, s.activity, ALL_AREAS),
     )
 
 
@@ -226,6 +245,7 @@ def figures(
         reach(conn, s, vocab),
         who(conn, s, too_few),
         areas(conn, s),
+        districts(conn, s),
         deciles(conn, s, too_few, imported),
         activities(conn, s),
         sessions(conn, s, too_few),

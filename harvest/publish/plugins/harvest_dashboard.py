@@ -20,6 +20,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from harvest.errors import PublishError
 from harvest.publish import dashboard, logins
 from harvest.publish.charts import bars
+from harvest.publish.uk_map import uk_map
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 PATH = "/dashboard"
@@ -72,6 +73,7 @@ async def overview_page(request: Any, datasette: Any) -> Response:
         "database": database,
         "f": overview.figures,
         "reach_chart": bars(overview.figures["reach"], overview.selection.period),
+        "uk_map": uk_map(overview.figures["districts"]),
         "logged_in": request.actor is not None and "ds_actor" in request.cookies,
     }
     html = await datasette.render_template("dashboard/overview.html", context, request=request)
