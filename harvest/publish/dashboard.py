@@ -80,6 +80,13 @@ class Figure:
     too_few: bool = False
     note: str = ""
 
+    def groups(self) -> list[tuple[str, list[tuple]]]:
+        """The rows by their first column, in the table's order (who: by characteristic)."""
+        out: dict[str, list[tuple]] = {}
+        for row in self.rows:
+            out.setdefault(row[0], []).append(row)
+        return list(out.items())
+
     def link(self, database: str, extension: str = "") -> str:
         query = urlencode(self.params)
         return f"/{database}/{self.query}{extension}" + (f"?{query}" if query else "")

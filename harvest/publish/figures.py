@@ -60,7 +60,7 @@ def who(conn: sqlite3.Connection, s: Selection, too_few: bool) -> Figure:
         "Who took part",
         "People by age band, gender, ethnic group and disability, each counted once. "
         "Groups of fewer than 8 (10 for ethnic group and disability) are hidden. " + SMALL,
-        ["Characteristic", "Group", "People", "Share of everyone (%)"],
+        ["Characteristic", "Group", "People", "Share (%)"],
         rows,
         "who",
         s.params("period", "activity", "area"),
@@ -74,7 +74,7 @@ def sessions(conn: sqlite3.Connection, s: Selection, too_few: bool) -> Figure:
         "sessions",
         "How often people came",
         "People by how many times they came in the period. " + SMALL,
-        ["Times", "People", "Share of everyone (%)"],
+        ["Times", "People", "Share (%)"],
         rows,
         "sessions_per_person",
         s.params("period", "activity", "area"),
@@ -147,7 +147,7 @@ def deciles(conn: sqlite3.Connection, s: Selection, too_few: bool, imported: boo
         "Deprivation of where people live",
         "People by the Index of Multiple Deprivation decile of their home area: 1 is the "
         "most deprived tenth of their country's areas, 10 the least. " + SMALL,
-        ["Decile", "People", "Share of everyone (%)"],
+        ["Decile", "People", "Share (%)"],
         rows,
         "deprivation",
         s.params("period", "activity", "area"),
