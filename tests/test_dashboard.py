@@ -12,7 +12,14 @@ import httpx
 import pytest
 from conftest import login
 from pypdf import PdfReader
-from test_funders import FUNDER, TOO_FEW, funder_server, project  # noqa: F401
+from test_funders import (  # noqa: F401
+    FUNDER,
+    STAFF,
+    TOO_FEW,
+    funder_server,
+    project,
+    staff_server,
+)
 from typer.testing import CliRunner
 
 from harvest.cli import app
@@ -148,3 +155,15 @@ def test_dashboard_over_http(funder_server: str) -> None:  # noqa: F811
     pdf = client.get("/dashboard/report.pdf", params={"period": "2024-Q1"})
     assert pdf.headers["content-type"] == "application/pdf"
     assert "2024 quarter 1" in pdf_text(pdf.content)
+
+
+def test_staff_view_sends_funders_to_the_dashboard_and_staff_to_the_index(
+    staff_server: str,  # noqa: F811
+) -> None:
+    funder = login(staff_server, *FUNDER)
+    assert funder.get("/").headers["location"] == "/dashboard"
+    assert "Test Trust" in funder.get("/dashboard").text
+    staff = login(staff_server, *STAFF)
+    index = staff.get("/")
+    assert index.status_code == 200 and "Funder dashboard" in index.text  # in the menu
+    assert staff.get("/dashboard").status_code == 200
