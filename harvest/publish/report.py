@@ -65,13 +65,13 @@ def _headline(pdf: Report) -> None:
         ("new_people", "new people"),
         ("returning_people", "returning people"),
     ]
-    with pdf.table(
-        col_widths=(1, 1, 1, 1), text_align="CENTER", headings_style=FontFace(emphasis="")
-    ) as table:
-        pdf.set_font("Helvetica", "B", 18)
-        table.row([shown(h[key]) for key, _ in names])
-        pdf.set_font("Helvetica", "", 9)
-        table.row([label for _, label in names])
+    big, small = FontFace(emphasis="BOLD", size_pt=18), FontFace(size_pt=9)
+    pdf.set_font("Helvetica", size=9)
+    with pdf.table(col_widths=(1, 1, 1, 1), text_align="CENTER", first_row_as_headings=False) as t:
+        figures, labels = t.row(), t.row()
+        for key, label in names:
+            figures.cell(shown(h[key]), style=big)
+            labels.cell(label, style=small)
     pdf.ln(2)
 
 
