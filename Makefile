@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 CHROMIUM := /usr/bin/chromium
 AXE := tests/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: demo test setup lint bench sample-data clean chromium docs
+.PHONY: demo test setup lint bench sample-data clean chromium docs axe
 
 setup: $(VENV)/.installed
 
@@ -23,13 +23,15 @@ chromium:
 demo: setup
 	$(VENV)/bin/harvest demo
 
-# axe-core (npm, MPL-2.0) checks the staff console's accessibility in the browser tests.
+# axe-core (npm, MPL-2.0) checks the staff console's and the funder dashboard's accessibility in the browser tests.
 $(AXE): tests/axe/package.json tests/axe/package-lock.json
 	@command -v npm >/dev/null || { \
 	  echo "Installing npm for axe-core (needs root and apt-get)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
 	cd tests/axe && npm ci --no-audit --no-fund --silent
 	touch $@
+
+axe: $(AXE)
 
 test: setup chromium $(AXE)
 	$(PY) -m pytest -q

@@ -311,6 +311,7 @@ def demo(
         console.print(f"\nBrowse at [bold]http://127.0.0.1:{port}/[/] and log in (Ctrl+C to stop):")
         for name, role, password in logins:
             console.print(f"  {role:>6}: user [bold]{name}[/]  password [bold]{password}[/]")
+        console.print(f"A funder lands on the overview, http://127.0.0.1:{port}/dashboard")
         console.print(f"Staff: run harvest from the browser at http://127.0.0.1:{port}/-/console")
         return run_serve(
             cfg.organisation,

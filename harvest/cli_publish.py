@@ -244,9 +244,40 @@ def export(
     _run(body)
 
 
+def report(
+    period: Annotated[
+        str,
+        typer.Option(
+            help="A period from funders.db's choices: 2026-03, 2026-Q1, 2026, 2025/26, a named "
+            "period or 'All time' (default: the latest quarter with figures)."
+        ),
+    ] = "",
+    activity: Annotated[str, typer.Option(help="An activity (default: all).")] = "",
+    area: Annotated[str, typer.Option(help="An area (default: all).")] = "",
+    out: Annotated[Path, typer.Option("--out", "-o", help="The PDF to write.")] = Path(
+        "report.pdf"
+    ),
+    config: ConfigOpt = None,
+) -> None:
+    """Write the funder's overview for a period as a **PDF**, for board papers.
+
+    The same figures as the dashboard (/dashboard), exactly as published in funders.db.
+    """
+    from harvest.publish.funders import funders_path
+    from harvest.publish.report import write_report
+
+    def body() -> None:
+        cfg = load_config(config)
+        overview = write_report(funders_path(cfg), out, period, activity, area, cfg.organisation)
+        console.print(f"Wrote {out}: {overview.describe()}")
+
+    _run(body)
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
     app.command("publish")(publish)
     app.command("export")(export)
+    app.command("report")(report)
     app.add_typer(users_app)
     app.add_typer(geo_app)

@@ -546,7 +546,7 @@ def test_a_funder_sees_queries_and_published_tables_only(funder_server: str) -> 
         "/funders.db",
     ):
         assert status(funder, denied) == 403, denied
-    assert "/harvest" not in funder.get("/").text
+    assert "/harvest" not in funder.get("/", follow_redirects=True).text
 
 
 def test_funder_downloads_csv_json_and_xlsx(funder_server: str) -> None:

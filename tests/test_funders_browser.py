@@ -29,12 +29,12 @@ def log_in(page: Page, base: str, name: str, password: str) -> None:
     page.locator("input[name=username]").fill(name)
     page.locator("input[name=password]").fill(password)
     page.locator("input[type=submit]").click()
-    page.wait_for_url(base + "/")
+    page.wait_for_url(base + "/dashboard")  # a funder lands on the dashboard
 
 
 def test_funder_logs_in_and_opens_every_query(funder_server: str, page: Page) -> None:  # noqa: F811
     log_in(page, funder_server, *FUNDER)
-    expect(page.locator("h1")).to_contain_text("figures for funders")
+    expect(page.locator("h1")).to_contain_text("Who we reached")
     for name, query in load_funder_queries().items():
         page.goto(f"{funder_server}/funders/{name}")
         expect(page.locator("h1")).to_contain_text(query["title"])

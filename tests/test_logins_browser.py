@@ -32,7 +32,7 @@ def test_a_removed_funder_clicks_and_lands_on_the_login_page(
     page.locator("input[name=username]").fill("fund4")
     page.locator("input[name=password]").fill(PASSWORD)
     page.locator("input[type=submit]").click()
-    page.wait_for_url(funder_server + "/")
+    page.wait_for_url(funder_server + "/dashboard")  # a funder lands on the dashboard
     page.goto(funder_server + "/funders")
     expect(page.locator("h1")).to_contain_text("funders")
     assert Users(users_path(project / "harvest.db")).remove("fund4")

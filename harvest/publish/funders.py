@@ -204,7 +204,7 @@ def publish_funders(
     published_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     tables["districts"] = [tuple(d.values()) for d in districts().values()]
     tables["coverage"] = coverage
-    tables["about"] = about_rows(settings, published_at, area_data)
+    tables["about"] = about_rows(settings, published_at, area_data, config.organisation)
     _write(funders_path(config), tables)
     reach = tables["people_reached"]
     return PublishSummary(
@@ -218,9 +218,13 @@ def publish_funders(
 
 
 def about_rows(
-    settings: PublishConfig, published_at: str, area_data: dict[str, Any] | None = None
+    settings: PublishConfig,
+    published_at: str,
+    area_data: dict[str, Any] | None = None,
+    organisation: str | None = None,
 ) -> list[tuple[str, str]]:
     rows = [
+        ("organisation", organisation or ""),
         ("published_at", published_at),
         ("method", "cell key method (record keys 0-255, noise from a fixed table)"),
         ("noise_bound", str(NOISE)),

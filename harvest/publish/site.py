@@ -63,8 +63,8 @@ FUNDER_TABLES: dict[str, dict[str, Any]] = {
         "source_url": SOURCE_URL,
     },
     "about": {
-        "description": "When this database was published and the settings of the rule "
-        "that protects its figures (see docs/privacy.md)."
+        "description": "The charity's name, when this database was published and the "
+        "settings of the rule that protects its figures (see docs/privacy.md)."
     },
     "choices": {
         "description": "What the query boxes take: every period (with its type), activity "
