@@ -334,6 +334,13 @@ def finish_run(db: sqlite_utils.Database, run_id: int, status: str) -> None:
     db.execute("UPDATE sync_runs SET finished_at=?, status=? WHERE id=?", [now(), status, run_id])
 
 
+def end_interrupted_runs(db: sqlite_utils.Database) -> int:
+    """Mark runs left "running" by a sync that was killed (a power cut, `kill -9`) as
+    "interrupted"; only call this holding the sync lock. Returns how many there were."""
+    cur = db.execute("UPDATE sync_runs SET status = 'interrupted' WHERE status = 'running'")
+    return cur.rowcount
+
+
 def get_state(db: sqlite_utils.Database, source: str) -> dict[str, Any]:
     row = db.execute("SELECT state FROM source_state WHERE source=?", [source]).fetchone()
     return json.loads(row[0]) if row else {}
