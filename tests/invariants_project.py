@@ -60,6 +60,8 @@ PEOPLE = [
         ("",),
         ("+44 7700 900344",),
     ),
+    (("John", "Jon"), ("Smith",), ("1970-01-01", ""), ("E1 6AN", "E1 6AB", ""), ("",), ("",)),
+    (("John",), ("Smith", "Smyth"), ("1985-05-05", ""), ("E1 6AN", ""), ("",), ("",)),
 ]
 FIELDS = ("First name", "Surname", "Date of birth", "Postcode", "Email", "Phone")
 OPTIONAL = ("Date of birth", "Postcode", "Email", "Phone", "Notes")  # columns that may go
@@ -116,7 +118,7 @@ class Project:
             "database": "harvest.db",
             "sources": [s.config() for s in self.sources],
             # a wide review band and one exact key: more questions for review to answer
-            "matching": {"merge_above": 0.99, "review_above": 0.05, "exact_keys": ["email"]},
+            "matching": {"merge_above": 0.9995, "review_above": 0.05, "exact_keys": ["email"]},
         }
         path = self.folder / "harvest.yaml"
         path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

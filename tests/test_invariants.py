@@ -35,6 +35,7 @@ from invariants_project import (
     FIELDS,
     MOST_ROWS,
     OPTIONAL,
+    PEOPLE,
     SHEET_NAMES,
     Project,
     Source,
@@ -58,7 +59,7 @@ from harvest.sync import sync
 SOURCES = ("lunch", "events", "youth")
 which = st.integers(0, len(SOURCES) - 1)
 choice = st.tuples(*[st.integers(0, 5)] * len(FIELDS))
-person = st.integers(0, 7)
+person = st.integers(0, len(PEOPLE) - 1)
 STEPS = {"count": 0}  # steps run in this process, for `make soak`'s closing line
 
 
