@@ -102,8 +102,8 @@ class Source:
         return [self.headers()] + [[r.get(h, "") for h in self.headers()] for r in rows]
 
     def written(self) -> list[dict[str, str]]:
-        """Each row as it is in the file: header → text, blanks left out."""
-        return [{h: r.get(h, "") for h in self.headers() if r.get(h, "")} for r in self.rows]
+        """Each row as it is in the file: header → text."""
+        return [{h: r.get(h, "") for h in self.headers()} for r in self.rows]
 
 
 @dataclass
@@ -155,11 +155,12 @@ def raw_rows(db: Path) -> dict[int, tuple]:
 
 
 def cells(data: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((k, v) for k, v in data.items() if v not in (None, "")))
+    """A row as header → text pairs, blanks included (a row's content is its headers too)."""
+    return tuple(sorted((k, v or "") for k, v in data.items()))
 
 
 def landed(db: Path, source: str) -> set[tuple]:
-    """The rows of a source the store holds, as header → text without blanks."""
+    """The rows of a source the store holds, as header → text."""
     rows = query(db, "SELECT data FROM raw_rows WHERE source = ?", (source,))
     return {cells(json.loads(d)) for (d,) in rows}
 
