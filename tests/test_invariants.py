@@ -189,9 +189,14 @@ class SyncForever(RuleBasedStateMachine):
     def run_publish(self) -> None:
         publish_funders(load_config(self.cfg))
 
-    @rule(answer=st.sampled_from(["same", "different", "skip"]), i=st.integers(0, 9))
-    def answer_a_question(self, answer: str, i: int) -> None:
-        self._review(lambda db: _decide(db, answer, i))
+    @rule(
+        answer=st.sampled_from(["same", "different", "skip"]),
+        i=st.integers(0, 9),
+        joins=st.booleans(),
+    )
+    def answer_a_question(self, answer: str, i: int, joins: bool) -> None:
+        """`harvest review`, or `harvest review --joins` (checking automatic joins)."""
+        self._review(lambda db: _decide(db, answer, i, review.joins if joins else review.queue))
 
     @rule()
     def undo_the_last_answer(self) -> None:
@@ -298,9 +303,9 @@ class SyncForever(RuleBasedStateMachine):
             assert {profiles[r] for r in group} & moved, f"{group}: not what a full match gives"
 
 
-def _decide(db, answer: str, i: int) -> None:
-    pairs = review.queue(db)
-    event(f"review: {answer if pairs else 'nothing to review'}")
+def _decide(db, answer: str, i: int, asked) -> None:
+    pairs = asked(db)
+    event(f"review ({asked.__name__}): {answer if pairs else 'nothing to review'}")
     if pairs and answer != "skip":
         review.decide(db, pairs[i % len(pairs)], answer, "tester", "terminal")
 
