@@ -12,9 +12,10 @@ ones). Two groups are joined only when:
 A link refused by these rules is *held* for a person to review. "Same" decisions
 join first and always win, and the profiles a person called the same count as one
 for the guard: their names and dates are all this person's (Margaret and Margret
-said to be one person both agree with Maggie when Margaret does). Ids: each new group takes the oldest person id its
-records already had; ids left over were merged away and resolve to the group that
-took most of their records.
+said to be one person both agree with Maggie when Margaret does).
+
+Ids: each new group takes the oldest person id its records already had; ids left
+over were merged away and resolve to the group that took most of their records.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class Groups:
         self.parent = list(range(n))
         self.members: dict[int, list[int]] = {}
         self.cannot: dict[int, set[int]] = {}
-        self.unit: list[int] = list(range(n))  # profile → its first "same" partner, or itself
+        self.unit: list[int] = list(range(n))  # profile → its group of "same" decisions
 
     def find(self, x: int) -> int:
         parent = self.parent
