@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import openpyxl
@@ -359,3 +361,15 @@ def test_same_in_review_keeps_together_a_person_harvest_had_joined(project: Path
     assert scalar(db, "SELECT count(*) FROM people") == 3
     assert scalar(db, "SELECT count(*) FROM match_pairs WHERE status = 'held'") == 0
     assert _queue(cfg) == []
+
+
+def test_review_after_every_row_went_from_the_sheet(queued: Path) -> None:
+    """Found by the invariant tests: with no current record left, the stored pairs still
+    named profiles, and re-clustering them crashed on the empty arrays."""
+    project = queued.parent
+    write_csv(project / "list.csv", [HEADER])
+    os.utime(project / "list.csv", ns=(time.time_ns() + 10**10, time.time_ns() + 10**10))
+    assert not sync(load_config(queued)).matching.error
+    result = _invoke(queued, input="q\n")
+    assert result.exit_code == 0, result.output
+    assert "People now: 0; 0 pair(s) still to review" in result.output
