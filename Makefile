@@ -1,11 +1,12 @@
 # make demo: set up and run the demo.  make test: set up and run every test.
+# make soak: run the invariant tests with a long budget (SOAK_MINUTES, default 15).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CHROMIUM := /usr/bin/chromium
 AXE := tests/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: demo test setup lint bench sample-data clean chromium docs axe
+.PHONY: demo test soak setup lint bench sample-data clean chromium docs axe
 
 setup: $(VENV)/.installed
 
@@ -35,6 +36,13 @@ axe: $(AXE)
 
 test: setup chromium $(AXE)
 	$(PY) -m pytest -q
+
+SOAK_MINUTES ?= 15
+soak: setup
+	@end=$$(( $$(date +%s) + 60 * $(SOAK_MINUTES) )); \
+	while [ $$(date +%s) -lt $$end ]; do \
+	  HYPOTHESIS_PROFILE=soak $(PY) -m pytest -q -s -p no:cacheprovider tests/test_invariants.py tests/test_fuzz_readers.py || exit 1; \
+	done
 
 lint: setup
 	$(VENV)/bin/ruff check harvest tests bench scripts

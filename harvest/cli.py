@@ -1,8 +1,8 @@
 """The `harvest` command. Each command parses options, calls one library function and
 turns a HarvestError into a message and an exit code, in one place (``_run``).
 
-Exit codes: 0 all well; 1 a source failed; 2 the config is wrong (nothing synced);
-3 another sync is already running.
+Exit codes: 0 all well; 1 a source, matching people or rebuilding funders.db failed;
+2 the config is wrong (nothing synced); 3 another sync is already running.
 """
 
 from __future__ import annotations
@@ -89,9 +89,10 @@ def sync(
 ) -> None:
     """Read every source, clean it into the standard and store it. Safe to run from cron.
 
-    Unchanged files are not read again. Exit code 0 when every source synced, 1 when
-    one or more failed (the others still sync), 2 when harvest.yaml is wrong, 3 when
-    another sync is running.
+    Unchanged files are not read again. Exit code 0 when everything worked, 1 when a
+    source failed (the others still sync) or matching people or rebuilding funders.db
+    failed (what synced is kept), 2 when harvest.yaml is wrong, 3 when another sync is
+    running.
     """
     from harvest.reporting import make_reporter
     from harvest.sync import sync as run_sync
@@ -260,11 +261,13 @@ def serve(
     from harvest.publish.datasette import serve_funders
     from harvest.publish.funders import funders_path
 
+    def ready() -> None:  # only once the port and the files are known to be fine
+        console.print(f"Serving at http://{host}:{port}/ (Ctrl+C to stop)")
+
     def body() -> int:
         cfg = load_config(config)
-        console.print(f"Serving at http://{host}:{port}/ (Ctrl+C to stop)")
         if funders:
-            return serve_funders(cfg, host=host, port=port)
+            return serve_funders(cfg, host=host, port=port, ready=ready)
         return run_serve(
             cfg.organisation,
             cfg.database_path,
@@ -274,6 +277,7 @@ def serve(
             settings=cfg.publish,
             logins=cfg.logins,
             config_path=cfg.path,
+            ready=ready,
         )
 
     _run(body)
@@ -308,11 +312,18 @@ def demo(
         if no_serve:
             return result.exit_code
         logins = demo_logins(Users(users_path(cfg.database_path)))
-        console.print(f"\nBrowse at [bold]http://127.0.0.1:{port}/[/] and log in (Ctrl+C to stop):")
-        for name, role, password in logins:
-            console.print(f"  {role:>6}: user [bold]{name}[/]  password [bold]{password}[/]")
-        console.print(f"A funder lands on the overview, http://127.0.0.1:{port}/dashboard")
-        console.print(f"Staff: run harvest from the browser at http://127.0.0.1:{port}/-/console")
+
+        def ready() -> None:  # only once the port is known to be free
+            console.print(
+                f"\nBrowse at [bold]http://127.0.0.1:{port}/[/] and log in (Ctrl+C to stop):"
+            )
+            for name, role, password in logins:
+                console.print(f"  {role:>6}: user [bold]{name}[/]  password [bold]{password}[/]")
+            console.print(f"A funder lands on the overview, http://127.0.0.1:{port}/dashboard")
+            console.print(
+                f"Staff: run harvest from the browser at http://127.0.0.1:{port}/-/console"
+            )
+
         return run_serve(
             cfg.organisation,
             cfg.database_path,
@@ -321,6 +332,7 @@ def demo(
             settings=cfg.publish,
             logins=cfg.logins,
             config_path=cfg.path,
+            ready=ready,
         )
 
     _run(body)

@@ -70,8 +70,14 @@ def publish(
         console.print(summary.summary())
         if not serve:
             return 0
-        console.print(f"Serving the funder view at http://{host}:{port}/ (Ctrl+C to stop)")
-        return serve_funders(cfg, host=host, port=port)
+        return serve_funders(
+            cfg,
+            host=host,
+            port=port,
+            ready=lambda: console.print(
+                f"Serving the funder view at http://{host}:{port}/ (Ctrl+C to stop)"
+            ),
+        )
 
     _run(body)
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import sqlite_utils
 
+from harvest import store
 from harvest.connectors.base import Row, Table
 from harvest.dataprotection.tombstones import Tombstones
 from harvest.normalise.features import email_key, family_key, given_key, phone_key
@@ -138,7 +139,7 @@ class Lander:
         self.now = now()
         self.counts = Counts()
         self.fields = [f.name for f in load_standard().fields]
-        self._next_raw = self._max("SELECT max(id) FROM raw_rows") + 1
+        self._next_raw = store.next_raw_id(db)  # never an id erasure or retention freed
         self._next_person = self._max("SELECT max(person_id) FROM people") + 1
         self._activities = dict(db.execute("SELECT name, id FROM activities").fetchall())
         self._record_sql = self._insert_sql(
@@ -567,6 +568,7 @@ class Lander:
         self._drop_mended_errors()
         if not self.counts.read:
             return  # nothing was read (unchanged files): nothing to tidy
+        store.keep_last_raw_id(self.db, self._next_raw - 1)
         for table in ("attendances", "outcomes"):
             self.db.execute(
                 f"""DELETE FROM {table} WHERE source = ? AND record_id IN (

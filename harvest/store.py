@@ -371,6 +371,37 @@ def finish_run(db: sqlite_utils.Database, run_id: int, status: str) -> None:
     db.execute("UPDATE sync_runs SET finished_at=?, status=? WHERE id=?", [now(), status, run_id])
 
 
+def end_interrupted_runs(db: sqlite_utils.Database) -> int:
+    """Mark runs left "running" by a sync that was killed (a power cut, `kill -9`) as
+    "interrupted"; only call this holding the sync lock. Returns how many there were."""
+    cur = db.execute("UPDATE sync_runs SET status = 'interrupted' WHERE status = 'running'")
+    return cur.rowcount
+
+
+def next_raw_id(db: sqlite_utils.Database) -> int:
+    """The id for the next raw row (and its record): above every id ever given, so that an
+    id freed by `harvest forget` or retention is never given again. Matching goes by ids
+    (its watermark, the kept profiles), and would take a new row with an old id for one
+    it had already matched. Stores from before ``last_raw_id`` was kept fall back on the
+    watermark of the last match."""
+    row = db.execute(
+        """SELECT max(coalesce((SELECT max(id) FROM raw_rows), 0),
+                      coalesce((SELECT CAST(value AS INTEGER) FROM meta
+                                WHERE key = 'last_raw_id'), 0),
+                      coalesce((SELECT max(watermark) FROM match_runs), 0))"""
+    ).fetchone()
+    return int(row[0]) + 1
+
+
+def keep_last_raw_id(db: sqlite_utils.Database, last: int) -> None:
+    """Remember the highest raw row id given (in the transaction that lands it)."""
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES ('last_raw_id', ?) ON CONFLICT(key) DO UPDATE"
+        " SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+        [str(last)],
+    )
+
+
 def get_state(db: sqlite_utils.Database, source: str) -> dict[str, Any]:
     row = db.execute("SELECT state FROM source_state WHERE source=?", [source]).fetchone()
     return json.loads(row[0]) if row else {}

@@ -127,12 +127,18 @@ def sync(
         pending.drain(config)  # data protection: an unfinished or queued erasure first
         db = store.connect(config.database_path)  # upgrades an older store's schema
         upgrade.backfill(db, config)  # …and fills the new fields of the records it had
+        store.end_interrupted_runs(db)  # we hold the lock: a run still "running" was killed
         run_id = store.start_run(db, command)
-        results = [sync_source(db, config, src, run_id, full, reporter) for src in sources]
-        matching = match_step(db, config, run_id)
-        retention = run_retention(db, config, command=command)  # data protection
-        status = "failed" if any(r.status == "failed" for r in results) else "ok"
-        store.finish_run(db, run_id, status)
+        try:
+            results = [sync_source(db, config, src, run_id, full, reporter) for src in sources]
+            matching = match_step(db, config, run_id)
+            retention = run_retention(db, config, command=command)  # data protection
+        except BaseException:  # Ctrl-C, or a bug: the run ends, marked as such
+            store.finish_run(db, run_id, "interrupted")
+            db.conn.close()
+            raise
+        failed = any(r.status == "failed" for r in results) or bool(matching.error)
+        store.finish_run(db, run_id, "failed" if failed else "ok")
         _audit_sync(db, command, results, retention)
         db.conn.close()
         result = SyncResult(run_id, results, matching, retention=retention)
@@ -194,10 +200,11 @@ def match_step(db: sqlite_utils.Database, config: HarvestConfig, run_id: int) ->
         with store.transaction(db):
             return match_people(db, config.matching, run_id)
     except Exception as exc:  # the synced rows are kept; the next sync matches again
-        log.exception("Matching people failed")
+        log.debug("Matching people failed", exc_info=True)  # the details, with --verbose
         return MatchSummary(
-            error=f"{type(exc).__name__}: {exc}. The synced data is kept; "
-            "people will be matched at the next sync."
+            error=f"{type(exc).__name__}: {exc}. The synced data is kept; the next sync "
+            "tries again. If this keeps happening, please report it with the output of "
+            "`harvest --verbose match`."
         )
 
 

@@ -18,12 +18,31 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 from harvest.config import load_config
 from harvest.secrets import TokenStore
 from harvest.sync import SourceResult, sync
 
 pytest_plugins = ["fakes.google_fixtures"]
+
+# Hypothesis: failures found are kept in the repository (tests/.hypothesis-examples) so that
+# every run, CI's included, replays them first. `make test` uses the short "ci" budget;
+# `make soak` sets HYPOTHESIS_PROFILE=soak for a long one (see docs/testing.md).
+EXAMPLES = DirectoryBasedExampleDatabase(str(Path(__file__).parent / ".hypothesis-examples"))
+settings.register_profile(
+    "ci",
+    database=EXAMPLES,
+    deadline=None,
+    max_examples=10,
+    stateful_step_count=20,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "soak", settings.get_profile("ci"), max_examples=100, stateful_step_count=40
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def write_csv(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -141,6 +142,38 @@ def test_a_second_sync_exits_3_while_the_first_holds_the_lock(project, lunch_sou
     assert result.returncode == 3 and "already running" in result.stderr
 
 
+def test_a_first_sync_with_nothing_in_it_matches_nobody_and_says_so(tmp_path: Path) -> None:
+    """`harvest init && harvest sync` in an empty folder, then a form with no responses
+    yet: matching says plainly that there is nobody to match, and learns nothing from
+    nothing (the first rows get a full match); rows all gone again is no failure either."""
+    cfg = tmp_path / "harvest.yaml"
+    assert runner.invoke(app, ["init", str(cfg)]).exit_code == 0
+    first = runner.invoke(app, ["sync", "-c", str(cfg), "--no-progress"])
+    assert first.exit_code == 1  # the starter's source matches no file yet: it failed
+    assert "matching: no records yet, so nobody to match" in first.output
+    assert "ValueError" not in first.output and "Traceback" not in first.output
+    matched = runner.invoke(app, ["match", "-c", str(cfg)])
+    assert matched.exit_code == 0, matched.output
+    assert matched.output.strip() == "matching: no records yet, so nobody to match"
+    header = ["First name", "Surname", "Email"]
+    write_csv(tmp_path / "form.csv", [header])
+    cfg = write_config(
+        tmp_path, [{"name": "form", "type": "file", "options": {"path": "form.csv"}}]
+    )
+    empty = runner.invoke(app, ["sync", "-c", str(cfg), "--no-progress"])
+    assert empty.exit_code == 0, empty.output
+    assert "matching: no records yet, so nobody to match" in empty.output
+    write_csv(tmp_path / "form.csv", [header, ["Ann", "Lee", "ann@example.org"]])
+    os.utime(tmp_path / "form.csv", ns=(time.time_ns(), time.time_ns() + 10**9))
+    landed = runner.invoke(app, ["sync", "-c", str(cfg), "--no-progress"])
+    assert landed.exit_code == 0 and "matching (full): 1 records are 1 people" in landed.output
+    write_csv(tmp_path / "form.csv", [header])  # every response deleted
+    os.utime(tmp_path / "form.csv", ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
+    gone = runner.invoke(app, ["sync", "-c", str(cfg), "--no-progress"])
+    assert gone.exit_code == 0 and "FAILED" not in gone.output, gone.output
+    assert runner.invoke(app, ["match", "--full", "-c", str(cfg)]).exit_code == 0
+
+
 def _big_csv(path: Path, n: int) -> None:
     with path.open("w", encoding="utf-8") as fh:
         fh.write("ID,First name,Surname,Phone,Postcode,Date of birth\n")
@@ -190,6 +223,27 @@ def test_sigkill_part_way_through_loses_and_duplicates_nothing(project, signup_r
     )
     assert scalar(db, "SELECT count(*) FROM raw_rows WHERE source = 'small'") == 3
     assert scalar(db, "SELECT count(*) FROM attendances") == 0
+    conn = sqlite3.connect(db)  # the killed run is not left "running" for ever
+    runs = conn.execute("SELECT status FROM sync_runs ORDER BY id").fetchall()
+    conn.close()
+    assert runs == [("interrupted",), ("ok",)]
+
+
+def test_serve_on_a_port_in_use_says_so_without_claiming_to_serve(
+    project, signup_rows, lunch_source
+) -> None:
+    write_csv(project / "lunch.csv", signup_rows)
+    cfg = write_config(project, [lunch_source()])
+    assert runner.invoke(app, ["sync", "-c", str(cfg), "--no-progress"]).exit_code == 0
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        for args in (["serve"], ["serve", "--funders"], ["publish", "--serve"]):
+            result = runner.invoke(app, [*args, "-c", str(cfg), "--port", port])
+            assert result.exit_code == 1, (args, result.output)
+            assert f"port {port} is in use" in result.output
+            assert "Serving" not in result.output, args
 
 
 @pytest.mark.parametrize("args", [["--help"], ["sync", "--help"], ["--version"]])

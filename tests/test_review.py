@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import openpyxl
@@ -325,3 +327,49 @@ def test_wrong_automatic_joins_raise_the_merge_threshold(tmp_path: Path) -> None
     db.execute("UPDATE match_decisions SET decision = 'same' WHERE probability < 0.9")
     assert calibrate(db, MatchingConfig())[0] == 0.8  # right often enough: unchanged
     db.close()
+
+
+def test_same_in_review_keeps_together_a_person_harvest_had_joined(project: Path) -> None:
+    """March's Margaret, then April's Maggie (joined to her) and Margret (held for review):
+    "same" to Margaret and Margret must keep all three one person, not move Maggie out."""
+    months = {
+        "march": [
+            ["Margaret", "Doyle", "17/11/1948", "NW1 7QT", "020 7946 0412"],
+            ["Tom", "Baker", "01/01/1960", "E8 3PN", ""],
+            ["Ann", "Lee", "02/02/1950", "M1 1AE", ""],
+        ],
+        "april": [
+            ["Maggie", "Doyle", "17/11/1948", "NW1 7QT", ""],
+            ["Margret", "Doyle", "", "NW1 7QT", ""],
+            ["Tom", "Baker", "01/01/1960", "E8 3PN", ""],
+        ],
+    }
+    sources = []
+    for month, rows in months.items():  # March's sheet synced, then April's added
+        write_csv(project / f"{month}.csv", [HEADER[:4] + ["Phone"], *rows])
+        sources.append({"name": month, "type": "file", "options": {"path": f"{month}.csv"}})
+        cfg = write_config(project, sources)
+        sync(load_config(cfg))
+    db = project / "harvest.db"
+    assert _person(db, "Margaret") == _person(db, "Maggie") != _person(db, "Margret")
+    [pair] = _queue(cfg)
+    assert {pair.a.values["given_name"], pair.b.values["given_name"]} == {"Margaret", "Margret"}
+    result = _invoke(cfg, input="s\ns\n")
+    assert result.exit_code == 0, result.output
+    assert _person(db, "Margaret") == _person(db, "Maggie") == _person(db, "Margret")
+    assert "People now: 3; 0 pair(s) still to review" in result.output
+    assert scalar(db, "SELECT count(*) FROM people") == 3
+    assert scalar(db, "SELECT count(*) FROM match_pairs WHERE status = 'held'") == 0
+    assert _queue(cfg) == []
+
+
+def test_review_after_every_row_went_from_the_sheet(queued: Path) -> None:
+    """Found by the invariant tests: with no current record left, the stored pairs still
+    named profiles, and re-clustering them crashed on the empty arrays."""
+    project = queued.parent
+    write_csv(project / "list.csv", [HEADER])
+    os.utime(project / "list.csv", ns=(time.time_ns() + 10**10, time.time_ns() + 10**10))
+    assert not sync(load_config(queued)).matching.error
+    result = _invoke(queued, input="q\n")
+    assert result.exit_code == 0, result.output
+    assert "People now: 0; 0 pair(s) still to review" in result.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from conftest import query, scalar, write_config, write_csv
 
 from harvest.config import load_config
 from harvest.errors import LockedError
-from harvest.sync import sync, sync_lock
+from harvest.sync import QuietReporter, sync, sync_lock
 
 
 def _sync(cfg_path: Path, **kw):
@@ -374,3 +375,56 @@ def test_publishing_can_be_left_to_harvest_publish(project, signup_rows, lunch_s
     write_csv(project / "lunch.csv", signup_rows)
     cfg = write_config(project, [lunch_source()], publish={"after_sync": False})
     assert _sync(cfg).published is None and not (project / "funders.db").exists()
+
+
+def test_a_sync_that_only_failed_to_match_exits_1_and_says_why_plainly(
+    project, signup_rows, lunch_source, capsys
+):
+    """Exit code 1 means something needs a person: a source, matching or funders.db failed.
+    Whatever did sync is kept, and the run is marked failed, not left running."""
+    path = write_csv(project / "lunch.csv", signup_rows)
+    cfg = write_config(project, [lunch_source()])
+    assert _sync(cfg).exit_code == 0
+    db = project / "harvest.db"
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("UPDATE match_runs SET model = '{}'")  # a damaged store: no model to use
+    conn.close()
+    write_csv(path, [*signup_rows, ["Dee", "Cole", "07700 900125", "E8 3PN", "", ""]])
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    result = _sync(cfg)
+    assert [s.status for s in result.sources] == ["ok"]
+    assert result.matching and result.matching.error.startswith("KeyError")
+    assert result.exit_code == 1
+    assert scalar(db, "SELECT count(*) FROM records WHERE given_name = 'Dee'") == 1
+    assert query(db, "SELECT status FROM sync_runs ORDER BY id") == [("ok",), ("failed",)]
+    assert "Traceback" not in capsys.readouterr().err
+
+
+class _CtrlC(QuietReporter):
+    """A person pressing Ctrl-C as the second source starts."""
+
+    def source_started(self, name: str) -> None:
+        if name == "other":
+            raise KeyboardInterrupt
+
+
+def test_a_sync_stopped_part_way_is_never_left_running(project, signup_rows, lunch_source):
+    write_csv(project / "lunch.csv", signup_rows)
+    write_csv(project / "other.csv", signup_rows)
+    other = {"name": "other", "type": "file", "options": {"path": "other.csv"}}
+    cfg = write_config(project, [lunch_source(), other])
+    with pytest.raises(KeyboardInterrupt):
+        _sync(cfg, reporter=_CtrlC())
+    db = project / "harvest.db"
+    assert query(db, "SELECT status FROM sync_runs") == [("interrupted",)]
+    conn = sqlite3.connect(db)  # as a `kill -9` leaves it: no chance to say so
+    with conn:
+        conn.execute("INSERT INTO sync_runs (command, started_at) VALUES ('sync', '2026-01-01')")
+    conn.close()
+    assert _sync(cfg).exit_code == 0
+    assert query(db, "SELECT status FROM sync_runs ORDER BY id") == [
+        ("interrupted",),
+        ("interrupted",),
+        ("ok",),
+    ]

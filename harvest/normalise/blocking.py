@@ -127,7 +127,9 @@ def blocking_keys(feats: Features) -> list[tuple[np.ndarray, np.ndarray]]:
     year = feats.dob[who, 0].astype(np.int64)
     out.append((np.where(year > 0, names * 256 + year % 256, -1), who))
     district = feats.district[who]
-    out.append((np.where(district >= 0, names * (feats.district.max() + 1) + district, -1), who))
+    out.append(
+        (np.where(district >= 0, names * (feats.district.max(initial=-1) + 1) + district, -1), who)
+    )
 
     # 2-3. date of birth (day and month sorted), and postcode: each with the initial of
     #    either name, in one key space, so that swapped names still meet
@@ -145,7 +147,9 @@ def blocking_keys(feats: Features) -> list[tuple[np.ndarray, np.ndarray]]:
     # 3b. the date of birth in the postcode district, and the address alone: whatever
     #    the names say (both mistyped, or a new family name)
     has = idx[(feats.dob_code[idx] >= 0) & (feats.district[idx] >= 0)]
-    out.append((feats.dob_code[has] * (feats.district.max() + 1) + feats.district[has], has))
+    out.append(
+        (feats.dob_code[has] * (feats.district.max(initial=-1) + 1) + feats.district[has], has)
+    )
     has = idx[feats.address[idx] >= 0]
     out.append((feats.address[has], has))
 

@@ -10,9 +10,12 @@ ones). Two groups are joined only when:
   incompatible A and C together.
 
 A link refused by these rules is *held* for a person to review. "Same" decisions
-join first and always win. Ids: each new group takes the oldest person id its
-records already had; ids left over were merged away and resolve to the group that
-took most of their records.
+join first and always win, and the profiles a person called the same count as one
+for the guard: their names and dates are all this person's (Margaret and Margret
+said to be one person both agree with Maggie when Margaret does).
+
+Ids: each new group takes the oldest person id its records already had; ids left
+over were merged away and resolve to the group that took most of their records.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class Groups:
         self.parent = list(range(n))
         self.members: dict[int, list[int]] = {}
         self.cannot: dict[int, set[int]] = {}
+        self.unit: list[int] = list(range(n))  # profile → its group of "same" decisions
 
     def find(self, x: int) -> int:
         parent = self.parent
@@ -114,6 +118,9 @@ def cluster(
         ra, rb = groups.find(a), groups.find(b)
         if ra != rb:
             groups.union(ra, rb)
+    for root in {groups.find(x) for pair in same for x in pair}:
+        for x in groups.group(root):
+            groups.unit[x] = root
     held: set[int] = set()
     order = np.argsort(-strength, kind="stable")
     for i, a, b in zip(
@@ -125,7 +132,7 @@ def cluster(
         if groups.forbidden(ra, rb):
             continue
         ga, gb = groups.group(ra), groups.group(rb)
-        if len(ga) + len(gb) > max_size or (households and not _agree(feats, ga, gb)):
+        if len(ga) + len(gb) > max_size or (households and not _agree(feats, groups, ga, gb)):
             held.add(i)
             continue
         groups.union(ra, rb)
@@ -133,16 +140,27 @@ def cluster(
     return Clustering(labels, held)
 
 
-def _agree(feats: Features, ga: list[int], gb: list[int]) -> bool:
+def _agree(feats: Features, groups: Groups, ga: list[int], gb: list[int]) -> bool:
     """Whether two groups may be one person: no two dates of birth in them disagree,
     and most pairs of given names across them agree (one odd spelling in a group of
-    five does not keep it apart; a brother's name does)."""
+    five does not keep it apart; a brother's name does). Profiles a person called the
+    same are one unit: a unit agrees with another when any of their profiles do."""
     if len(ga) == 1 and len(gb) == 1:
         return True  # the link itself passed the guard
-    if not all(_dates_agree(feats, x, y) for x in ga for y in gb):
+    ua, ub = _units(groups, ga), _units(groups, gb)
+    pairs = [(u, v) for u in ua for v in ub]
+    if not all(any(_dates_agree(feats, x, y) for x in u for y in v) for u, v in pairs):
         return False
-    agree = sum(_given_agree(feats, x, y) for x in ga for y in gb)
-    return agree * 2 > len(ga) * len(gb)
+    agree = sum(any(_given_agree(feats, x, y) for x in u for y in v) for u, v in pairs)
+    return agree * 2 > len(pairs)
+
+
+def _units(groups: Groups, members: list[int]) -> list[list[int]]:
+    """The members of a group, gathered into units (profiles joined by "same")."""
+    units: dict[int, list[int]] = {}
+    for x in members:
+        units.setdefault(groups.unit[x], []).append(x)
+    return list(units.values())
 
 
 # --- person ids --------------------------------------------------------------------------

@@ -60,6 +60,7 @@ from harvest.normalise.match_state import (
     EXACT_KEY,
     MatchSummary,
     last_run,
+    no_records,
     nothing_new,
     settings_hash,
 )
@@ -84,6 +85,8 @@ def match_people(
     started = time.perf_counter()
     if not settings.enabled:
         return MatchSummary(mode="off")
+    if no_records(db):  # a model learnt from nothing must not become the last full match's
+        return MatchSummary(mode="empty")
     if not full and nothing_new(db, settings):
         return MatchSummary(mode="unchanged")
     state = last_run(db)

@@ -149,12 +149,18 @@ def _append(p: Profiles, fresh: list[tuple]) -> None:
     known = len(p.values["postcode"])
     new["postcode"] = _code_all(p.values["postcode"], cols["postcode"], str)
     added = p.values["postcode"][known:]
-    p.sector_of = np.r_[p.sector_of, _code_all(p.values["sector"], added, _sector)]
-    p.district_of = np.r_[p.district_of, _code_all(p.values["district"], added, _district)]
+    p.sector_of = _extend(p.sector_of, _code_all(p.values["sector"], added, _sector))
+    p.district_of = _extend(p.district_of, _code_all(p.values["district"], added, _district))
     for name, codes in new.items():
-        p.codes[name] = np.r_[p.codes[name], np.array(codes, np.int64)]
-    p.hashes = np.r_[p.hashes, np.array([f[0] for f in fresh], np.int64)]
-    p.matchable = np.r_[p.matchable, np.zeros(len(fresh), bool)]
+        p.codes[name] = _extend(p.codes[name], codes)
+    p.hashes = _extend(p.hashes, [f[0] for f in fresh])
+    p.matchable = _extend(p.matchable, [False] * len(fresh))
+
+
+def _extend(array: np.ndarray, more: Sequence[object]) -> np.ndarray:
+    """``array`` with ``more`` after it, in ``array``'s dtype: joining an integer array
+    with an empty list must not turn it into floats, which cannot index."""
+    return np.concatenate([array, np.asarray(more, dtype=array.dtype)])
 
 
 def _code_all(values: list[str], column: Sequence[object], key) -> list[int]:

@@ -17,7 +17,7 @@ from harvest.config import MatchingConfig
 
 @dataclass
 class MatchSummary:
-    mode: str = "none"  # full | incremental | decisions | off
+    mode: str = "none"  # full | incremental | decisions | off | unchanged | empty
     records: int = 0
     profiles: int = 0
     new_profiles: int = 0
@@ -39,6 +39,8 @@ class MatchSummary:
             return "matching: off (matching.enabled is false)"
         if self.mode == "unchanged":
             return "matching: no new records, people unchanged"
+        if self.mode == "empty":
+            return "matching: no records yet, so nobody to match"
         line = (
             f"matching ({self.mode}): {self.records:,} records are {self.people:,} people; "
             f"{self.merged_people:,} merged this time; {self.review:,} pair(s) to review"
@@ -68,6 +70,12 @@ def last_run(db: sqlite_utils.Database) -> dict | None:
             strict=False,
         )
     )
+
+
+def no_records(db: sqlite_utils.Database) -> bool:
+    """Nothing has ever landed (a first sync of an empty sheet, a form with no responses
+    yet, a source that failed): there is nobody to match, and nothing to learn from."""
+    return db.execute("SELECT 1 FROM records LIMIT 1").fetchone() is None
 
 
 def nothing_new(db: sqlite_utils.Database, settings: MatchingConfig) -> bool:

@@ -100,7 +100,7 @@ def _relink(data: Loaded, decisions: dict, stored: list, merge_above: float, ins
     a = data.index.find(ha.astype(np.int64))
     b = data.index.find(hb.astype(np.int64))
     prob = prob.astype(float)
-    present = (a >= 0) & (b >= 0) & feats.matchable[a] & feats.matchable[b]
+    present = _at(feats.matchable, a, False) & _at(feats.matchable, b, False)
     decided = _decided(a, b, decisions, feats.n)
     link = present & ~decided & (prob >= merge_above)
     li = np.flatnonzero(link)
@@ -108,6 +108,15 @@ def _relink(data: Loaded, decisions: dict, stored: list, merge_above: float, ins
         raise RuntimeError("a link leaves the people being clustered")
     pairs = np.stack([a[li], b[li]], axis=1)
     return Links(a, b, present, decided, link, li, pairs, prob[li])
+
+
+def _at(values: np.ndarray, index: np.ndarray, missing) -> np.ndarray:
+    """``values[index]``, with ``missing`` where the index is −1 (a profile no current
+    record has): never values[-1], which is another profile's, or no profile at all."""
+    out = np.full(len(index), missing, dtype=values.dtype)
+    ok = index >= 0
+    out[ok] = values[index[ok]]
+    return out
 
 
 def _decided(a: np.ndarray, b: np.ndarray, decisions: dict, n: int) -> np.ndarray:
@@ -124,7 +133,7 @@ def _set_statuses(db, stored: list, links: Links, result, labels: np.ndarray) ->
     a, b, present = links.a, links.b, links.present
     held = np.zeros(len(a), bool)
     held[links.li[sorted(result.held)]] = True
-    la, lb = labels[np.maximum(a, 0)], labels[np.maximum(b, 0)]
+    la, lb = _at(labels, a, -1), _at(labels, b, -1)
     together = present & (la == lb) & (la >= 0)
     links.status = np.select(
         [~present, links.decided, links.link & ~held, held & ~together, together, present],

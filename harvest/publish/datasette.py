@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -396,9 +397,14 @@ def login_env(tokens: TokenStore | None) -> dict[str, str]:
     return {"DATASETTE_SECRET": datasette_secret(tokens or TokenStore())}
 
 
-def run_datasette(args: list[str], env: dict[str, str]) -> int:
+def run_datasette(
+    args: list[str], env: dict[str, str], ready: Callable[[], None] | None = None
+) -> int:
     """Run Datasette in the foreground until it stops, Ctrl-C or a SIGTERM (a service
-    manager, `kill`); return its exit code, 0 when stopped. Datasette never outlives us."""
+    manager, `kill`); return its exit code, 0 when stopped. Datasette never outlives us.
+    ``ready`` (say where to browse) is called once everything before starting it worked."""
+    if ready:
+        ready()
     try:
         proc = subprocess.Popen(args, env={**os.environ, **env})
     except OSError as exc:
@@ -434,9 +440,11 @@ def serve(
     settings: PublishConfig | None = None,
     logins: LoginsConfig | None = None,
     config_path: Path | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> int:
     """Run the staff Datasette on the store (and funders.db) in the foreground until stopped;
-    with ``config_path`` (harvest.yaml) staff get the console at /-/console."""
+    with ``config_path`` (harvest.yaml) staff get the console at /-/console. ``ready`` is
+    called once every check has passed, just before Datasette starts."""
     check_database(Path(db_path))
     check_port_free(host, port)
     args, env = staff_command(
@@ -450,10 +458,15 @@ def serve(
         logins=logins,
         config_path=config_path,
     )
-    return run_datasette(args, env)
+    return run_datasette(args, env, ready)
 
 
-def serve_funders(config: Any, host: str = "127.0.0.1", port: int = 8002) -> int:
+def serve_funders(
+    config: Any,
+    host: str = "127.0.0.1",
+    port: int = 8002,
+    ready: Callable[[], None] | None = None,
+) -> int:
     """Run the funder view (funders.db only, logins required) until stopped."""
     check_port_free(host, port)
-    return run_datasette(*funders_command(config, host, port))
+    return run_datasette(*funders_command(config, host, port), ready)
