@@ -21,7 +21,8 @@ import sqlite_utils
 from harvest.normalise.standard import load_standard
 from harvest.private_files import private_file
 
-SCHEMA_VERSION = 4  # 3: audit_runs and tombstones; 4: erased_identities and erasures
+SCHEMA_VERSION = 5  # 3: audit_runs and tombstones; 4: erased_identities and erasures;
+# 5: records.postcode_text
 PERSON_FIELDS = [
     "given_name",
     "family_name",
@@ -80,6 +81,7 @@ CREATE TABLE IF NOT EXISTS records (
     location TEXT,
     row_number INTEGER,
     {_record_columns()},
+    postcode_text TEXT,
     extra TEXT,
     synced_at TEXT NOT NULL
 );
@@ -274,7 +276,8 @@ CREATE TABLE IF NOT EXISTS match_flips (record_id INTEGER PRIMARY KEY);
 CREATE TRIGGER IF NOT EXISTS match_cache_delete AFTER DELETE ON records
 BEGIN DELETE FROM match_cache; END;
 CREATE TRIGGER IF NOT EXISTS match_cache_edit AFTER UPDATE OF
-    given_name, family_name, date_of_birth, postcode, email, phone, address ON records
+    given_name, family_name, date_of_birth, postcode, postcode_text, email, phone, address
+    ON records
 BEGIN DELETE FROM match_cache; END;
 CREATE TRIGGER IF NOT EXISTS match_flips_log AFTER UPDATE OF is_current ON records
 WHEN old.is_current IS NOT new.is_current
@@ -325,6 +328,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     if current == SCHEMA_VERSION:
         return
     db.conn.executescript(schema_sql())
+    if "postcode_text" not in db.table("records").columns_dict:  # a store made before 5
+        db.execute("ALTER TABLE records ADD COLUMN postcode_text TEXT")
     std = load_standard()
     with transaction(db):
         db.execute("DELETE FROM standard")

@@ -19,6 +19,8 @@ category answers repeat across thousands of rows. Decisions worth knowing:
   ``phonenumbers``. A 10-digit number starting 1, 2, 3 or 7 is taken as a UK
   number whose leading 0 a spreadsheet dropped. Of several numbers in one cell
   the first is kept.
+* A postcode that is not a UK one is a problem, but ``postcode_text`` keeps it (letters
+  and digits, upper case) for matching: a mistyped or overseas postcode is still evidence.
 * Placeholders ("n/a", "unknown", "-") are empty; 01/01/1900 and dummy postcodes
   (AA1 1AA, ZZ99 ...) are problems. In a yes/no field "none" means no.
 * Category answers are matched on a normalised form (lower case, no
@@ -277,6 +279,21 @@ def clean_postcode(text: str) -> Result:
     if _OUTWARD_ONLY.fullmatch(compact) and _area(compact) in _AREAS:
         return None, P_POSTCODE_PART
     return None, P_POSTCODE
+
+
+_NOT_ALNUM = re.compile(r"[^A-Z0-9]+")
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def postcode_text(text: str) -> str | None:
+    """A postcode that is not a UK one (mistyped, overseas, an Irish Eircode), as text that
+    matching can compare: upper case, letters and digits only ('d02 x285' → 'D02X285').
+    None for a value that is no postcode at all: a town, a placeholder, a part."""
+    if clean_postcode(text)[1] != P_POSTCODE:
+        return None
+    compact = _NOT_ALNUM.sub("", text.upper())
+    has_both = any(c.isdigit() for c in compact) and any(c.isalpha() for c in compact)
+    return compact if has_both and 4 <= len(compact) <= 10 else None
 
 
 def _area(outward: str) -> str:

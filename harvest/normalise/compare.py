@@ -13,7 +13,8 @@ is stronger evidence than a shared "Smith".
 
 Location (postcode and address) is one comparison, counted once: its top level is the
 same address with the same postcode (or none to compare), which says more than a
-postcode that a street of people share. The
+postcode that a street of people share. A postcode that is not a UK one (mistyped,
+overseas) that two records typed alike counts as much as a shared sector. The
 household guard refuses any pair whose given names or dates of birth disagree:
 brothers, sisters, partners and parents share surname, address and phone, and
 adding those up would join them.
@@ -347,9 +348,12 @@ def _dob(feats: Features, a, b, levels, tf) -> None:
 def _location(feats: Features, a, b, levels, tf) -> None:
     pa, pb = feats.postcode[a], feats.postcode[b]
     both = (pa >= 0) & (pb >= 0)
+    sa, da = feats.sector[a], feats.district[a]
+    uk = sa >= 0  # a postcode that is not a UK one has no sector: it agrees only as text
+    same = pa == pb
     pc = np.select(
-        [pa == pb, feats.sector[a] == feats.sector[b], feats.district[a] == feats.district[b]],
-        [3, 2, 1],
+        [same & uk, same, (sa == feats.sector[b]) & uk, (da == feats.district[b]) & (da >= 0)],
+        [3, 2, 2, 1],
         0,
     )
     loc = np.where(both, pc, -1)
@@ -368,10 +372,10 @@ def _location(feats: Features, a, b, levels, tf) -> None:
     # alike addresses: the top level where the postcodes agree or one is missing, else
     # "same postcode or address" (a mistyped postcode); unlike ones with no postcode to
     # compare: different
-    loc = np.where(alike, np.where((loc == 3) | (loc == -1), 4, 3), loc)
+    loc = np.where(alike, np.where((loc == -1) | (both & same), 4, 3), loc)
     loc = np.where(both_addr & ~alike & (loc == -1), 0, loc)
     levels[:, 3] = loc
-    tf[:, 3] = np.where(both & (pa == pb), pa, -1)
+    tf[:, 3] = np.where(both & same & uk, pa, -1)
 
 
 # --- the model -------------------------------------------------------------------------

@@ -25,6 +25,13 @@ import numpy as np
 from nicknames import NickNamer
 
 IDENTITY = ("given_name", "family_name", "date_of_birth", "postcode", "email", "phone", "address")
+# A postcode that is not a UK one (records.postcode_text) takes the place of the missing
+# postcode, marked so that it has no sector or district and agrees only as text.
+NOT_UK = "~"
+IDENTITY_SQL = ", ".join(
+    f"coalesce([postcode], '{NOT_UK}' || [postcode_text])" if f == "postcode" else f"[{f}]"
+    for f in IDENTITY
+)
 PLACEHOLDER_NAMES = frozenset(
     "test testing tester unknown anon anonymous none null na nil xxx xx x client guest noname "
     "dummy asdf qwerty person someone somebody tbc tba blank sample example fake".split()
@@ -98,6 +105,16 @@ def phone_key(phone: str) -> str | None:
 def address_key(address: str) -> str | None:
     words = _NOT_WORD.sub(" ", fold(address)).split()
     return " ".join(words) or None
+
+
+def sector_of(postcode: str) -> str | None:
+    """'NW1 2AB' → 'NW1 2'; None for a postcode that is not a UK one."""
+    return None if postcode.startswith(NOT_UK) else postcode[:-2]
+
+
+def district_of(postcode: str) -> str | None:
+    """'NW1 2AB' → 'NW1'; None for a postcode that is not a UK one."""
+    return None if postcode.startswith(NOT_UK) else postcode.split(" ")[0]
 
 
 def dob_parts(iso: str) -> tuple[int, int, int]:
@@ -237,8 +254,8 @@ def build_features(columns: Mapping[str, Sequence[Any]], shared_limit: int = 5) 
     address, address_values = _coded(col["address"], address_key)
     pc_codes, pcs = factorize(col["postcode"])
     postcode = pc_codes
-    sector = recode(pc_codes, pcs, lambda p: str(p)[:-2])[0]
-    district = recode(pc_codes, pcs, lambda p: str(p).split(" ")[0])[0]
+    sector = recode(pc_codes, pcs, lambda p: sector_of(str(p)))[0]
+    district = recode(pc_codes, pcs, lambda p: district_of(str(p)))[0]
     dob_codes, dobs = factorize(col["date_of_birth"])
     parts = np.array([dob_parts(str(d)) for d in dobs] + [(0, 0, 0)], dtype=np.int16)
     dob = parts[dob_codes]

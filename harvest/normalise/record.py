@@ -2,7 +2,8 @@
 
 Nothing typed is lost: the raw row is stored verbatim elsewhere; here a value that
 cannot be cleaned becomes ``None`` in the record plus a problem naming the field and
-the value, and every unmapped column is kept in ``extra``.
+the value, and every unmapped column is kept in ``extra``. A postcode that is not a UK
+one is also kept as text (``postcode_text``), for matching to compare.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from harvest.normalise.clean import Result, age_from_dob, clean_value
+from harvest.normalise.clean import Result, age_from_dob, clean_value, postcode_text
 from harvest.normalise.mapping import ColumnMap
 from harvest.normalise.standard import Field, Standard, load_standard
 
@@ -26,6 +27,7 @@ class Normalised:
     problems: list[tuple[str | None, str, str]] = field(
         default_factory=list
     )  # field, value, problem
+    postcode_text: str | None = None  # a postcode that is not a UK one, kept for matching
 
 
 class RowNormaliser:
@@ -52,6 +54,7 @@ class RowNormaliser:
     def __call__(self, values: list[str]) -> Normalised:
         out: dict[str, Any] = {}
         problems: list[tuple[str | None, str, str]] = []
+        kept: str | None = None
         for i, f, memo in self.mapped:
             raw = values[i]
             if not raw:
@@ -69,6 +72,8 @@ class RowNormaliser:
             clean, problem = cleaned
             if problem:
                 problems.append((f.name, raw, problem))
+                if f.name == "postcode":
+                    kept = postcode_text(raw.strip())
             elif clean is not None:
                 out[f.name] = clean
         for f, raw in self.fill:
@@ -78,7 +83,7 @@ class RowNormaliser:
                     out[f.name] = clean
         extra = {h: values[i] for i, h in self.unmapped if values[i]}
         derive(out, self.today)
-        return Normalised(out, extra, problems)
+        return Normalised(out, extra, problems, kept)
 
 
 def derive(rec: dict[str, Any], today: date) -> None:

@@ -1,0 +1,80 @@
+"""Matching round two: evidence cleaning used to throw away, and strangers kept apart.
+
+Each test is one pattern, synced from CSV files into a real store as a user's lists are.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from conftest import query, scalar, write_config, write_csv
+
+from harvest.config import load_config
+from harvest.store import connect
+from harvest.sync import sync
+
+HEADER = ["First name", "Surname", "Date of birth", "Postcode", "Email", "Phone", "Address"]
+
+
+def _sync(project: Path, rows: list[list[str]]) -> Path:
+    write_csv(project / "list.csv", [HEADER, *rows])
+    source = {"name": "list", "type": "file", "options": {"path": "list.csv"}}
+    result = sync(load_config(write_config(project, [source])))
+    assert result.matching and not result.matching.error
+    return project / "harvest.db"
+
+
+def _person_count(db: Path) -> int:
+    return scalar(db, "SELECT count(DISTINCT person_id) FROM records")
+
+
+def test_a_postcode_that_is_not_a_uk_one_is_kept_as_evidence(project) -> None:
+    db = _sync(
+        project,
+        [
+            ["Siobhan", "Murphy", "", "D02 X285", "", "", ""],  # an Irish Eircode
+            ["Siobhan", "Murphy", "", "d02x285", "", "", ""],
+            ["Ciara", "Walsh", "", "T12 Y4R6", "", "", ""],
+            ["Sean", "Walsh", "", "H91 E2K3", "", "", ""],
+        ],
+    )
+    assert query(db, "SELECT DISTINCT postcode, postcode_text FROM records ORDER BY 2") == [
+        (None, "D02X285"),
+        (None, "H91E2K3"),
+        (None, "T12Y4R6"),
+    ]
+    assert scalar(db, "SELECT count(*) FROM issues WHERE field = 'postcode'") == 4
+    assert scalar(db, "SELECT count(DISTINCT value) FROM issues WHERE field = 'postcode'") == 4
+    assert len({r[0] for r in query(db, "SELECT person_id FROM records WHERE rowid <= 2")}) == 1
+    assert _person_count(db) == 3
+    assert scalar(db, "SELECT count(*) FROM people WHERE given_name = 'Siobhan'") == 1
+
+
+def test_a_mistyped_postcode_is_weaker_than_a_valid_one_and_no_town_is_kept(project) -> None:
+    db = _sync(
+        project,
+        [
+            ["Tom", "Baker", "", "NW1 2AB", "", "", ""],
+            ["Tom", "Baker", "", "London", "", "", ""],
+            ["Ann", "Lee", "01/02/1950", "M1 1AEE", "", "", ""],  # mistyped alike twice
+            ["Ann", "Lee", "01/02/1950", "M11AEE", "", "", ""],
+        ],
+    )
+    assert query(db, "SELECT postcode_text FROM records WHERE given_name = 'Tom'") == [
+        (None,),
+        (None,),
+    ]
+    assert (
+        len({r[0] for r in query(db, "SELECT person_id FROM records WHERE given_name = 'Ann'")})
+        == 1
+    )
+
+
+def test_a_store_made_before_postcode_text_gains_the_column(project) -> None:
+    connect(project / "old.db").conn.close()
+    conn = sqlite3.connect(project / "old.db")
+    conn.execute("ALTER TABLE records DROP COLUMN postcode_text")
+    conn.execute("PRAGMA user_version = 4")
+    conn.close()
+    assert "postcode_text" in connect(project / "old.db").table("records").columns_dict
