@@ -28,15 +28,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from harvest.config import MatchingConfig  # noqa: E402
 from harvest.normalise.compare import COMPARISONS  # noqa: E402
-from harvest.normalise.features import IDENTITY  # noqa: E402
+from harvest.normalise.features import IDENTITY, IDENTITY_SQL  # noqa: E402
 from harvest.normalise.match import match_frame  # noqa: E402
 
 
 def load(store: Path) -> tuple[dict[str, list], np.ndarray]:
     conn = sqlite3.connect(store)
-    cols = ", ".join(f"[{f}]" for f in IDENTITY)
     rows = conn.execute(
-        f"SELECT json_extract(extra, '$.Person'), {cols} FROM records WHERE is_current = 1"
+        f"SELECT json_extract(extra, '$.Person'), {IDENTITY_SQL} FROM records WHERE is_current = 1"
         " ORDER BY id"
     ).fetchall()
     truth = np.array([int(r[0]) for r in rows])

@@ -8,19 +8,21 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 from conftest import query, scalar, write_config, write_csv
 
 from harvest.config import load_config
+from harvest.normalise.match import _one_person
 from harvest.store import connect
 from harvest.sync import sync
 
 HEADER = ["First name", "Surname", "Date of birth", "Postcode", "Email", "Phone", "Address"]
 
 
-def _sync(project: Path, rows: list[list[str]]) -> Path:
+def _sync(project: Path, rows: list[list[str]], **config: object) -> Path:
     write_csv(project / "list.csv", [HEADER, *rows])
     source = {"name": "list", "type": "file", "options": {"path": "list.csv"}}
-    result = sync(load_config(write_config(project, [source])))
+    result = sync(load_config(write_config(project, [source], **config)))
     assert result.matching and not result.matching.error
     return project / "harvest.db"
 
@@ -78,3 +80,48 @@ def test_a_store_made_before_postcode_text_gains_the_column(project) -> None:
     conn.execute("PRAGMA user_version = 4")
     conn.close()
     assert "postcode_text" in connect(project / "old.db").table("records").columns_dict
+
+
+def test_a_shared_inbox_does_not_join_people_whose_birthdays_disagree(project) -> None:
+    rows = [  # an office inbox and phone, in a list of unrelated people (no households)
+        ["Ann", "Lee", "01/02/1950", "", "office@example.org", "020 7946 0991", ""],
+        ["Ann", "Lee", "09/07/1982", "", "office@example.org", "020 7946 0991", ""],
+        # one person: the same inbox, the same date, a nickname
+        ["Robert", "Hale", "03/04/1961", "", "hales@example.org", "", ""],
+        ["Bob", "Hale", "03/04/1961", "", "hales@example.org", "", ""],
+        # one person: the same given name and inbox, day and month swapped
+        ["Priya", "Shah", "04/03/1988", "", "shahs@example.org", "", ""],
+        ["Priya", "Shah", "03/04/1988", "", "shahs@example.org", "", ""],
+    ]
+    db = _sync(project, rows, matching={"households": False})
+    assert _person_count(db) == 4
+    assert len({r[0] for r in query(db, "SELECT person_id FROM records WHERE rowid <= 2")}) == 2
+
+
+def test_an_exact_key_joins_only_pairs_whose_names_and_birthdays_do_not_disagree() -> None:
+    # given, family, dob, location, email, phone levels (−1 blank)
+    levels = np.array(
+        [
+            [4, 3, 4, -1, 1, -1],  # the same name and date: joined by the shared email
+            [3, 3, -1, -1, 1, -1],  # a nickname, no date to compare
+            [2, 3, 4, -1, 1, -1],  # a typo of the name, the same date
+            [4, 3, 3, -1, 1, -1],  # day and month swapped
+            [4, 3, 2, -1, 1, -1],  # the dates disagree in one part: left to the score
+            [2, 3, 2, -1, 1, -1],  # alike names and a date a typo apart: Jon and Joan
+            [2, 3, -1, -1, 1, -1],  # alike names, no date: left to the score
+        ],
+        np.int8,
+    )
+    assert _one_person(levels).tolist() == [True, True, True, True, False, False, False]
+
+
+def test_people_who_share_only_a_name_are_never_joined_by_themselves(project) -> None:
+    db = _sync(
+        project,
+        [
+            ["Tom", "Baker", "", "", "tom.b@example.org", "07700 900111", ""],
+            ["Tom", "Baker", "", "", "tbaker@example.com", "07700 900222", ""],
+            ["Tom", "Baker", "", "", "", "", ""],
+        ],
+    )
+    assert _person_count(db) == 3

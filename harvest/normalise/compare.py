@@ -188,6 +188,7 @@ class Compared:
         households keeps only the anchor, and the weights decide."""
         g, f, d, loc, e, p = (self.levels[:, i] for i in range(6))
         anchor = (g >= 3) | (f == 3) | (d == 4) | (loc >= 3) | (e == 1) | (p == 1)
+        anchor &= (d >= 2) | (loc >= 2) | (e == 1) | (p == 1)  # more than a name in common
         if not self.households:
             return anchor
         return (g != 0) & ((d == -1) | (d >= 2)) & anchor
@@ -245,11 +246,7 @@ def _compare(feats: Features, pairs: np.ndarray, use: list[str] | None) -> Compa
     swapped = _names(feats, a, b, levels, tf)
     _dob(feats, a, b, levels, tf)
     _location(feats, a, b, levels, tf)
-    for i, name in ((4, "email"), (5, "phone")):
-        ca, cb = getattr(feats, name)[a], getattr(feats, name)[b]
-        both = (ca >= 0) & (cb >= 0)
-        levels[both, i] = (ca == cb)[both]
-        tf[:, i] = np.where(both & (ca == cb), ca, -1)
+    _contacts(feats, a, b, levels, tf)
     for i, name in enumerate(COMPARISONS):
         if use is not None and name not in use:
             levels[:, i] = -1
@@ -343,6 +340,19 @@ def dob_levels(da: np.ndarray, db: np.ndarray) -> np.ndarray:
 def _dob(feats: Features, a, b, levels, tf) -> None:
     levels[:, 2] = dob_levels(feats.dob[a], feats.dob[b])
     tf[:, 2] = np.where(levels[:, 2] == 4, feats.dob_code[a], -1)
+
+
+def _contacts(feats: Features, a, b, levels, tf) -> None:
+    """Email and phone: same or different. A shared one says nothing when the dates of
+    birth disagree (not even the year and month, or day, agree): a family inbox, a
+    carer's phone or an office address is shared by different people."""
+    dates_differ = (levels[:, 2] == 0) | (levels[:, 2] == 1)
+    for i, name in ((4, "email"), (5, "phone")):
+        ca, cb = getattr(feats, name)[a], getattr(feats, name)[b]
+        both = (ca >= 0) & (cb >= 0)
+        levels[both, i] = (ca == cb)[both]
+        levels[both & (ca == cb) & dates_differ, i] = -1
+        tf[:, i] = np.where(levels[:, i] == 1, ca, -1)
 
 
 def _location(feats: Features, a, b, levels, tf) -> None:
