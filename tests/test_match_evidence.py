@@ -125,3 +125,24 @@ def test_people_who_share_only_a_name_are_never_joined_by_themselves(project) ->
         ],
     )
     assert _person_count(db) == 3
+
+
+def test_a_persons_name_is_the_best_supported_spelling_not_the_newest(project) -> None:
+    db = _sync(
+        project,
+        [
+            ["Robert", "Smith", "02/03/1961", "NW1 2AB", "", "", ""],
+            ["Smith", "Robert", "02/03/1961", "NW1 2AB", "", "", ""],  # typed family name first
+            ["Margaret", "O'Neil", "05/06/1948", "E8 3RL", "", "", "4 Mare Street"],
+            ["Margaret", "O'Neil", "05/06/1948", "E8 3RL", "", "", ""],
+            ["Margret", "ONeil", "05/06/1948", "E8 3RL", "", "", "4 Mare Street"],
+            ["Robert", "Jones", "11/12/1970", "M1 1AE", "", "", ""],  # others in the store
+            ["Robert", "Brown", "01/01/1980", "B1 1AA", "", "", ""],
+            ["Ann", "Smith", "07/08/1990", "LS1 4AP", "", "", ""],
+        ],
+    )
+    assert _person_count(db) == 5
+    names = query(db, "SELECT given_name, family_name, full_name FROM people ORDER BY 1, 2")
+    assert ("Robert", "Smith", "Robert Smith") in names
+    assert ("Margaret", "O'Neil", "Margaret O'Neil") in names
+    assert not any(n[0] in ("Smith", "Margret") for n in names)

@@ -197,8 +197,13 @@ class Features:
 
     def used_as_given(self, name: str) -> int:
         """How many profiles have this given name."""
-        code = self._index("given").get(name)
-        return 0 if code is None else int(self.name_use["given", "given"][code])
+        return self.used_as("given", name)
+
+    def used_as(self, column: str, name: str) -> int:
+        """How many profiles have this name (as given_key or family_key makes it) in the
+        ``column``, "given" or "family"."""
+        code = self._index(column).get(name)
+        return 0 if code is None else int(self.name_use[column, column][code])
 
     def _index(self, name: str) -> dict[str, int]:
         if name not in self._indexes:
