@@ -32,15 +32,37 @@ from harvest.normalise.features import IDENTITY, IDENTITY_SQL  # noqa: E402
 from harvest.normalise.match import match_frame  # noqa: E402
 
 
-def load(store: Path) -> tuple[dict[str, list], np.ndarray]:
+def load(store: Path) -> tuple[dict[str, list], np.ndarray, list[str]]:
+    """The records' identifying columns, the truth, and each record's patterns."""
     conn = sqlite3.connect(store)
     rows = conn.execute(
-        f"SELECT json_extract(extra, '$.Person'), {IDENTITY_SQL} FROM records WHERE is_current = 1"
-        " ORDER BY id"
+        f"SELECT json_extract(extra, '$.Person'), coalesce(json_extract(extra, '$.Pattern'), ''),"
+        f" {IDENTITY_SQL} FROM records WHERE is_current = 1 ORDER BY id"
     ).fetchall()
     truth = np.array([int(r[0]) for r in rows])
-    columns = {f: [r[i + 1] for r in rows] for i, f in enumerate(IDENTITY)}
-    return columns, truth
+    columns = {f: [r[i + 2] for r in rows] for i, f in enumerate(IDENTITY)}
+    return columns, truth, [r[1] for r in rows]
+
+
+def by_pattern(
+    truth: np.ndarray, labels: np.ndarray, patterns: list[str]
+) -> list[tuple[str, int, int]]:
+    """(pattern, true record pairs with that pattern on either side, of them missed), the
+    pairs of a record with the earlier mentions of its person."""
+    total: Counter[str] = Counter()
+    missed: Counter[str] = Counter()
+    order = np.argsort(truth, kind="stable")
+    bounds = np.flatnonzero(np.diff(truth[order])) + 1
+    for members in np.split(order, bounds):
+        if len(members) < 2:
+            continue
+        for i, x in enumerate(members.tolist()):
+            for y in members[i + 1 :].tolist():
+                tags = {t for t in (patterns[x] + "; " + patterns[y]).split("; ") if t}
+                for t in tags or {"(none)"}:
+                    total[t] += 1
+                    missed[t] += int(labels[x] != labels[y])
+    return [(t, total[t], missed[t]) for t in sorted(total, key=lambda t: -missed[t])]
 
 
 def load_febrl(name: str) -> tuple[dict[str, list], np.ndarray]:
@@ -60,10 +82,11 @@ def main(argv: list[str] | None = None) -> int:
         "--thresholds", help="comma-separated merge_above values: F1 and review queue at each"
     )
     args = parser.parse_args(argv)
+    patterns: list[str] = []
     if args.store in ("febrl3", "febrl4"):
         columns, truth = load_febrl(args.store)
     else:
-        columns, truth = load(Path(args.store))
+        columns, truth, patterns = load(Path(args.store))
     if args.thresholds:
         from bench_match import pairwise
 
@@ -83,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
 
         prec, rec, f1 = pairwise(truth, labels)
         print(f"precision {prec:.4f} recall {rec:.4f} F1 {f1:.4f} review {facts['review']}")
+        if patterns:
+            for tag, total, missed in by_pattern(truth, labels, patterns):
+                print(f"  {tag:45} {total:7,} pairs, missed {missed:5,} ({missed / total:.1%})")
         return 0
     feats, scored = facts["feats"], facts["scored"]
     rp = feats.record_profile

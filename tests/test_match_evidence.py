@@ -10,11 +10,18 @@ from pathlib import Path
 
 import numpy as np
 from conftest import query, scalar, write_config, write_csv
+from test_match import _features as _features_and_columns
 
 from harvest.config import load_config
+from harvest.normalise.compare import compare, dob_levels
 from harvest.normalise.match import _one_person
 from harvest.store import connect
 from harvest.sync import sync
+
+
+def _features(people: list[tuple]):
+    return _features_and_columns(people)[0]
+
 
 HEADER = ["First name", "Surname", "Date of birth", "Postcode", "Email", "Phone", "Address"]
 
@@ -146,3 +153,63 @@ def test_a_persons_name_is_the_best_supported_spelling_not_the_newest(project) -
     assert ("Robert", "Smith", "Robert Smith") in names
     assert ("Margaret", "O'Neil", "Margaret O'Neil") in names
     assert not any(n[0] in ("Smith", "Margret") for n in names)
+
+
+# --- missed people: patterns of names and dates ------------------------------------------
+
+
+def _given_level(a: str, b: str, crowd: list[tuple] = ()) -> int:  # type: ignore[assignment]
+    feats = _features([(a, "Kerr", "1970-01-02", "M1 1AE"), (b, "Kerr", "1970-01-02", "M1 1AE")])
+    if crowd:
+        feats = _features(
+            [(a, "Kerr", "1970-01-02", "M1 1AE"), (b, "Kerr", "1970-01-02", "M1 1AE"), *crowd]
+        )
+    return int(compare(feats, np.array([[0, 1]])).levels[0, 0])
+
+
+def test_short_forms_and_variants_the_nicknames_list_lacks_are_nicknames() -> None:
+    for a, b in [
+        ("Sal", "Sarah"),
+        ("Paula", "Pauline"),
+        ("Louisa", "Louise"),
+        ("Christina", "Christine"),
+        ("Katie", "Katherine"),
+        ("Mags", "Margaret"),
+    ]:
+        assert _given_level(a, b) == 3, (a, b)
+    for a, b in [("Paul", "Paula"), ("George", "Georgia"), ("Jesse", "Jessie")]:
+        assert _given_level(a, b) < 3, (a, b)  # a brother and a sister
+
+
+def test_a_nickname_with_a_typo_and_two_typos_in_a_short_name_are_similar() -> None:
+    assert _given_level("Bpb", "Robert") == 2  # Bob, mistyped
+    assert _given_level("Jinmy", "James") == 2  # Jimmy, mistyped
+    assert _given_level("Aimr", "Amir") == 2  # two typos
+    crowd = [(g, "Lee", f"19{50 + i}-01-01", "B1 1AA") for i in range(5) for g in ("Mark", "Mike")]
+    assert _given_level("Mark", "Mike", crowd) == 0  # two common names: brothers
+
+
+def test_date_of_birth_typos_that_move_day_and_month_are_one_part_different() -> None:
+    def level(a: str, b: str) -> int:
+        parts = np.array([[int(x) for x in d.split("-")] for d in (a, b)], np.int16)
+        return int(dob_levels(parts[:1], parts[1:])[0])
+
+    assert level("1960-05-12", "1960-06-13") == 2  # day and month each a key apart
+    assert level("1960-05-12", "1961-12-05") == 2  # a year typo, day and month swapped
+    assert level("1960-05-12", "1960-12-05") == 3  # day and month swapped
+    assert level("1960-05-12", "1960-08-20") == 1  # the same year only
+
+
+def test_the_patterns_join_through_a_sync(project) -> None:
+    db = _sync(
+        project,
+        [
+            ["Robert", "Hale", "03/04/1961", "NW1 2AB", "", "", ""],
+            ["Bpb", "Hale", "03/04/1961", "NW1 2AB", "", "", ""],
+            ["Pauline", "Kerr", "12/05/1970", "E8 3RL", "", "", ""],
+            ["Paula", "Kerr", "13/06/1970", "E8 3RL", "", "", ""],
+            ["Sarah", "Ogden", "01/02/1990", "", "sarah.o@example.org", "", ""],
+            ["Sal", "Ogden", "01/02/1990", "", "", "07700 900333", ""],
+        ],
+    )
+    assert _person_count(db) == 3

@@ -29,6 +29,8 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from harvest.normalise.features import Features, name_group, spelled_group
+from harvest.normalise.given_typos import mistyped_beyond_one, near_nickname, two_typos
+from harvest.normalise.name_variants import ENDINGS
 
 LEVELS: dict[str, list[str]] = {
     "given": ["different", "initial only", "similar", "nickname", "same"],
@@ -131,10 +133,11 @@ def given_level(feats: Features, a: str, b: str) -> int:
     alike = JaroWinkler.normalized_similarity(a, b) >= SIMILAR_GIVEN or (
         min(len(a), len(b)) >= 3 and OSA.distance(a, b) <= 1
     )
-    if alike:
-        ca, cb = feats.used_as_given(a), feats.used_as_given(b)
-        if _mistyping(feats, min(ca, cb), max(ca, cb)):
-            return 2
+    ca, cb = feats.used_as_given(a), feats.used_as_given(b)
+    if alike and _mistyping(feats, min(ca, cb), max(ca, cb)):
+        return 2
+    if min(ca, cb) <= typo_limit(feats) and (two_typos(a, b) or near_nickname(a, b)):
+        return 2  # a nickname with a typo, two typos: given_typos.py
     if (len(a) == 1 and a in {n[:1] for n in group_b}) or (
         len(b) == 1 and b in {n[:1] for n in group_a}
     ):
@@ -160,7 +163,13 @@ def short_form(feats: Features, short: np.ndarray, long: np.ndarray) -> np.ndarr
 
 
 def _begins(short: str, long: str) -> bool:
-    return 2 <= len(short) < len(long) and long.startswith(short)
+    """Mo begins Mohammed; but Paula is not a long form of Paul (a sister's name: the
+    rest is a feminine ending)."""
+    return (
+        2 <= len(short) < len(long)
+        and long.startswith(short)
+        and long[len(short) :] not in (*ENDINGS, "e")
+    )
 
 
 def _jw(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -281,6 +290,8 @@ def _names(feats: Features, a, b, levels, tf) -> np.ndarray:
     edits = process.cpdist(sga, sgb, scorer=OSA.distance, workers=-1) if len(a) else np.zeros(0)
     similar = similar_given(feats, ga, gb, g_sim, edits)
     nickname = feats.nickname(ga, gb) | short_form(feats, short, other)
+    todo = (g_sim < 1.0) & ~nickname & ~similar
+    similar |= mistyped_beyond_one(feats, ga, gb, todo, typo_limit(feats))
     g = np.select([g_sim >= 1.0, nickname, similar, initial], [4, 3, 2, 1], 0)
     for i in np.flatnonzero(swapped).tolist():  # the given names as the swap pairs them
         crossed = (sfa[i], sgb[i]) if a_first[i] else (sga[i], sfb[i])
@@ -324,11 +335,16 @@ def dob_levels(da: np.ndarray, db: np.ndarray) -> np.ndarray:
         | ((dy % 10 == 0) & (dy < 100))
         | ((ya % 10 == (yb // 10) % 10) & ((ya // 10) % 10 == yb % 10) & (ya // 100 == yb // 100))
     )
+    swap = (ma == xb) & (xa == mb)
+    slip = same_y & (np.abs(ma - mb) <= 1) & (np.abs(xa - xb) <= 1)  # both a key apart
     level = np.select(
         [
             same_y & same_m & same_d,
-            same_y & (ma == xb) & (xa == mb),
-            (same_y & (same_m | same_d)) | (same_m & same_d & year_close),
+            same_y & swap,
+            (same_y & (same_m | same_d))
+            | (same_m & same_d & year_close)
+            | slip
+            | (swap & year_close),
             same_y,
         ],
         [4, 3, 2, 1],

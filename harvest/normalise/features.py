@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 import numpy as np
 from nicknames import NickNamer
 
+from harvest.normalise.name_variants import SHORT_FORMS, stems
+
 IDENTITY = ("given_name", "family_name", "date_of_birth", "postcode", "email", "phone", "address")
 # A postcode that is not a UK one (records.postcode_text) takes the place of the missing
 # postcode, marked so that it has no sector or district and agrees only as text.
@@ -156,10 +158,14 @@ def spelled_group(name: str) -> frozenset[str]:
 
 @lru_cache(maxsize=200_000)
 def name_group(name: str) -> frozenset[str]:
-    """The name and the formal names it is a nickname of: 'bob' → {'bob', 'robert'}."""
+    """The name and the formal names it is a nickname of: 'bob' → {'bob', 'robert'}; also
+    the British short forms and spelling variants the nicknames list lacks
+    (name_variants.py): 'sal' → {'sal', 'sarah', 'sally'}, 'paula' → {'paula', 'paul~'}."""
     if len(name) < 2:
         return frozenset({name})
-    return frozenset({name, *nicknamer().canonicals_of(name)})
+    return frozenset(
+        {name, *nicknamer().canonicals_of(name), *SHORT_FORMS.get(name, ()), *stems(name)}
+    )
 
 
 @dataclass
