@@ -213,3 +213,28 @@ def test_the_patterns_join_through_a_sync(project) -> None:
         ],
     )
     assert _person_count(db) == 3
+
+
+def test_a_new_surname_with_the_names_typed_the_other_way_round() -> None:
+    def many(given: str, family: str, year: int) -> list[tuple]:
+        return [
+            (given or f"G{i}", family or f"F{i}", f"{year + i}-03-0{1 + i % 9}", "B1 1AA")
+            for i in range(30)
+        ]
+
+    feats = _features(
+        [
+            ("Edwards", "Rachel", "1942-02-16", "E8 3RL"),  # both typed family name first
+            ("Dalbrook", "Rachel", "1942-02-16", "E8 3RL"),  # and married since
+            ("Harper", "Rachel", "1951-10-15", "N1 9GU"),  # typed family name first
+            ("Rachael", "Taylor", "1951-10-15", "N1 9GU"),  # as typed on another list
+            *many("", "Edwards", 1940),
+            *many("", "Dalbrook", 1950),
+            *many("", "Harper", 1960),
+            *many("Rachel", "", 1970),
+        ]
+    )
+    cmp = compare(feats, np.array([[0, 1], [2, 3]]))
+    assert cmp.levels[0, 0] == 4 and cmp.levels[1, 0] >= 2
+    assert cmp.swapped.tolist() == [True, True]
+    assert cmp.guard.tolist() == [True, True]

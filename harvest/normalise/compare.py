@@ -271,11 +271,19 @@ def _names(feats: Features, a, b, levels, tf) -> np.ndarray:
     all4 = (ga >= 0) & (gb >= 0) & (fa >= 0) & (fb >= 0)
     both = (x1 + x2 > g_sim + f_sim + 0.1) & (np.minimum(x1, x2) >= 0.85)
     one = (np.maximum(x1, x2) >= 0.95) & (np.maximum(g_sim, f_sim) < 0.8)  # one name misplaced
-    swapped = all4 & (both | one)
+    ff_a, ff_b = _family_first(feats, a), _family_first(feats, b)
+    # one typed family name first by how the data uses its names, and alike crossed
+    lone = ((ff_a > FAMILY_FIRST) ^ (ff_b > FAMILY_FIRST)) & (x1 + x2 > g_sim + f_sim)
+    swapped = all4 & (both | one | lone)
     # crossed: A's given against B's family (B typed family first), or the other way
-    a_first = swapped & (_family_first(feats, a) > _family_first(feats, b))
-    g_sim = np.where(swapped, np.where(a_first, x2, x1), g_sim)
-    f_sim = np.where(swapped, np.where(a_first, x1, x2), f_sim)
+    a_first = swapped & (ff_a > ff_b)
+    # both typed family name first, and one has a new family name: neither swap test
+    # sees it (their given-name boxes differ, their family-name boxes agree)
+    flipped = all4 & ~swapped & (ff_a > FAMILY_FIRST) & (ff_b > FAMILY_FIRST)
+    g_sim, f_sim = (
+        np.where(swapped, np.where(a_first, x2, x1), np.where(flipped, f_sim, g_sim)),
+        np.where(swapped, np.where(a_first, x1, x2), np.where(flipped, g_sim, f_sim)),
+    )
     both_g = (ga >= 0) & (gb >= 0)
     g_len = feats.given_lengths
     initials = _initial_masks(feats)
@@ -296,6 +304,9 @@ def _names(feats: Features, a, b, levels, tf) -> np.ndarray:
     for i in np.flatnonzero(swapped).tolist():  # the given names as the swap pairs them
         crossed = (sfa[i], sgb[i]) if a_first[i] else (sga[i], sfb[i])
         g[i] = given_level(feats, *crossed)
+    for i in np.flatnonzero(flipped).tolist():
+        g[i] = given_level(feats, sfa[i], sfb[i])
+    swapped |= flipped
     levels[:, 0] = np.where(both_g, g, -1)
     both_f = (fa >= 0) & (fb >= 0)
     f = np.select([f_sim >= 1.0, f_sim >= 0.88, f_sim >= 0.8], [3, 2, 1], 0)
@@ -303,6 +314,9 @@ def _names(feats: Features, a, b, levels, tf) -> np.ndarray:
     tf[:, 0] = np.where(both_g & (levels[:, 0] == 4) & ~swapped, ga, -1)
     tf[:, 1] = np.where(both_f & (levels[:, 1] == 3) & ~swapped, fa, -1)
     return swapped
+
+
+FAMILY_FIRST = 3.0  # log odds above which a profile is taken as typed family name first
 
 
 def _family_first(feats: Features, p: np.ndarray) -> np.ndarray:
