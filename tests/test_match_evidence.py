@@ -238,3 +238,16 @@ def test_a_new_surname_with_the_names_typed_the_other_way_round() -> None:
     assert cmp.levels[0, 0] == 4 and cmp.levels[1, 0] >= 2
     assert cmp.swapped.tolist() == [True, True]
     assert cmp.guard.tolist() == [True, True]
+
+
+def test_an_address_with_its_flat_line_dropped_and_abbreviated_is_the_same_home() -> None:
+    home = ("Ann", "Lee", "1950-02-01", "NW1 2AB", None, None)
+    feats = _features(
+        [
+            (*home, "Flat 3, 12 High Street"),
+            (*home, "12 High St"),
+            (*home, "Flat 4, 12 High Street"),  # another flat in the house
+        ]
+    )
+    location = compare(feats, np.array([[0, 1], [0, 2]])).levels[:, 3]
+    assert location.tolist() == [4, 3]  # the same home; only the same postcode

@@ -399,8 +399,11 @@ def _location(feats: Features, a, b, levels, tf) -> None:
     loc = np.where(both, pc, -1)
     aa, ab = feats.address[a], feats.address[b]
     both_addr = (aa >= 0) & (ab >= 0)
-    alike = both_addr & (aa == ab)
-    near = np.flatnonzero(both_addr & (aa != ab))
+    flat, rest = feats.address_forms
+    fa, fb = flat[aa], flat[ab]
+    one_flat = (fa == fb) | (fa == -1) | (fb == -1)  # or one leaves the flat line out
+    alike = both_addr & ((aa == ab) | ((rest[aa] == rest[ab]) & (rest[aa] >= 0) & one_flat))
+    near = np.flatnonzero(both_addr & ~alike & one_flat)  # two flats of one house differ
     if len(near):
         sim = process.cpdist(
             feats.strings("address", a[near]),

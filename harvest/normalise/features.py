@@ -119,6 +119,32 @@ def district_of(postcode: str) -> str | None:
     return None if postcode.startswith(NOT_UK) else postcode.split(" ")[0]
 
 
+_FLAT = re.compile(r"(?:flat|apartment|apt|unit|room) \w+ ")
+_SHORTER = {
+    "street": "st",
+    "road": "rd",
+    "avenue": "ave",
+    "lane": "ln",
+    "drive": "dr",
+    "close": "cl",
+    "gardens": "gdns",
+    "crescent": "cres",
+    "court": "ct",
+    "place": "pl",
+    "terrace": "ter",
+    "square": "sq",
+}
+
+
+def address_parts(key: str) -> tuple[str, str]:
+    """An address (as address_key makes it) as its flat and the rest, street words
+    shortened: 'flat 3 12 high street' → ('flat 3', '12 high st')."""
+    m = _FLAT.match(key + " ")
+    flat = m.group(0).strip() if m else ""
+    rest = key[m.end() :] if m else key
+    return flat, " ".join(_SHORTER.get(w, w) for w in rest.split())
+
+
 def dob_parts(iso: str) -> tuple[int, int, int]:
     try:
         y, m, d = (int(p) for p in iso[:10].split("-"))
@@ -200,6 +226,15 @@ class Features:
     def given_lengths(self) -> np.ndarray:
         """Each given name's length, by code (code −1 indexes the 0 at the end)."""
         return np.array([len(v) for v in self.given_values] + [0])
+
+    @cached_property
+    def address_forms(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per address code, the code of its flat (−1 when it names none) and of the rest,
+        street words shortened ('12 High St' is '12 High Street'); −2 and −3 for code −1."""
+        parts = [address_parts(v) for v in self.address_values]
+        flat, _ = factorize([p[0] for p in parts])
+        rest, _ = factorize([p[1] for p in parts])
+        return np.append(flat, -2), np.append(rest, -3)
 
     def used_as_given(self, name: str) -> int:
         """How many profiles have this given name."""
