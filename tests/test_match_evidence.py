@@ -66,12 +66,16 @@ def test_a_mistyped_postcode_is_weaker_than_a_valid_one_and_no_town_is_kept(proj
         [
             ["Tom", "Baker", "", "NW1 2AB", "", "", ""],
             ["Tom", "Baker", "", "London", "", "", ""],
+            ["Jo", "Ng", "", "2776", "", "", ""],  # an Australian postcode is kept
+            ["Jo", "Ng", "", "07700 900123", "", "", ""],  # a phone number is not
             ["Ann", "Lee", "01/02/1950", "M1 1AEE", "", "", ""],  # mistyped alike twice
             ["Ann", "Lee", "01/02/1950", "M11AEE", "", "", ""],
         ],
     )
-    assert query(db, "SELECT postcode_text FROM records WHERE given_name = 'Tom'") == [
+    assert query(db, "SELECT postcode_text FROM records WHERE given_name IN ('Tom', 'Jo')") == [
         (None,),
+        (None,),
+        ("2776",),
         (None,),
     ]
     assert (

@@ -288,12 +288,14 @@ _NOT_ALNUM = re.compile(r"[^A-Z0-9]+")
 def postcode_text(text: str) -> str | None:
     """A postcode that is not a UK one (mistyped, overseas, an Irish Eircode), as text that
     matching can compare: upper case, letters and digits only ('d02 x285' → 'D02X285').
-    None for a value that is no postcode at all: a town, a placeholder, a part."""
+    None for a value that is no postcode at all: a town (no digits), a placeholder, a
+    part, a phone number (ten digits or more)."""
     if clean_postcode(text)[1] != P_POSTCODE:
         return None
     compact = _NOT_ALNUM.sub("", text.upper())
-    has_both = any(c.isdigit() for c in compact) and any(c.isalpha() for c in compact)
-    return compact if has_both and 4 <= len(compact) <= 10 else None
+    if not any(c.isdigit() for c in compact) or compact.isdigit() and len(compact) > 9:
+        return None
+    return compact if 4 <= len(compact) <= 10 else None
 
 
 def _area(outward: str) -> str:
