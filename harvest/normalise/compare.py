@@ -255,6 +255,8 @@ def _compare(feats: Features, pairs: np.ndarray, use: list[str] | None) -> Compa
     swapped = _names(feats, a, b, levels, tf)
     _dob(feats, a, b, levels, tf)
     _location(feats, a, b, levels, tf)
+    if use is not None and "dob" not in use:
+        levels[:, 2] = -1  # dates not compared: they cannot void a shared contact either
     _contacts(feats, a, b, levels, tf)
     for i, name in enumerate(COMPARISONS):
         if use is not None and name not in use:
