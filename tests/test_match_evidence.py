@@ -188,6 +188,7 @@ def test_short_forms_and_variants_the_nicknames_list_lacks_are_nicknames() -> No
 def test_a_nickname_with_a_typo_and_two_typos_in_a_short_name_are_similar() -> None:
     assert _given_level("Bpb", "Robert") == 2  # Bob, mistyped
     assert _given_level("Jinmy", "James") == 2  # Jimmy, mistyped
+    assert _given_level("Mggie", "Mags") == 2  # Maggie mistyped, and Mags: both Margaret
     assert _given_level("Aimr", "Amir") == 2  # two typos
     crowd = [(g, "Lee", f"19{50 + i}-01-01", "B1 1AA") for i in range(5) for g in ("Mark", "Mike")]
     assert _given_level("Mark", "Mike", crowd) == 0  # two common names: brothers

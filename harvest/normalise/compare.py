@@ -136,8 +136,10 @@ def given_level(feats: Features, a: str, b: str) -> int:
     ca, cb = feats.used_as_given(a), feats.used_as_given(b)
     if alike and _mistyping(feats, min(ca, cb), max(ca, cb)):
         return 2
-    if min(ca, cb) <= typo_limit(feats) and (two_typos(a, b) or near_nickname(a, b)):
-        return 2  # a nickname with a typo, two typos: given_typos.py
+    if (min(ca, cb) <= typo_limit(feats) and two_typos(a, b)) or (
+        _mistyping(feats, min(ca, cb), max(ca, cb)) and near_nickname(a, b)
+    ):
+        return 2  # two typos, a nickname with a typo: given_typos.py
     if (len(a) == 1 and a in {n[:1] for n in group_b}) or (
         len(b) == 1 and b in {n[:1] for n in group_a}
     ):

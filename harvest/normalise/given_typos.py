@@ -2,8 +2,9 @@
 Jinmy for James) and two typos in one short name (Aimr for Amir).
 
 Both are only read as the same name when the mistyped spelling is rare in the data (used
-by ``typo_limit`` profiles or fewer): a real name two letters from another (Mark, Mike)
-is a name of its own.
+by ``typo_limit`` profiles or fewer; a mistyped nickname also when it is five times
+rarer than the other name, as one typo is): a real name two letters from another (Mark,
+Mike) is a name of its own.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ MIN_LENGTH = 4  # two typos are read as one name only in names this long or long
 
 @lru_cache(maxsize=200_000)
 def forms(name: str) -> frozenset[str]:
-    """A name, the formal names it is short for, and its own nicknames: robert → {robert,
-    bob, rob, bobby, …}; only forms of three letters or more, that a typo can be told from."""
+    """A name, the formal names it is short for, and their nicknames and its own: robert →
+    {robert, bob, rob, bobby, …}, mags → {mags, margaret, maggie, peggy, …}; only forms
+    of three letters or more, that a typo can be told from."""
     if len(name) < 2:
         return frozenset()
-    every = {*name_group(name), *nicknamer().nicknames_of(name)}
+    group = name_group(name)
+    every = {*group, *(n for g in group for n in nicknamer().nicknames_of(g))}
     return frozenset(n for n in every if len(n) >= 3 and "~" not in n)
 
 
@@ -46,7 +49,8 @@ def mistyped_beyond_one(feats: Features, ga: np.ndarray, gb: np.ndarray, todo, l
     out = np.zeros(len(ga), bool)
     counts = np.append(feats.counts.get("given", np.zeros(0, np.int64)), 0)
     idx = np.flatnonzero(todo & (ga >= 0) & (gb >= 0) & (ga != gb))
-    idx = idx[np.minimum(counts[ga[idx]], counts[gb[idx]]) <= limit]
+    rare = np.minimum(counts[ga[idx]], counts[gb[idx]])
+    idx = idx[(rare <= limit) | (rare * 5 <= np.maximum(counts[ga[idx]], counts[gb[idx]]))]
     if not len(idx):
         return out
     k = len(feats.given_values) + 1
@@ -54,10 +58,18 @@ def mistyped_beyond_one(feats: Features, ga: np.ndarray, gb: np.ndarray, todo, l
         np.minimum(ga[idx], gb[idx]) * k + np.maximum(ga[idx], gb[idx]), return_inverse=True
     )
     values = feats.given_values
-    hit = np.array([_mistyped(values[int(c // k)], values[int(c % k)]) for c in keys.tolist()])
+    strict = np.minimum(counts[keys // k], counts[keys % k]) <= limit
+    hit = np.array(
+        [
+            (rare and two_typos(a, b)) or near_nickname(a, b)
+            for a, b, rare in zip(
+                (values[int(c // k)] for c in keys.tolist()),
+                (values[int(c % k)] for c in keys.tolist()),
+                strict.tolist(),
+                strict=True,
+            )
+        ],
+        bool,
+    )
     out[idx] = hit[back]
     return out
-
-
-def _mistyped(a: str, b: str) -> bool:
-    return two_typos(a, b) or near_nickname(a, b)
