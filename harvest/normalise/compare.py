@@ -25,9 +25,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from rapidfuzz import fuzz, process
+from rapidfuzz import process
 from rapidfuzz.distance import OSA, JaroWinkler
 
+from harvest.normalise.compare_place import contact_levels, location_levels
 from harvest.normalise.features import Features, name_group, spelled_group
 from harvest.normalise.given_typos import mistyped_beyond_one, near_nickname, two_typos
 from harvest.normalise.name_variants import ENDINGS
@@ -256,10 +257,10 @@ def _compare(feats: Features, pairs: np.ndarray, use: list[str] | None) -> Compa
     tf = np.full((n, len(COMPARISONS)), -1, np.int32)
     swapped = _names(feats, a, b, levels, tf)
     _dob(feats, a, b, levels, tf)
-    _location(feats, a, b, levels, tf)
+    location_levels(feats, a, b, levels, tf)
     if use is not None and "dob" not in use:
         levels[:, 2] = -1  # dates not compared: they cannot void a shared contact either
-    _contacts(feats, a, b, levels, tf)
+    contact_levels(feats, a, b, levels, tf)
     for i, name in enumerate(COMPARISONS):
         if use is not None and name not in use:
             levels[:, i] = -1
@@ -374,55 +375,6 @@ def dob_levels(da: np.ndarray, db: np.ndarray) -> np.ndarray:
 def _dob(feats: Features, a, b, levels, tf) -> None:
     levels[:, 2] = dob_levels(feats.dob[a], feats.dob[b])
     tf[:, 2] = np.where(levels[:, 2] == 4, feats.dob_code[a], -1)
-
-
-def _contacts(feats: Features, a, b, levels, tf) -> None:
-    """Email and phone: same or different. A shared one says nothing when the dates of
-    birth disagree (not even the year and month, or day, agree): a family inbox, a
-    carer's phone or an office address is shared by different people."""
-    dates_differ = (levels[:, 2] == 0) | (levels[:, 2] == 1)
-    for i, name in ((4, "email"), (5, "phone")):
-        ca, cb = getattr(feats, name)[a], getattr(feats, name)[b]
-        both = (ca >= 0) & (cb >= 0)
-        levels[both, i] = (ca == cb)[both]
-        levels[both & (ca == cb) & dates_differ, i] = -1
-        tf[:, i] = np.where(levels[:, i] == 1, ca, -1)
-
-
-def _location(feats: Features, a, b, levels, tf) -> None:
-    pa, pb = feats.postcode[a], feats.postcode[b]
-    both = (pa >= 0) & (pb >= 0)
-    sa, da = feats.sector[a], feats.district[a]
-    uk = sa >= 0  # a postcode that is not a UK one has no sector: it agrees only as text
-    same = pa == pb
-    pc = np.select(
-        [same & uk, same, (sa == feats.sector[b]) & uk, (da == feats.district[b]) & (da >= 0)],
-        [3, 2, 2, 1],
-        0,
-    )
-    loc = np.where(both, pc, -1)
-    aa, ab = feats.address[a], feats.address[b]
-    both_addr = (aa >= 0) & (ab >= 0)
-    flat, rest = feats.address_forms
-    fa, fb = flat[aa], flat[ab]
-    one_flat = (fa == fb) | (fa == -1) | (fb == -1)  # or one leaves the flat line out
-    alike = both_addr & ((aa == ab) | ((rest[aa] == rest[ab]) & (rest[aa] >= 0) & one_flat))
-    near = np.flatnonzero(both_addr & ~alike & one_flat)  # two flats of one house differ
-    if len(near):
-        sim = process.cpdist(
-            feats.strings("address", a[near]),
-            feats.strings("address", b[near]),
-            scorer=fuzz.token_sort_ratio,
-            workers=-1,
-        )
-        alike[near] = sim >= 90
-    # alike addresses: the top level where the postcodes agree or one is missing, else
-    # "same postcode or address" (a mistyped postcode); unlike ones with no postcode to
-    # compare: different
-    loc = np.where(alike, np.where((loc == -1) | (both & same), 4, 3), loc)
-    loc = np.where(both_addr & ~alike & (loc == -1), 0, loc)
-    levels[:, 3] = loc
-    tf[:, 3] = np.where(both & same & uk, pa, -1)
 
 
 # --- the model -------------------------------------------------------------------------
