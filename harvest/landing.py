@@ -153,6 +153,7 @@ class Lander:
                 "location",
                 "row_number",
                 *self.fields,
+                "postcode_text",
                 "extra",
                 "synced_at",
             ],
@@ -422,6 +423,7 @@ class Lander:
             table.location,
             p.row.number,
             *[f.get(name) for name in self.fields],
+            p.norm.postcode_text,
             extra,
             self.now,
         )

@@ -21,8 +21,9 @@ import sqlite_utils
 from harvest.normalise.standard import load_standard
 from harvest.private_files import private_file
 
-SCHEMA_VERSION = 5  # 3: audit_runs and tombstones; 4: erased_identities and erasures;
-# 5: the columns of the standard's version 2 (added to an older store by ``upgrade_standard``)
+SCHEMA_VERSION = 6  # 3: audit_runs and tombstones; 4: erased_identities and erasures;
+# 5: the columns of the standard's version 2 (added to an older store by ``upgrade_standard``);
+# 6: records.postcode_text
 PERSON_FIELDS_V1 = [
     "given_name",
     "family_name",
@@ -85,6 +86,7 @@ CREATE TABLE IF NOT EXISTS records (
     location TEXT,
     row_number INTEGER,
     {_record_columns()},
+    postcode_text TEXT,
     extra TEXT,
     synced_at TEXT NOT NULL
 );
@@ -280,7 +282,8 @@ CREATE TABLE IF NOT EXISTS match_flips (record_id INTEGER PRIMARY KEY);
 CREATE TRIGGER IF NOT EXISTS match_cache_delete AFTER DELETE ON records
 BEGIN DELETE FROM match_cache; END;
 CREATE TRIGGER IF NOT EXISTS match_cache_edit AFTER UPDATE OF
-    given_name, family_name, date_of_birth, postcode, email, phone, address ON records
+    given_name, family_name, date_of_birth, postcode, postcode_text, email, phone, address
+    ON records
 BEGIN DELETE FROM match_cache; END;
 CREATE TRIGGER IF NOT EXISTS match_flips_log AFTER UPDATE OF is_current ON records
 WHEN old.is_current IS NOT new.is_current
@@ -334,6 +337,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     from harvest.upgrade import upgrade_standard  # it writes with this module's helpers
 
     upgrade_standard(db)
+    if "postcode_text" not in db.table("records").columns_dict:  # a store made before 6
+        db.execute("ALTER TABLE records ADD COLUMN postcode_text TEXT")
     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 

@@ -15,6 +15,7 @@ from harvest.normalise.clean import (
     P_DATE_FUTURE,
     P_DATE_PART,
     P_DATE_REAL,
+    P_DATE_TWO_WAYS,
     P_DATE_YEAR,
     P_EMAIL,
     P_INTEGER,
@@ -294,6 +295,25 @@ THIS_YEAR = date.today().year
     ],
 )
 def test_date_of_birth_two_digit_years_are_in_the_past(raw: str, expected: tuple) -> None:
+    assert clean("date_of_birth", raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("19560125", ok("1956-01-25")),  # ISO basic, as databases export (FEBRL)
+        ("25011956", ok("1956-01-25")),  # day first
+        ("19121912", ok("1912-12-19")),  # never two ways: a year's first figures are no month
+        ("19560125.0", ok("1956-01-25")),  # a number cell
+        ("250156", ok("1956-01-25")),  # six figures, day first
+        ("561231", ok("1956-12-31")),  # six figures, only real year first
+        ("010203", bad(P_DATE_TWO_WAYS)),  # 1 February 2003 or 3 February 2001
+        ("19561325", bad(P_DATE_REAL)),
+        ("99999999", bad(P_DATE_REAL)),
+        ("123", bad(P_DATE)),
+    ],
+)
+def test_dates_in_figures_only(raw: str, expected: tuple) -> None:
     assert clean("date_of_birth", raw) == expected
 
 

@@ -687,3 +687,52 @@ def test_auth_with_no_token(eventbrite, token_store):
     )
     assert result.exit_code == 1 and "No token was given" in result.output
     assert eventbrite.requests == []
+
+
+# --- orders bought for others ---------------------------------------------------------------
+
+
+def test_guests_on_the_buyers_details_count_as_people_of_their_own(project, eventbrite) -> None:
+    quiz = eventbrite.add_event("Quiz night", "2026-03-20T19:00:00")
+    buyer = eventbrite.add_attendee(quiz, "Bob", "Smith", "bob@example.org")
+    guests = [eventbrite.add_attendee(quiz, "Bob", "Smith", "bob@example.org") for _ in range(2)]
+    named = eventbrite.add_attendee(quiz, "Ann", "Lee", "ann@example.org")  # her own details
+    for ticket in (*guests, named):
+        ticket["order_id"] = buyer["order_id"]
+    other = eventbrite.add_attendee(quiz, "Bob", "Smith", "bob@example.org")  # his next order
+    [result] = run(project, source(eventbrite))
+    assert result.status == "ok", result.messages
+    db = project / "harvest.db"
+    rows = query(
+        db,
+        "SELECT source_record_id, given_name, email, json_extract(extra, '$.\"Guest ticket\"'),"
+        " person_id FROM records ORDER BY CAST(source_record_id AS INTEGER)",
+    )
+    assert [r[1:4] for r in rows] == [
+        ("Bob", "bob@example.org", None),
+        (None, None, "yes"),
+        (None, None, "yes"),
+        ("Ann", "ann@example.org", None),
+        ("Bob", "bob@example.org", None),
+    ]
+    person = {r[0]: r[4] for r in rows}
+    assert person[buyer["id"]] == person[other["id"]]  # the buyer, twice
+    assert len(set(person.values())) == 4  # Bob, two guests, Ann
+    # A guest checked in at the door is read again on its own: still a guest.
+    eventbrite.tick(60)
+    eventbrite.update_attendee(guests[0], checked_in=True, status="Checked In")
+    [again] = run(project, source(eventbrite))
+    assert again.counts.changed == 1
+    assert query(
+        db,
+        "SELECT given_name, person_id FROM records WHERE is_current AND source_record_id = ?",
+        (guests[0]["id"],),
+    ) == [(None, person[guests[0]["id"]])]
+
+
+def test_people_who_share_only_a_name_are_not_joined(project, eventbrite) -> None:
+    quiz = eventbrite.add_event("Quiz night", "2026-03-20T19:00:00")
+    eventbrite.add_attendee(quiz, "Sam", "Jones", "sam.jones@example.org")
+    eventbrite.add_attendee(quiz, "Sam", "Jones", "sjones@example.com")
+    run(project, source(eventbrite))
+    assert scalar(project / "harvest.db", "SELECT count(DISTINCT person_id) FROM records") == 2

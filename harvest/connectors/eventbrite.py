@@ -20,14 +20,15 @@ attendance, the profile, one column per custom question); the attendee's JSON is
 verbatim as ``Row.raw``. Columns for optional profile fields and for questions appear
 once any attendee of the event has them and stay (they are kept in the state), so an
 attendee re-delivered unchanged lands as unchanged. ``changed`` is not a column: only a
-change to what is read makes a new version.
+change to what is read makes a new version. A ticket bought for someone else that
+carries only the buyer's details is read without them (eventbrite_orders.py).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -38,6 +39,7 @@ from eventbrite.utils import format_path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from harvest.connectors.base import Activity, Connector, Problem, Row, Table, register
+from harvest.connectors.eventbrite_orders import GUEST, as_guest, guest_tickets
 from harvest.connectors.http import HttpClient, RetryPolicy, paginate, require_https, url_path
 from harvest.errors import AuthError, ConfigError, SourceError
 from harvest.secrets import SecretRef, TokenStore, resolve_secret
@@ -236,6 +238,7 @@ BASE_COLUMNS: list[tuple[str, str, Getter]] = [
     ("Ticket type", "#contact+ticket+type", lambda a, e: a.get("ticket_class_name")),
     ("Eventbrite status", "", lambda a, e: a.get("status")),
     ("Order ID", "", lambda a, e: a.get("order_id")),
+    ("Guest ticket", "", lambda a, e: "yes" if a.get(GUEST) else ""),
     ("Event ID", "", lambda a, e: e.get("id")),
     ("Booked on", "", lambda a, e: a.get("created")),
     ("First name", "#person+name+given", lambda a, e: _profile(a).get("first_name")),
@@ -283,6 +286,7 @@ class Layout:
 
     profile: list[str]
     questions: dict[str, str]  # question id → question text
+    orders: dict[str, list[str]] = field(default_factory=dict)  # see eventbrite_orders.py
 
     @classmethod
     def from_state(cls, data: Any) -> Layout:
@@ -290,6 +294,7 @@ class Layout:
         return cls(
             [k for k in data.get("profile", []) if k in PROFILE_COLUMNS],
             {str(k): str(v) for k, v in _dict(data.get("questions")).items()},
+            {str(k): [str(x) for x in v] for k, v in _dict(data.get("orders")).items()},
         )
 
     def learn(self, attendees: list[dict[str, Any]], event: dict[str, Any]) -> None:
@@ -303,7 +308,7 @@ class Layout:
         self.profile.sort(key=list(PROFILE_COLUMNS).index)
 
     def state(self) -> dict[str, Any]:
-        return {"profile": self.profile, "questions": self.questions}
+        return {"profile": self.profile, "questions": self.questions, "orders": self.orders}
 
     def columns(self) -> list[tuple[str, str, Getter]]:
         cols = [*BASE_COLUMNS, *(PROFILE_COLUMNS[k] for k in self.profile)]
@@ -349,11 +354,14 @@ def odd_answers(attendees: list[dict[str, Any]], layout: Layout) -> list[str]:
 
 
 def event_table(event: dict[str, Any], attendees: list[dict[str, Any]], layout: Layout) -> Table:
-    """One event's attendees as a table of text; each row keeps its attendee's JSON."""
+    """One event's attendees as a table of text; each row keeps its attendee's JSON. A
+    guest ticket (eventbrite_orders.py) is read without the buyer's name and email."""
     cols = layout.columns()
+    guests = guest_tickets(attendees, layout.orders)
+    views = [as_guest(a) if text(a.get("id")) in guests else a for a in attendees]
     rows = [
-        Row(i, [text(get(a, event)) for _, _, get in cols], json.dumps(a, ensure_ascii=False))
-        for i, a in enumerate(attendees, start=1)
+        Row(i, [text(get(v, event)) for _, _, get in cols], json.dumps(a, ensure_ascii=False))
+        for i, (a, v) in enumerate(zip(attendees, views, strict=True), start=1)
     ]
     return Table(
         location=f"event '{event_name(event)}' ({event.get('id')})",
@@ -448,8 +456,9 @@ class EventbriteConnector(Connector):
             attendees = unique(found)
             layout = Layout.from_state(layouts.get(event_id))
             layout.learn(attendees, event)
+            table = event_table(event, attendees, layout)  # learns the event's orders too
             layouts[event_id] = layout.state()
-            yield event_table(event, attendees, layout)
+            yield table
         cursor = (client.server_time or began) - timedelta(minutes=self.options.overlap_minutes)
         self.state = {"organization_id": org, "changed_since": _iso(cursor), "events": layouts}
 

@@ -8,7 +8,9 @@ a placeholder such as "n/a", and ``(None, problem)`` when it cannot be used,
 The per-type cleaners are pure and cached: the same dates, postcodes and
 category answers repeat across thousands of rows. Decisions worth knowing:
 
-* Dates are day first. A two-digit year is put in the 2000s when that year is
+* Dates are day first. Dates in figures only are read as ISO basic (19560125) or day
+  first (25011956); six figures as day first (250156) or, failing that, year first
+  (560125), and are a problem only when both readings are real dates. A two-digit year is put in the 2000s when that year is
   not after this year (dates of birth) or not more than 20 years ahead (other
   dates), else in the 1900s. Excel serial numbers are read only in 10000-80000
   (1927-2119), so small numbers are never taken for dates.
@@ -17,6 +19,8 @@ category answers repeat across thousands of rows. Decisions worth knowing:
   ``phonenumbers``. A 10-digit number starting 1, 2, 3 or 7 is taken as a UK
   number whose leading 0 a spreadsheet dropped. Of several numbers in one cell
   the first is kept.
+* A postcode that is not a UK one is a problem, but ``postcode_text`` keeps it (letters
+  and digits, upper case) for matching: a mistyped or overseas postcode is still evidence.
 * Placeholders ("n/a", "unknown", "-") are empty; 01/01/1900 and dummy postcodes
   (AA1 1AA, ZZ99 ...) are problems. In a yes/no field "none" means no.
 * Category answers are matched on a normalised form (lower case, no
@@ -79,6 +83,7 @@ P_DATE_REAL = "not a real date (day/month/year expected)"
 P_DATE_PART = "only part of a date (day, month and year expected)"
 P_DATE_YEAR = "not a believable year"
 P_DATE_DUMMY = "looks like a placeholder date"
+P_DATE_TWO_WAYS = "a date in figures only that could be read two ways (write it as day/month/year)"
 P_DATE_FUTURE = "a date of birth in the future"
 P_INTEGER = "not a whole number"
 P_NUMBER = "not a single number"
@@ -276,6 +281,23 @@ def clean_postcode(text: str) -> Result:
     return None, P_POSTCODE
 
 
+_NOT_ALNUM = re.compile(r"[^A-Z0-9]+")
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def postcode_text(text: str) -> str | None:
+    """A postcode that is not a UK one (mistyped, overseas, an Irish Eircode), as text that
+    matching can compare: upper case, letters and digits only ('d02 x285' → 'D02X285').
+    None for a value that is no postcode at all: a town (no digits), a placeholder, a
+    part, a phone number (ten digits or more)."""
+    if clean_postcode(text)[1] != P_POSTCODE:
+        return None
+    compact = _NOT_ALNUM.sub("", text.upper())
+    if not any(c.isdigit() for c in compact) or compact.isdigit() and len(compact) > 9:
+        return None
+    return compact if 4 <= len(compact) <= 10 else None
+
+
 def _area(outward: str) -> str:
     return outward[:2] if outward[1].isalpha() else outward[:1]
 
@@ -287,6 +309,7 @@ _PLACEHOLDER_DATES = frozenset({"1900-01-01", "1899-12-30", "1899-12-31"})
 _YEAR_FIRST = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[t\s].*)?")
 _DAY_FIRST = re.compile(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4}|\d{2})(?:[t\s,]+\d{1,2}[:.]\d\d.*)?")
 _SERIAL = re.compile(r"\d{5}(?:\.\d+)?")
+_COMPACT = re.compile(r"(\d{6}|\d{8})(?:\.0+)?")
 _TIME = re.compile(r"\d{1,2}[:.]\d\d(?:[:.]\d\d)?\s*(?:am|pm)?|\b(?:gmt|bst|utc|z)\b")
 _TOKEN = re.compile(r"[a-z]+|\d+")
 _MONTHS = {
@@ -347,6 +370,9 @@ def _date_parts(text: str) -> tuple[int, int, int] | str:
     if _SERIAL.fullmatch(text) and 10000 <= float(text) <= 80000:
         d = _EXCEL_EPOCH + timedelta(days=int(float(text)))
         return d.year, d.month, d.day
+    m = _COMPACT.fullmatch(text)
+    if m:
+        return _compact_date(m.group(1))
     m = _YEAR_FIRST.fullmatch(text)
     if m:
         return int(m.group(1)), int(m.group(2)), int(m.group(3))
@@ -354,6 +380,32 @@ def _date_parts(text: str) -> tuple[int, int, int] | str:
     if m:
         return int(m.group(3)), int(m.group(2)), int(m.group(1))
     return _worded_date(text)
+
+
+def _compact_date(digits: str) -> tuple[int, int, int] | str:
+    """A date in figures only: 19560125 (ISO basic, what databases export) or 25011956 (day
+    first); 250156 (day first) or 560125 (year first). A problem when neither reading is a
+    real date, or both are and they differ (010203)."""
+    d = digits
+    if len(d) == 8:
+        readings = [(int(d[:4]), int(d[4:6]), int(d[6:])), (int(d[4:]), int(d[2:4]), int(d[:2]))]
+    else:
+        readings = [(int(d[4:]), int(d[2:4]), int(d[:2])), (int(d[:2]), int(d[2:4]), int(d[4:]))]
+    real = list(dict.fromkeys(r for r in readings if _real_date(r, four_digit=len(d) == 8)))
+    if not real:
+        return P_DATE_REAL
+    return real[0] if len(real) == 1 else P_DATE_TWO_WAYS
+
+
+def _real_date(parts: tuple[int, int, int], four_digit: bool) -> bool:
+    year, month, day = parts
+    if four_digit and not 1850 <= year <= 2150:
+        return False
+    try:
+        date(year if four_digit else 2000 + year, month, day)  # 2000: a leap year
+    except ValueError:
+        return False
+    return True
 
 
 def _worded_date(text: str) -> tuple[int, int, int] | str:

@@ -13,7 +13,8 @@ is stronger evidence than a shared "Smith".
 
 Location (postcode and address) is one comparison, counted once: its top level is the
 same address with the same postcode (or none to compare), which says more than a
-postcode that a street of people share. The
+postcode that a street of people share. A postcode that is not a UK one (mistyped,
+overseas) that two records typed alike counts as much as a shared sector. The
 household guard refuses any pair whose given names or dates of birth disagree:
 brothers, sisters, partners and parents share surname, address and phone, and
 adding those up would join them.
@@ -24,10 +25,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from rapidfuzz import fuzz, process
+from rapidfuzz import process
 from rapidfuzz.distance import OSA, JaroWinkler
 
+from harvest.normalise.compare_place import contact_levels, location_levels
 from harvest.normalise.features import Features, name_group, spelled_group
+from harvest.normalise.given_typos import mistyped_beyond_one, near_nickname, two_typos
+from harvest.normalise.name_variants import ENDINGS
 
 LEVELS: dict[str, list[str]] = {
     "given": ["different", "initial only", "similar", "nickname", "same"],
@@ -130,10 +134,13 @@ def given_level(feats: Features, a: str, b: str) -> int:
     alike = JaroWinkler.normalized_similarity(a, b) >= SIMILAR_GIVEN or (
         min(len(a), len(b)) >= 3 and OSA.distance(a, b) <= 1
     )
-    if alike:
-        ca, cb = feats.used_as_given(a), feats.used_as_given(b)
-        if _mistyping(feats, min(ca, cb), max(ca, cb)):
-            return 2
+    ca, cb = feats.used_as_given(a), feats.used_as_given(b)
+    if alike and _mistyping(feats, min(ca, cb), max(ca, cb)):
+        return 2
+    if (min(ca, cb) <= typo_limit(feats) and two_typos(a, b)) or (
+        _mistyping(feats, min(ca, cb), max(ca, cb)) and near_nickname(a, b)
+    ):
+        return 2  # two typos, a nickname with a typo: given_typos.py
     if (len(a) == 1 and a in {n[:1] for n in group_b}) or (
         len(b) == 1 and b in {n[:1] for n in group_a}
     ):
@@ -159,7 +166,13 @@ def short_form(feats: Features, short: np.ndarray, long: np.ndarray) -> np.ndarr
 
 
 def _begins(short: str, long: str) -> bool:
-    return 2 <= len(short) < len(long) and long.startswith(short)
+    """Mo begins Mohammed; but Paula is not a long form of Paul (a sister's name: the
+    rest is a feminine ending)."""
+    return (
+        2 <= len(short) < len(long)
+        and long.startswith(short)
+        and long[len(short) :] not in (*ENDINGS, "e")
+    )
 
 
 def _jw(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -187,6 +200,7 @@ class Compared:
         households keeps only the anchor, and the weights decide."""
         g, f, d, loc, e, p = (self.levels[:, i] for i in range(6))
         anchor = (g >= 3) | (f == 3) | (d == 4) | (loc >= 3) | (e == 1) | (p == 1)
+        anchor &= (d >= 2) | (loc >= 2) | (e == 1) | (p == 1)  # more than a name in common
         if not self.households:
             return anchor
         return (g != 0) & ((d == -1) | (d >= 2)) & anchor
@@ -243,12 +257,10 @@ def _compare(feats: Features, pairs: np.ndarray, use: list[str] | None) -> Compa
     tf = np.full((n, len(COMPARISONS)), -1, np.int32)
     swapped = _names(feats, a, b, levels, tf)
     _dob(feats, a, b, levels, tf)
-    _location(feats, a, b, levels, tf)
-    for i, name in ((4, "email"), (5, "phone")):
-        ca, cb = getattr(feats, name)[a], getattr(feats, name)[b]
-        both = (ca >= 0) & (cb >= 0)
-        levels[both, i] = (ca == cb)[both]
-        tf[:, i] = np.where(both & (ca == cb), ca, -1)
+    location_levels(feats, a, b, levels, tf)
+    if use is not None and "dob" not in use:
+        levels[:, 2] = -1  # dates not compared: they cannot void a shared contact either
+    contact_levels(feats, a, b, levels, tf)
     for i, name in enumerate(COMPARISONS):
         if use is not None and name not in use:
             levels[:, i] = -1
@@ -264,11 +276,19 @@ def _names(feats: Features, a, b, levels, tf) -> np.ndarray:
     all4 = (ga >= 0) & (gb >= 0) & (fa >= 0) & (fb >= 0)
     both = (x1 + x2 > g_sim + f_sim + 0.1) & (np.minimum(x1, x2) >= 0.85)
     one = (np.maximum(x1, x2) >= 0.95) & (np.maximum(g_sim, f_sim) < 0.8)  # one name misplaced
-    swapped = all4 & (both | one)
+    ff_a, ff_b = _family_first(feats, a), _family_first(feats, b)
+    # one typed family name first by how the data uses its names, and alike crossed
+    lone = ((ff_a > FAMILY_FIRST) ^ (ff_b > FAMILY_FIRST)) & (x1 + x2 > g_sim + f_sim)
+    swapped = all4 & (both | one | lone)
     # crossed: A's given against B's family (B typed family first), or the other way
-    a_first = swapped & (_family_first(feats, a) > _family_first(feats, b))
-    g_sim = np.where(swapped, np.where(a_first, x2, x1), g_sim)
-    f_sim = np.where(swapped, np.where(a_first, x1, x2), f_sim)
+    a_first = swapped & (ff_a > ff_b)
+    # both typed family name first, and one has a new family name: neither swap test
+    # sees it (their given-name boxes differ, their family-name boxes agree)
+    flipped = all4 & ~swapped & (ff_a > FAMILY_FIRST) & (ff_b > FAMILY_FIRST)
+    g_sim, f_sim = (
+        np.where(swapped, np.where(a_first, x2, x1), np.where(flipped, f_sim, g_sim)),
+        np.where(swapped, np.where(a_first, x1, x2), np.where(flipped, g_sim, f_sim)),
+    )
     both_g = (ga >= 0) & (gb >= 0)
     g_len = feats.given_lengths
     initials = _initial_masks(feats)
@@ -283,10 +303,15 @@ def _names(feats: Features, a, b, levels, tf) -> np.ndarray:
     edits = process.cpdist(sga, sgb, scorer=OSA.distance, workers=-1) if len(a) else np.zeros(0)
     similar = similar_given(feats, ga, gb, g_sim, edits)
     nickname = feats.nickname(ga, gb) | short_form(feats, short, other)
+    todo = (g_sim < 1.0) & ~nickname & ~similar
+    similar |= mistyped_beyond_one(feats, ga, gb, todo, typo_limit(feats))
     g = np.select([g_sim >= 1.0, nickname, similar, initial], [4, 3, 2, 1], 0)
     for i in np.flatnonzero(swapped).tolist():  # the given names as the swap pairs them
         crossed = (sfa[i], sgb[i]) if a_first[i] else (sga[i], sfb[i])
         g[i] = given_level(feats, *crossed)
+    for i in np.flatnonzero(flipped).tolist():
+        g[i] = given_level(feats, sfa[i], sfb[i])
+    swapped |= flipped
     levels[:, 0] = np.where(both_g, g, -1)
     both_f = (fa >= 0) & (fb >= 0)
     f = np.select([f_sim >= 1.0, f_sim >= 0.88, f_sim >= 0.8], [3, 2, 1], 0)
@@ -294,6 +319,9 @@ def _names(feats: Features, a, b, levels, tf) -> np.ndarray:
     tf[:, 0] = np.where(both_g & (levels[:, 0] == 4) & ~swapped, ga, -1)
     tf[:, 1] = np.where(both_f & (levels[:, 1] == 3) & ~swapped, fa, -1)
     return swapped
+
+
+FAMILY_FIRST = 3.0  # log odds above which a profile is taken as typed family name first
 
 
 def _family_first(feats: Features, p: np.ndarray) -> np.ndarray:
@@ -326,11 +354,16 @@ def dob_levels(da: np.ndarray, db: np.ndarray) -> np.ndarray:
         | ((dy % 10 == 0) & (dy < 100))
         | ((ya % 10 == (yb // 10) % 10) & ((ya // 10) % 10 == yb % 10) & (ya // 100 == yb // 100))
     )
+    swap = (ma == xb) & (xa == mb)
+    slip = same_y & (np.abs(ma - mb) <= 1) & (np.abs(xa - xb) <= 1)  # both a key apart
     level = np.select(
         [
             same_y & same_m & same_d,
-            same_y & (ma == xb) & (xa == mb),
-            (same_y & (same_m | same_d)) | (same_m & same_d & year_close),
+            same_y & swap,
+            (same_y & (same_m | same_d))
+            | (same_m & same_d & year_close)
+            | slip
+            | (swap & year_close),
             same_y,
         ],
         [4, 3, 2, 1],
@@ -342,36 +375,6 @@ def dob_levels(da: np.ndarray, db: np.ndarray) -> np.ndarray:
 def _dob(feats: Features, a, b, levels, tf) -> None:
     levels[:, 2] = dob_levels(feats.dob[a], feats.dob[b])
     tf[:, 2] = np.where(levels[:, 2] == 4, feats.dob_code[a], -1)
-
-
-def _location(feats: Features, a, b, levels, tf) -> None:
-    pa, pb = feats.postcode[a], feats.postcode[b]
-    both = (pa >= 0) & (pb >= 0)
-    pc = np.select(
-        [pa == pb, feats.sector[a] == feats.sector[b], feats.district[a] == feats.district[b]],
-        [3, 2, 1],
-        0,
-    )
-    loc = np.where(both, pc, -1)
-    aa, ab = feats.address[a], feats.address[b]
-    both_addr = (aa >= 0) & (ab >= 0)
-    alike = both_addr & (aa == ab)
-    near = np.flatnonzero(both_addr & (aa != ab))
-    if len(near):
-        sim = process.cpdist(
-            feats.strings("address", a[near]),
-            feats.strings("address", b[near]),
-            scorer=fuzz.token_sort_ratio,
-            workers=-1,
-        )
-        alike[near] = sim >= 90
-    # alike addresses: the top level where the postcodes agree or one is missing, else
-    # "same postcode or address" (a mistyped postcode); unlike ones with no postcode to
-    # compare: different
-    loc = np.where(alike, np.where((loc == 3) | (loc == -1), 4, 3), loc)
-    loc = np.where(both_addr & ~alike & (loc == -1), 0, loc)
-    levels[:, 3] = loc
-    tf[:, 3] = np.where(both & (pa == pb), pa, -1)
 
 
 # --- the model -------------------------------------------------------------------------

@@ -14,11 +14,11 @@ from typing import Any
 import sqlite_utils
 
 from harvest.errors import HarvestError
-from harvest.normalise.features import IDENTITY
+from harvest.normalise.features import IDENTITY, NOT_UK
 from harvest.normalise.match import profile_hash
 from harvest.store import PERSON_FIELDS
 
-RECORD_COLUMNS = ("id", "source", "location", "row_number", *IDENTITY)
+RECORD_COLUMNS = ("id", "source", "location", "row_number", *IDENTITY, "postcode_text")
 
 
 class UnknownPerson(HarvestError):
@@ -75,8 +75,15 @@ def explain_person(db: sqlite_utils.Database, asked: int) -> PersonExplanation:
     return PersonExplanation(person_id, asked, person, records, _joins(db, records))
 
 
+def _matched_values(record: dict[str, Any]) -> tuple:
+    """The record's identifying values as matching reads them (features.IDENTITY_SQL)."""
+    text = record["postcode_text"]
+    postcode = record["postcode"] or (NOT_UK + text if text else None)
+    return tuple(postcode if f == "postcode" else record[f] for f in IDENTITY)
+
+
 def _joins(db: sqlite_utils.Database, records: list[dict[str, Any]]) -> list[Join]:
-    profile_of = {r["id"]: profile_hash(tuple(r[f] for f in IDENTITY)) for r in records}
+    profile_of = {r["id"]: profile_hash(_matched_values(r)) for r in records}
     first: dict[int, int] = {}
     joins = []
     for rid, h in profile_of.items():

@@ -24,7 +24,16 @@ from typing import Any, TypeVar
 import numpy as np
 from nicknames import NickNamer
 
+from harvest.normalise.name_variants import SHORT_FORMS, stems
+
 IDENTITY = ("given_name", "family_name", "date_of_birth", "postcode", "email", "phone", "address")
+# A postcode that is not a UK one (records.postcode_text) takes the place of the missing
+# postcode, marked so that it has no sector or district and agrees only as text.
+NOT_UK = "~"
+IDENTITY_SQL = ", ".join(
+    f"coalesce([postcode], '{NOT_UK}' || [postcode_text])" if f == "postcode" else f"[{f}]"
+    for f in IDENTITY
+)
 PLACEHOLDER_NAMES = frozenset(
     "test testing tester unknown anon anonymous none null na nil xxx xx x client guest noname "
     "dummy asdf qwerty person someone somebody tbc tba blank sample example fake".split()
@@ -100,6 +109,42 @@ def address_key(address: str) -> str | None:
     return " ".join(words) or None
 
 
+def sector_of(postcode: str) -> str | None:
+    """'NW1 2AB' → 'NW1 2'; None for a postcode that is not a UK one."""
+    return None if postcode.startswith(NOT_UK) else postcode[:-2]
+
+
+def district_of(postcode: str) -> str | None:
+    """'NW1 2AB' → 'NW1'; None for a postcode that is not a UK one."""
+    return None if postcode.startswith(NOT_UK) else postcode.split(" ")[0]
+
+
+_FLAT = re.compile(r"(?:flat|apartment|apt|unit|room) \w+ ")
+_SHORTER = {
+    "street": "st",
+    "road": "rd",
+    "avenue": "ave",
+    "lane": "ln",
+    "drive": "dr",
+    "close": "cl",
+    "gardens": "gdns",
+    "crescent": "cres",
+    "court": "ct",
+    "place": "pl",
+    "terrace": "ter",
+    "square": "sq",
+}
+
+
+def address_parts(key: str) -> tuple[str, str]:
+    """An address (as address_key makes it) as its flat and the rest, street words
+    shortened: 'flat 3 12 high street' → ('flat 3', '12 high st')."""
+    m = _FLAT.match(key + " ")
+    flat = m.group(0).strip() if m else ""
+    rest = key[m.end() :] if m else key
+    return flat, " ".join(_SHORTER.get(w, w) for w in rest.split())
+
+
 def dob_parts(iso: str) -> tuple[int, int, int]:
     try:
         y, m, d = (int(p) for p in iso[:10].split("-"))
@@ -139,10 +184,14 @@ def spelled_group(name: str) -> frozenset[str]:
 
 @lru_cache(maxsize=200_000)
 def name_group(name: str) -> frozenset[str]:
-    """The name and the formal names it is a nickname of: 'bob' → {'bob', 'robert'}."""
+    """The name and the formal names it is a nickname of: 'bob' → {'bob', 'robert'}; also
+    the British short forms and spelling variants the nicknames list lacks
+    (name_variants.py): 'sal' → {'sal', 'sarah', 'sally'}, 'paula' → {'paula', 'paul~'}."""
     if len(name) < 2:
         return frozenset({name})
-    return frozenset({name, *nicknamer().canonicals_of(name)})
+    return frozenset(
+        {name, *nicknamer().canonicals_of(name), *SHORT_FORMS.get(name, ()), *stems(name)}
+    )
 
 
 @dataclass
@@ -178,10 +227,24 @@ class Features:
         """Each given name's length, by code (code −1 indexes the 0 at the end)."""
         return np.array([len(v) for v in self.given_values] + [0])
 
+    @cached_property
+    def address_forms(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per address code, the code of its flat (−1 when it names none) and of the rest,
+        street words shortened ('12 High St' is '12 High Street'); −2 and −3 for code −1."""
+        parts = [address_parts(v) for v in self.address_values]
+        flat, _ = factorize([p[0] for p in parts])
+        rest, _ = factorize([p[1] for p in parts])
+        return np.append(flat, -2), np.append(rest, -3)
+
     def used_as_given(self, name: str) -> int:
         """How many profiles have this given name."""
-        code = self._index("given").get(name)
-        return 0 if code is None else int(self.name_use["given", "given"][code])
+        return self.used_as("given", name)
+
+    def used_as(self, column: str, name: str) -> int:
+        """How many profiles have this name (as given_key or family_key makes it) in the
+        ``column``, "given" or "family"."""
+        code = self._index(column).get(name)
+        return 0 if code is None else int(self.name_use[column, column][code])
 
     def _index(self, name: str) -> dict[str, int]:
         if name not in self._indexes:
@@ -237,8 +300,8 @@ def build_features(columns: Mapping[str, Sequence[Any]], shared_limit: int = 5) 
     address, address_values = _coded(col["address"], address_key)
     pc_codes, pcs = factorize(col["postcode"])
     postcode = pc_codes
-    sector = recode(pc_codes, pcs, lambda p: str(p)[:-2])[0]
-    district = recode(pc_codes, pcs, lambda p: str(p).split(" ")[0])[0]
+    sector = recode(pc_codes, pcs, lambda p: sector_of(str(p)))[0]
+    district = recode(pc_codes, pcs, lambda p: district_of(str(p)))[0]
     dob_codes, dobs = factorize(col["date_of_birth"])
     parts = np.array([dob_parts(str(d)) for d in dobs] + [(0, 0, 0)], dtype=np.int16)
     dob = parts[dob_codes]

@@ -212,8 +212,9 @@ def _learn(feats: Features, cmp, decisions: dict, settings: MatchingConfig) -> M
 
 
 def _apply_exact_keys(feats: Features, scored, settings: MatchingConfig) -> None:
-    """Pairs that agree exactly on a configured key, pass the guard and do not differ in
-    family name are links whatever their score ("same email (exact key)")."""
+    """Pairs that agree exactly on a configured key, pass the guard, do not differ in
+    family name and are not strangers sharing a contact are links whatever their score
+    ("same email (exact key)")."""
     lv = scored.cmp.levels
     family_ok = lv[:, 1] != 0
     exact = np.zeros(len(lv), bool)
@@ -223,9 +224,21 @@ def _apply_exact_keys(feats: Features, scored, settings: MatchingConfig) -> None
         exact |= lv[:, 5] == 1
     if "name_dob" in settings.exact_keys:
         exact |= (lv[:, 0] == 4) & (lv[:, 1] == 3) & (lv[:, 2] == 4)
-    hit = exact & family_ok & scored.cmp.guard
+    hit = exact & family_ok & scored.cmp.guard & _one_person(lv)
     scored.probability[hit] = np.maximum(scored.probability[hit], EXACT_KEY)
     scored.exact = hit  # type: ignore[attr-defined]
+
+
+def _one_person(levels: np.ndarray) -> np.ndarray:
+    """Whether a shared email or phone may join a pair by itself: a family inbox, a carer's
+    or an office's is shared by people whose dates of birth disagree (anything but the
+    same date, day and month swapped, or a blank) or whose given names clearly differ
+    (a mere likeness, or an initial, counts only with the same date of birth). Such pairs
+    are left to their score."""
+    g, d = levels[:, 0], levels[:, 2]
+    dates_ok = (d == -1) | (d >= 3)
+    names_ok = (g == -1) | (g >= 3) | ((g >= 1) & (d >= 3))
+    return dates_ok & names_ok
 
 
 def _store_pairs(db, data: Loaded, scored, review_above: float, run_id, replace: bool) -> None:

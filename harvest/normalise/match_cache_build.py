@@ -19,10 +19,12 @@ from harvest.normalise.features import (
     _drop_shared,
     _nicknames,
     address_key,
+    district_of,
     email_key,
     family_key,
     given_key,
     phone_key,
+    sector_of,
 )
 
 KEYED: dict[str, tuple[str, Callable[[str], str | None]]] = {  # field → (column, key)
@@ -125,12 +127,12 @@ def _restore(kept: np.ndarray, rows: list[tuple], field: str, key=None) -> tuple
     return codes, values
 
 
-def _sector(postcode: str) -> str:
-    return str(postcode)[:-2]
+def _sector(postcode: str) -> str | None:
+    return sector_of(str(postcode))
 
 
-def _district(postcode: str) -> str:
-    return str(postcode).split(" ")[0]
+def _district(postcode: str) -> str | None:
+    return district_of(str(postcode))
 
 
 def _per_postcode(postcode, derived, pcs: list[str], fn) -> tuple[np.ndarray, list[str]]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import sqlite_utils
 
-from harvest.normalise.features import IDENTITY, dob_parts
+from harvest.normalise.features import IDENTITY, IDENTITY_SQL, dob_parts
 from harvest.normalise.match_cache_build import KEYED, Profiles, _district, _sector
 
 
@@ -74,7 +74,7 @@ def _flips(db: sqlite_utils.Database, p: Profiles) -> np.ndarray:
 
 
 def _added(db: sqlite_utils.Database, covered: int, back) -> list[tuple]:
-    cols = ", ".join(f"[{f}]" for f in IDENTITY)
+    cols = IDENTITY_SQL
     rows = db.execute(
         f"SELECT id, {cols} FROM records WHERE is_current = 1 AND id > ? ORDER BY id", [covered]
     ).fetchall()
@@ -123,7 +123,7 @@ def _known(db: sqlite_utils.Database, p: Profiles, tuples: list[tuple], hashes) 
     first = np.full(p.n, len(p.ids), np.int64)
     np.minimum.at(first, p.record_profile, np.arange(len(p.record_profile)))
     record = {int(p.ids[first[c]]): c for c in candidates}
-    cols = ", ".join(f"[{f}]" for f in IDENTITY)
+    cols = IDENTITY_SQL
     out: dict[tuple, int] = {}
     ids = list(record)
     for i in range(0, len(ids), 500):

@@ -19,7 +19,7 @@ import sqlite_utils
 
 from harvest.config import MatchingConfig
 from harvest.normalise import match_cache
-from harvest.normalise.features import IDENTITY, Features, build_features
+from harvest.normalise.features import IDENTITY, IDENTITY_SQL, Features, build_features
 
 
 class HashIndex:
@@ -62,9 +62,8 @@ def profile_hash(values: tuple) -> int:
 
 def load(db: sqlite_utils.Database, settings: MatchingConfig, keep: bool = False) -> Loaded:
     """Every current record, read and built into features; with ``keep``, also the cache."""
-    cols = ", ".join(f"[{f}]" for f in IDENTITY)
     rows = db.execute(
-        f"SELECT id, coalesce(person_id, 0), {cols} FROM records WHERE is_current = 1 ORDER BY id"
+        f"SELECT id, coalesce(person_id, 0), {IDENTITY_SQL} FROM records WHERE is_current = 1 ORDER BY id"
     ).fetchall()
     columns: dict[str, Sequence[Any]] = (
         dict(zip(("id", "person_id", *IDENTITY), zip(*rows, strict=False), strict=False))

@@ -3,22 +3,26 @@
 Only what changed is written: records whose person changed (and their
 attendances and outcomes), ids merged away (kept in ``person_merges`` so an old
 id still resolves), and the people touched, whose best values are re-chosen
-from their current records: for each field the newest non-blank value, a whole
-name rather than an initial.
+from their current records: for each field the newest non-blank value; for the
+names, the best-supported spelling (see ``best_name``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import sqlite_utils
 
 from harvest.normalise.clusters import Assignment
+from harvest.normalise.features import family_key, given_key
 from harvest.store import PERSON_FIELDS, now
 
 NAME_FIELDS = {"given_name", "family_name", "full_name"}
+# (column, name key) → how many profiles in the whole store have it there: "given" or
+# "family", the key as given_key / family_key make it (features.Features.used_as)
+NameUse = Callable[[str, str], int]
 
 
 def write(
@@ -27,6 +31,7 @@ def write(
     before: np.ndarray,
     result: Assignment,
     run_id: int | None,
+    use: NameUse | None = None,
 ) -> None:
     conn = db.conn
     moved = np.flatnonzero(result.person != before)
@@ -58,7 +63,7 @@ def write(
                 "SELECT person_id FROM people WHERE last_sync_run_id = ?", [run_id]
             ).fetchall()
         )
-    refresh(db, touched, run_id)
+    refresh(db, touched, run_id, use)
 
 
 def _update_contacts(db: sqlite_utils.Database, changes: list[tuple[int, int]]) -> None:
@@ -76,7 +81,12 @@ def _update_contacts(db: sqlite_utils.Database, changes: list[tuple[int, int]]) 
     db.execute("DELETE FROM temp.moved")
 
 
-def refresh(db: sqlite_utils.Database, person_ids: Iterable[int], run_id: int | None) -> int:
+def refresh(
+    db: sqlite_utils.Database,
+    person_ids: Iterable[int],
+    run_id: int | None,
+    use: NameUse | None = None,
+) -> int:
     """Re-choose best values, counts and sources for these people from their current records."""
     db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (person_id INTEGER PRIMARY KEY)")
     db.execute("DELETE FROM temp.touched")
@@ -92,7 +102,7 @@ def refresh(db: sqlite_utils.Database, person_ids: Iterable[int], run_id: int | 
     sql = _upsert_sql()
     for row in cursor:
         if group and row[0] != group[0][0]:
-            batch.append(_best(group, run_id))
+            batch.append(_best(group, run_id, use))
             group = []
         group.append(row)
         if len(batch) >= 5000:
@@ -100,13 +110,13 @@ def refresh(db: sqlite_utils.Database, person_ids: Iterable[int], run_id: int | 
             rows += len(batch)
             batch = []
     if group:
-        batch.append(_best(group, run_id))
+        batch.append(_best(group, run_id, use))
     db.conn.executemany(sql, batch)
     db.execute("DELETE FROM temp.touched")
     return rows + len(batch)
 
 
-def _best(rows: list[tuple], run_id: int | None) -> tuple:
+def _best(rows: list[tuple], run_id: int | None, use: NameUse | None = None) -> tuple:
     """One person's row from their records, oldest first."""
     values: dict[str, object] = {}
     for row in rows:
@@ -116,6 +126,7 @@ def _best(rows: list[tuple], run_id: int | None) -> tuple:
             if name in NAME_FIELDS and len(str(value).strip(". ")) <= 1 and values.get(name):
                 continue  # an initial never replaces a whole name
             values[name] = value
+    _best_names(values, rows, use)
     sources = sorted({r[1] for r in rows})
     seen = sorted(r[2] for r in rows)
     return (
@@ -127,6 +138,50 @@ def _best(rows: list[tuple], run_id: int | None) -> tuple:
         json.dumps(sources),
         run_id,
     )
+
+
+_G, _F, _FULL = (PERSON_FIELDS.index(f) + 3 for f in ("given_name", "family_name", "full_name"))
+_KEYS = {"given": given_key, "family": family_key}
+
+
+def _best_names(values: dict[str, object], rows: list[tuple], use: NameUse | None) -> None:
+    """The person's given and family names: each the best-supported spelling across their
+    records (``best_name``), not the newest record's, so one "Margret" or one "SMITH
+    Robert" (typed family name first) among "Margaret"s and "Robert Smith"s does not
+    become the person's name. The whole name follows when both come from one record."""
+    if len(rows) < 2:
+        return
+    given = best_name(rows, _G, "given", use)
+    family = best_name(rows, _F, "family", use)
+    if given is None and family is None:
+        return
+    values["given_name"], values["family_name"] = given, family
+    same = [r[_FULL] for r in rows if r[_G] == given and r[_F] == family and r[_FULL]]
+    values["full_name"] = same[-1] if same else " ".join(n for n in (given, family) if n)
+
+
+def best_name(rows: list[tuple], i: int, column: str, use: NameUse | None) -> str | None:
+    """The spelling at ``rows[*][i]`` that the records support best: a whole name before an
+    initial; then the name (as its key: case, accents and punctuation aside) on most
+    records; then the one more people in the whole store have in this column (Margaret
+    before Margret, Robert before Smith as a given name); then the spelling on most
+    records; then the one with its apostrophes and hyphens (O'Neil before ONeil); then
+    the newest."""
+    key = _KEYS[column]
+    spelled = [(str(r[i]), key(str(r[i])) or "") for r in rows if r[i]]
+    if not spelled:
+        return None
+    keys = [k for _, k in spelled]
+    spellings = [s for s, _ in spelled]
+
+    def rank(j: int) -> tuple:
+        text, k = spelled[j]
+        whole = len(text.strip(". ")) > 1
+        store = use(column, k) if use and k else 0
+        marks = sum(c in "'’-" for c in text)
+        return (whole, keys.count(k), store, spellings.count(text), marks, j)
+
+    return spelled[max(range(len(spelled)), key=rank)][0]
 
 
 def _upsert_sql() -> str:

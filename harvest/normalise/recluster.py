@@ -153,7 +153,7 @@ def _write_people(db, data: Loaded, labels: np.ndarray, run_id, summary: MatchSu
     person = _person(db, data)
     groups = _groups(labels, feats.record_profile, feats.matchable)
     result = assign_ids(groups, person, _next_id(db, int(person.max(initial=0))))
-    people.write(db, data.ids, person, result, run_id)
+    people.write(db, data.ids, person, result, run_id, feats.used_as)
     summary.merged_people = len(result.merged)
     summary.people = len(np.unique(result.person)) if len(result.person) else 0
 

@@ -160,7 +160,7 @@ def recluster_touched(
     before = _person_ids(db, ids)
     groups = _groups(result.labels, feats.record_profile[records], feats.matchable)
     assigned = assign_ids(groups, before, _next_id(db, _highest_person(db)))
-    people.write(db, ids, before, assigned, run_id)
+    people.write(db, ids, before, assigned, run_id, feats.used_as)
     had = set(before[~np.isin(ids, changes.added)].tolist()) | set(gone_people)
     had.discard(0)
     summary.merged_people = len(assigned.merged)

@@ -4,7 +4,8 @@ Nothing typed is lost: the raw row is stored verbatim elsewhere; here a value th
 cannot be cleaned becomes ``None`` in the record plus a problem naming the field and
 the value, and every unmapped column is kept in ``extra``. A value that was kept but
 is worth a word (a value in no list, kept as typed; a cell read as several values) is a
-note: it is reported for the first row of a table that has it, not for every row.
+note: it is reported for the first row of a table that has it, not for every row. A postcode that
+is not a UK one is also kept as text (``postcode_text``), for matching to compare.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from harvest.normalise.clean import Result, age_from_dob
+from harvest.normalise.clean import Result, age_from_dob, postcode_text
 from harvest.normalise.clean_lists import clean_cell
 from harvest.normalise.mapping import ColumnMap
 from harvest.normalise.standard import Field, Standard, load_standard
@@ -30,6 +31,7 @@ class Normalised:
         default_factory=list
     )  # field, value, problem
     notes: list[tuple[str, str, str]] = field(default_factory=list)  # a kept value, explained
+    postcode_text: str | None = None  # a postcode that is not a UK one, kept for matching
 
 
 class RowNormaliser:
@@ -60,6 +62,7 @@ class RowNormaliser:
         out: dict[str, Any] = {}
         problems: list[tuple[str | None, str, str]] = []
         notes: list[tuple[str, str, str]] = []
+        kept: str | None = None
         for i, f, memo in self.mapped:
             raw = values[i]
             if not raw:
@@ -78,6 +81,8 @@ class RowNormaliser:
             clean, problem = cleaned
             if problem and clean is None:
                 problems.append((f.name, raw, problem))
+                if f.name == "postcode":
+                    kept = postcode_text(raw.strip())
             elif problem and first:  # a note on a kept value: once a table, not every row
                 notes.append((f.name, raw, problem))
             if clean is not None:
@@ -94,7 +99,7 @@ class RowNormaliser:
                     out[f.name] = clean
         extra = {h: values[i] for i, h in self.unmapped if values[i]}
         derive(out, self.today)
-        return Normalised(out, extra, problems, notes)
+        return Normalised(out, extra, problems, notes, kept)
 
 
 def derive(rec: dict[str, Any], today: date) -> None:

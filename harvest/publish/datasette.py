@@ -63,6 +63,10 @@ RECORD_COLUMNS = {
     "person_id": "The person this row was matched to (see the people table).",
     "location": "Where in the source the row was found (file and sheet, form, or event).",
     "row_number": "The row's number in its sheet, counting the header row as 1.",
+    "postcode_text": (
+        "A postcode that is not a valid UK one (mistyped, overseas, an Irish Eircode), in"
+        " capitals without spaces: kept for matching; the postcode column is then blank."
+    ),
     "extra": "Columns the source had that are not part of the standard, as JSON.",
     "synced_at": "When harvest last wrote this record (UTC).",
 }
