@@ -80,20 +80,31 @@ def who_table(
     settings: PublishConfig,
 ) -> pd.DataFrame:
     parts = []
-    for k, (name, column, categories, special) in enumerate(characteristics()):
+    for name, column, categories, special in characteristics():
         r = rows.assign(**{column: person_column(rows, data, column)})
         t = breakdown(r, column, categories, shown, choices, settings, special)
-        parts.append(
+        parts.append((name, t, column))
+    return characteristics_table(shown, parts)
+
+
+def characteristics_table(
+    shown: pd.DataFrame, parts: list[tuple[str, pd.DataFrame, str]]
+) -> pd.DataFrame:
+    """ "Everyone" at position 0, then each (name, breakdown, column) at 100, 200, …"""
+    frames = [
+        shown.assign(
+            characteristic="Everyone",
+            value="All people",
+            position=0,
+            count=shown["people"],
+            percent=100.0,
+        )
+    ]
+    for k, (name, t, column) in enumerate(parts):
+        frames.append(
             t.assign(characteristic=name, value=t[column], position=(k + 1) * 100 + t["position"])
         )
-    everyone = shown.assign(
-        characteristic="Everyone",
-        value="All people",
-        position=0,
-        count=shown["people"],
-        percent=100.0,
-    )
-    return pd.concat([everyone, *parts], ignore_index=True)
+    return pd.concat(frames, ignore_index=True)
 
 
 def sessions_table(
