@@ -139,7 +139,7 @@ def funders_database_metadata(settings: PublishConfig, with_auth: bool = True) -
     queries = load_funder_queries(settings)
     block: dict[str, Any] = {
         "description": "Figures for funders: who is taking part, where they come from, what "
-        "they do and what changes. Every figure was protected when it was published; "
+        "they do and what changes, and how many volunteers gave how many hours. Every figure was protected when it was published; "
         "nobody is named and no row is about one person.",
         "source": f"{ATTRIBUTION}. Local authorities, regions and deprivation deciles, when "
         "imported: ONS Postcode Directory (Open Government Licence v3.0).",
