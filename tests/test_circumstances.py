@@ -97,7 +97,7 @@ def test_a_value_outside_the_list_and_no_value_count_as_not_known() -> None:
 
 def test_circumstances_count_a_person_once_in_each_of_their_needs() -> None:
     tables = build_tables(store_data(), SETTINGS)
-    rows = rows_for(tables["circumstances"])
+    rows = rows_for(tables["people_circumstances"])
     assert rows[0][4:6] == ("Everyone", "All people")
     needs = {r[5]: r[6] for r in rows if r[4] == "Support needs"}
     assert list(needs) == categories("support_needs")

@@ -498,7 +498,8 @@ def test_same_question_same_answer_on_every_page(funder, published) -> None:
     ],
 )
 def test_a_value_not_in_the_vocabulary_is_a_plain_400(funder, params) -> None:
-    for path in ("/funders/who.json", "/funders/reach", "/funders/who.csv"):
+    paths = ("/funders/who.json", "/funders/reach", "/funders/who.csv")
+    for path in (*paths, "/funders/circumstances.json", "/funders/volunteers"):
         response = funder.get(path + "?" + urlencode(params))
         assert response.status_code == 400, (path, params)
         text = response.text

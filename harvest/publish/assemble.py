@@ -75,7 +75,7 @@ COLUMNS = {
     "outcomes_achieved": ["period", "area", "position", "outcome", "count"],
     "score_changes": "period area position measure count avg_first avg_last avg_change "
     "improved_people".split(),
-    "circumstances": [*CHOICE, "characteristic", "value", "count", "percent"],
+    "people_circumstances": [*CHOICE, "characteristic", "value", "count", "percent"],
     "volunteering": "period period_type activity area volunteers hours_volunteered".split(),
 }
 
@@ -94,7 +94,7 @@ def build_tables(data: StoreData, settings: PublishConfig) -> dict[str, list[tup
         "deprivation_deciles": deprivation_table(rows, data, shown, choices, settings),
         "outcomes_achieved": outcomes_table(data, choices, settings),
         "score_changes": scores_table(data, choices, settings),
-        "circumstances": circumstances_table(rows, data, shown, choices, settings),
+        "people_circumstances": circumstances_table(rows, data, shown, choices, settings),
         "volunteering": volunteering_table(data, shown, choices, settings),
     }
     tables = {"choices": choice_rows(choices)}

@@ -1,9 +1,9 @@
 """Breakdowns of the standard's version-2 fields, and the volunteering figures.
 
-``circumstances``: the people of a published choice by religion, household income,
-English, household size, unpaid care, general health, vulnerability, support needs,
-formats needed and food needs, through the same cell key machinery as ``who_took_part``
-(``breakdowns.breakdown``). Every category of the standard is listed, with "Not known"
+``people_circumstances``: the people of a published choice by religion, household
+income, English, household size, unpaid care, general health, vulnerability, support
+needs, formats needed and food needs, through the same cell key machinery as
+``who_took_part`` (``breakdowns.breakdown``). Every category of the standard is listed, with "Not known"
 for people without a value (or with a value outside the standard's list). For a field
 where a person can have several values, a person counts once in each category they
 have, so the parts do not add up to the total.

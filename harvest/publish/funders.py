@@ -57,7 +57,7 @@ CREATE TABLE outcomes_achieved (period TEXT NOT NULL, area TEXT NOT NULL,
 CREATE TABLE score_changes (period TEXT NOT NULL, area TEXT NOT NULL,
     position INTEGER NOT NULL, measure TEXT NOT NULL, people, average_first_score,
     average_last_score, average_change, people_improved, PRIMARY KEY (period, area, position));
-CREATE TABLE circumstances (period TEXT NOT NULL, activity TEXT NOT NULL,
+CREATE TABLE people_circumstances (period TEXT NOT NULL, activity TEXT NOT NULL,
     area TEXT NOT NULL, position INTEGER NOT NULL, characteristic TEXT NOT NULL,
     value TEXT NOT NULL, people, percent, PRIMARY KEY (period, activity, area, position));
 CREATE TABLE volunteering (period TEXT NOT NULL, period_type TEXT NOT NULL,
@@ -81,7 +81,7 @@ FIGURE_TABLES = (
     "deprivation_deciles",
     "outcomes_achieved",
     "score_changes",
-    "circumstances",
+    "people_circumstances",
     "volunteering",
 )
 

@@ -94,7 +94,7 @@ FUNDER_TABLES: dict[str, dict[str, Any]] = {
     "score_changes": {
         "description": "Changes in wellbeing and health scores, by period and area. " + PROTECTED
     },
-    "circumstances": {
+    "people_circumstances": {
         "description": "People reached by religion, household income, English, household "
         "size, unpaid care, general health, vulnerability, support needs, formats needed "
         "and food needs, every category listed, for every choice with enough people. "
