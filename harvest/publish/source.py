@@ -184,6 +184,13 @@ def _circumstances(row: sqlite3.Row) -> dict[str, Any]:
     return out
 
 
+def _or_null(conn: sqlite3.Connection, table: str, column: str) -> str:
+    """``[column]``, or ``NULL AS [column]`` in a store not yet upgraded to version 2 of
+    the standard (``harvest sync`` upgrades it; ``harvest publish`` only reads)."""
+    present = {r[1] for r in conn.execute(f"PRAGMA table_info([{table}])")}
+    return f"[{column}]" if column in present else f"NULL AS [{column}]"
+
+
 def read_people(conn: sqlite3.Connection, key: bytes, merged: dict[int, int], today: date):  # type: ignore[no-untyped-def]
     """One row per person (a merged person once, as the person they were merged into)."""
     lookups = {
@@ -194,7 +201,9 @@ def read_people(conn: sqlite3.Connection, key: bytes, merged: dict[int, int], to
         "groups": {v.value: v.group for v in load_standard().values_of("ethnicity")},
     }
     rows = []
-    extra = ", ".join(f"[{c}]" for c in (*PERSON_CATEGORIES, "household_size", "role"))
+    extra = ", ".join(
+        _or_null(conn, "people", c) for c in (*PERSON_CATEGORIES, "household_size", "role")
+    )
     for r in conn.execute(
         "SELECT person_id, date_of_birth, age, gender, ethnicity, disability, postcode, "
         f"{extra} FROM people ORDER BY person_id"
@@ -258,22 +267,23 @@ def read_outcomes(
 
 def read_volunteering(conn: sqlite3.Connection, merged: dict[int, int]) -> pd.DataFrame:
     """(person, activity, month, hours) for every dated row of a volunteer or with hours."""
+    upgraded = _or_null(conn, "records", "volunteer_hours").startswith("[")
+    hours = "r.volunteer_hours" if upgraded else "NULL"
     frame = pd.read_sql_query(
-        """SELECT coalesce(a.person_id, r.person_id) AS person, act.name AS activity,
-                  substr(a.activity_date, 1, 7) AS month,
-                  coalesce(r.volunteer_hours, 0) AS hours, p.role AS role
+        f"""SELECT coalesce(a.person_id, r.person_id) AS person, act.name AS activity,
+                  substr(a.activity_date, 1, 7) AS month, {hours} AS hours, p.role AS role
            FROM attendances a JOIN records r ON r.id = a.record_id
            LEFT JOIN activities act ON act.id = a.activity_id
            LEFT JOIN people p ON p.person_id = coalesce(a.person_id, r.person_id)
            WHERE r.is_current = 1 AND a.activity_date IS NOT NULL
              AND coalesce(a.person_id, r.person_id) IS NOT NULL
              AND coalesce(a.attendance_status, '') NOT IN (?, ?)
-             AND (r.volunteer_hours > 0 OR p.role = 'volunteer')""",
+             AND (hours > 0 OR p.role = 'volunteer')""",
         conn,
         params=NOT_REACHED,
     )
     frame["activity"] = frame["activity"].fillna("(activity not given)").map(neutralise)
-    frame["hours"] = frame["hours"].astype(float).clip(lower=0)
+    frame["hours"] = frame["hours"].astype(float).fillna(0.0).clip(lower=0)
     return _follow(frame, merged)[["person", "activity", "month", "hours"]]
 
 
