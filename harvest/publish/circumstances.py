@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harvest.publish.breakdowns import breakdown, characteristics_table
+from harvest.publish.breakdowns import characteristics_table
 from harvest.publish.privacy import PublishConfig
 from harvest.publish.protect import perturbed_total
 from harvest.publish.source import NOT_KNOWN, StoreData, labels
@@ -83,13 +83,11 @@ def circumstances_table(
     settings: PublishConfig,
 ) -> pd.DataFrame:
     """Every circumstance of every shown choice (position: 100 a field, "Everyone" 0)."""
-    parts = []
-    for name, field, special in CIRCUMSTANCES:
-        r = rows.assign(value=rows["person"].map(person_categories(data, field)))
-        r = r.explode("value", ignore_index=True)
-        t = breakdown(r, "value", categories(field), shown, choices, settings, special)
-        parts.append((name, t, "value"))
-    return characteristics_table(shown, parts)
+    specs = [
+        (name, person_categories(data, field), categories(field), special)
+        for name, field, special in CIRCUMSTANCES
+    ]
+    return characteristics_table(rows, shown, choices, settings, specs)
 
 
 def volunteer_rows(data: StoreData, choices: Choices) -> pd.DataFrame:
