@@ -29,6 +29,64 @@ ETHNICITY = {
     "Arab": "Other ethnic group",
     "Prefer not to say": "Prefer not to say",
 }
+# version-2 fields (issue 21): what the sheet says → the standard's label; a list field's
+# cell joins several with ", ". "" is "Not known".
+RELIGION = {
+    "Christian": "Christian",
+    "Muslim": "Muslim",
+    "No religion": "No religion",
+    "Jewish": "Jewish",
+    "Prefer not to say": "Prefer not to say",
+    "": "Not known",
+}
+INCOME = {
+    "Under £10,000": "Under £10,000",
+    "£10,000 to £19,999": "£10,000 to £19,999",
+    "£20,000 to £29,999": "£20,000 to £29,999",
+    "": "Not known",
+}
+ENGLISH = {
+    "Very well": "Very well",
+    "Not well": "Not well",
+    "Not at all": "Not at all",
+    "": "Not known",
+}
+HEALTH = {"Good": "Good", "Fair": "Fair", "Bad": "Bad", "Very bad": "Very bad", "": "Not known"}
+CARE = {
+    "No": "No",
+    "Yes, 9 hours a week or less": "Yes, 9 hours a week or less",
+    "Yes, 50 or more hours a week": "Yes, 50 or more hours a week",
+    "": "Not known",
+}
+VULNERABILITY = {
+    "lives alone": "Lives alone",
+    "low income": "Low income",
+    "pregnant": "Pregnant",
+    "refugee": "Refugee or asylum seeker",
+}
+NEEDS = {
+    "debt": "Debt, benefits and money",
+    "housing": "Housing",
+    "bereavement": "Bereavement",
+    "domestic abuse": "Domestic abuse",
+}
+FORMATS = {"large print": "Large print", "braille": "Braille", "easy read": "Easy read"}
+FOOD = {"halal": "Halal", "vegetarian": "Vegetarian", "nut allergy": "Nut allergy"}
+HOUSEHOLD = ["1 person", "2 people", "3 people", "4 people", "5 people", "6 or more"]
+SINGLE = {
+    "Religion": RELIGION,
+    "Household income": INCOME,
+    "Speaks English": ENGLISH,
+    "Unpaid care": CARE,
+    "General health": HEALTH,
+}
+MULTIPLE = {
+    "Vulnerability": VULNERABILITY,
+    "Support needs": NEEDS,
+    "Format needed": FORMATS,
+    "Food needs": FOOD,
+}
+SPECIAL_CIRCUMSTANCES = {"Religion", "Unpaid care", "General health", *MULTIPLE}
 LETTERS = "ABDEFGHJKLMNPRSTUWXYZ"
 INWARD = "ABDEFGHJLNPQRSTUWXYZ"  # letters a postcode's second half may use
 
@@ -48,6 +106,9 @@ class Person:
     visits: list[tuple[str, str]] = field(default_factory=list)  # (activity, YYYY-MM-DD)
     scores: list[tuple[int, str]] = field(default_factory=list)  # (score, YYYY-MM-DD)
     outcome: str = ""
+    v2: dict[str, str] = field(default_factory=dict)  # sheet column → cell, version-2 fields
+    volunteer: bool = False
+    hours: list[float] = field(default_factory=list)  # per visit, for a volunteer
 
     @property
     def district(self) -> str:
@@ -82,17 +143,68 @@ def people() -> list[Person]:
             out.append(p)
     out[3].visits.append((SARAH, "2024-03-05"))
     out[4].visits.append(("Lunch club", f"{LONE_MONTH}-02"))
+    add_v2(out)
+    return out
+
+
+def _several(rng: random.Random, names: dict[str, str]) -> str:
+    return ", ".join(rng.sample(list(names), rng.choice([0, 1, 1, 2])))
+
+
+def add_v2(everyone: list[Person]) -> None:
+    """The version-2 fields, from a generator of their own (the rest stays as it was)."""
+    rng = random.Random(SEED + 21)
+    for p in everyone:
+        p.v2 = {
+            "Religion": rng.choice(list(RELIGION)),
+            "Income band": rng.choice(list(INCOME)),
+            "English proficiency": rng.choice(list(ENGLISH)),
+            "Household size": rng.choice(["1", "2", "3", "4", "6", "9", ""]),
+            "Unpaid carer": rng.choice(list(CARE)),
+            "General health": rng.choice(list(HEALTH)),
+            "Vulnerability": _several(rng, VULNERABILITY),
+            "Support needs": _several(rng, NEEDS),
+            "Contact format": _several(rng, FORMATS),
+            "Food needs": _several(rng, FOOD),
+        }
+        p.volunteer = rng.random() < 0.2
+        p.hours = [rng.choice([1.0, 1.5, 2.0, 3.0, 4.5]) for _ in p.visits] if p.volunteer else []
+
+
+V2_COLUMNS = ["Religion", "Income band", "English proficiency", "Household size"]
+V2_COLUMNS += ["Unpaid carer", "General health", "Vulnerability", "Support needs"]
+V2_COLUMNS += ["Contact format", "Food needs"]
+
+
+def circumstances(p: Person) -> dict[str, list[str]]:
+    """characteristic → the categories a person counts in (the truth, worked out here)."""
+    out = {
+        name: [values[p.v2[column]]]
+        for (name, values), column in zip(
+            SINGLE.items(),
+            ["Religion", "Income band", "English proficiency", "Unpaid carer", "General health"],
+            strict=True,
+        )
+    }
+    size = p.v2["Household size"]
+    out["Household size"] = [HOUSEHOLD[min(int(size), 6) - 1] if size else "Not known"]
+    for (name, values), column in zip(MULTIPLE.items(), V2_COLUMNS[6:], strict=True):
+        cell = p.v2[column]
+        out[name] = [values[v] for v in cell.split(", ")] if cell else ["Not known"]
     return out
 
 
 def club_rows(everyone: list[Person]) -> list[list[str]]:
     header = ["First name", "Surname", "Email", "Phone", "Postcode", "Date of birth", "Gender"]
     header += ["Ethnicity", "Disability", "Activity", "Date", "Attended?"]
+    header += [*V2_COLUMNS, "Role", "Volunteer hours"]
     rows = [header]
     for p in everyone:
         who = [p.given, p.family, p.email, p.phone, p.postcode, p.dob, p.gender, p.ethnicity]
-        for activity, day in p.visits:
-            rows.append([*who, p.disability, activity, day, "yes"])
+        v2 = [p.v2.get(c, "") for c in V2_COLUMNS] + ["Volunteer" if p.volunteer else ""]
+        for k, (activity, day) in enumerate(p.visits):
+            hours = str(p.hours[k]) if k < len(p.hours) else ""
+            rows.append([*who, p.disability, activity, day, "yes", *v2, hours])
     return rows
 
 
@@ -148,6 +260,7 @@ def truth(everyone: list[Person], today: date) -> dict[tuple, set[int] | int]:
     """Cell → the set of people in it (or, for attendances, the number)."""
     cells: dict[tuple, set[int]] = defaultdict(set)
     att: dict[tuple, int] = defaultdict(int)
+    hours: dict[tuple, float] = defaultdict(float)  # hours volunteered, not a count
     first = {p.i: min(day[:7] for _, day in p.visits) for p in everyone}
     for p in everyone:
         traits = {
@@ -157,12 +270,19 @@ def truth(everyone: list[Person], today: date) -> dict[tuple, set[int] | int]:
             "Disability": p.disability or "Not known",
         }
         per: dict[tuple, int] = defaultdict(int)
-        for activity, day in p.visits:
+        for k, (activity, day) in enumerate(p.visits):
             for period in periods_of(day[:7]):
                 for a in (activity, "All activities"):
                     for r in areas_of(p):
                         per[(period, a, r)] += 1
+                        if p.volunteer:
+                            hours[("hours", period, a, r)] += p.hours[k]
         for (period, a, r), n in per.items():
+            for name, values in circumstances(p).items():
+                for value in values:
+                    cells[("circ", period, a, r, name, value)].add(p.i)
+            if p.volunteer:
+                cells[("vol", period, a, r)].add(p.i)
             cells[("people", period, a, r)].add(p.i)
             att[("att", period, a, r)] += n
             new = first[p.i] in {m for m in MONTHS + [LONE_MONTH] if period in periods_of(m)}
@@ -189,7 +309,7 @@ def truth(everyone: list[Person], today: date) -> dict[tuple, set[int] | int]:
             for period in periods_of(p.scores[1][1][:7]):
                 for r in areas_of(p):
                     cells[("out", period, r, p.outcome)].add(p.i)
-    return {**cells, **att}
+    return {**cells, **att, **hours}  # type: ignore[dict-item]
 
 
 def size(value: set[int] | int) -> int:

@@ -7,7 +7,10 @@ with a funder login, exactly as a funder's browser or script would.
 
 (a) differencing: every figure the vocabulary allows, combined by interval reasoning
     (the noise bound and rounding are public), must pin no small count exactly;
-(b) singling out: no breakdown is ever returned for a population below the minimum;
+    (the breakdowns of the standard's version-2 fields and the number of volunteers
+    included);
+(b) singling out: no breakdown (and no attribute of version 2, no volunteers or hours)
+    is ever returned for a population below the minimum;
 (c) the file holds no identifier and no pseudonym.
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import sqlite3
 import statistics
 from collections.abc import Iterator
@@ -26,7 +30,9 @@ import httpx
 import pytest
 from attack import (
     LONE_MONTH,
+    MULTIPLE,
     SARAH,
+    SPECIAL_CIRCUMSTANCES,
     Person,
     Solver,
     club_rows,
@@ -59,7 +65,13 @@ def quarter(month: str) -> str:
     return periods_of(month)[1]
 
 
-BREAKDOWNS = {"who": "who", "sessions_per_person": "sess", "deprivation": "dep"}
+BREAKDOWNS = {
+    "who": "who",
+    "sessions_per_person": "sess",
+    "deprivation": "dep",
+    "circumstances": "circ",
+}
+OVER_TIME = ("reach", "volunteers")  # queries by period type, like "People reached"
 
 
 @pytest.fixture(scope="module")
@@ -123,9 +135,10 @@ def published(funder: httpx.Client, choices: dict[str, list[dict]]) -> dict[tupl
     for kind in choices["period_type"]:
         for a in activities:
             for r in areas:
-                answers[("reach", kind["value"], a, r)] = ask(
-                    funder, "reach", period_type=kind["value"], activity=a, area=r
-                )
+                for query in OVER_TIME:
+                    answers[(query, kind["value"], a, r)] = ask(
+                        funder, query, period_type=kind["value"], activity=a, area=r
+                    )
     for p in periods:
         for r in areas:
             for query in ("outcomes", "score_change"):
@@ -153,6 +166,11 @@ def observe(published: dict[tuple, list[dict]]) -> Solver:
                 for column, name in (("new_people", "new"), ("returning_people", "ret")):
                     s.know((name, *cell), interval(row[column], BELOW, NOISE, HALF))
                 s.know(("att", *cell), interval(row["attendances"], BELOW, NOISE, HALF))
+        elif query == "volunteers":
+            _, a, r = choice
+            for row in rows:
+                cell = ("vol", row["period"], a, r)
+                s.know(cell, interval(row["volunteers"], BELOW, NOISE, HALF))
         elif rows and rows[0].get("characteristic", rows[0].get("sessions")) != TOO_FEW:
             observe_breakdown(s, query, tuple(choice), rows)
     return s
@@ -163,6 +181,11 @@ def observe_breakdown(s: Solver, query: str, choice: tuple, rows: list[dict]) ->
         for row in rows[1:]:
             below = SPECIAL if row["characteristic"] in ("Ethnic group", "Disability") else BELOW
             cell = ("who", *choice, row["characteristic"], row["value"])
+            s.know(cell, interval(row["people"], below, NOISE, HALF))
+    elif query == "circumstances":
+        for row in rows[1:]:
+            below = SPECIAL if row["characteristic"] in SPECIAL_CIRCUMSTANCES else BELOW
+            cell = ("circ", *choice, row["characteristic"], row["value"])
             s.know(cell, interval(row["people"], below, NOISE, HALF))
     elif query in ("sessions_per_person", "deprivation"):
         name = BREAKDOWNS[query]
@@ -208,7 +231,8 @@ def structure(choices: dict[str, list[dict]]) -> tuple[dict, dict]:
 def add(s: Solver, facts: dict, parent: tuple, kids: list[tuple], along: str = "") -> None:
     """The sum of ``kids`` against ``parent``: exact where the truth makes it exact (an
     attacker who knows the structure of the data), else the inequality that holds.
-    ``along``: "time" or "activity" when one person can be in several kids."""
+    ``along``: "time", "activity" or "several" (needs) when one person can be in several
+    kids."""
     kind = parent[0]
     if size(facts.get(parent, 0)) == sum(size(facts.get(k, 0)) for k in kids):
         s.relate("eq", parent, kids)
@@ -229,14 +253,14 @@ def relate(s: Solver, facts: dict, choices: dict[str, list[dict]]) -> None:
     children, inside = structure(choices)
     parts: dict[tuple, list[tuple]] = {}
     for cell in s.bounds:
-        if cell[0] in ("who", "sess", "dep"):
-            trait = cell[4] if cell[0] == "who" else ""
+        if cell[0] in ("who", "sess", "dep", "circ"):
+            trait = cell[4] if cell[0] in ("who", "circ") else ""
             parts.setdefault(("people", *cell[1:4], cell[0], trait), []).append(cell)
     for cell in list(s.bounds):
         kind, dims = cell[0], cell[1:]
         if kind in ("out", "score_n") and dims[1] in children:
             add(s, facts, cell, [(kind, dims[0], x, *dims[2:]) for x in children[dims[1]]])
-        if kind not in ("people", "new", "ret", "att", "who", "sess", "dep"):
+        if kind not in ("people", "new", "ret", "att", "who", "sess", "dep", "circ", "vol"):
             continue
         p, a, r, *rest = dims
         if r in children:
@@ -248,9 +272,12 @@ def relate(s: Solver, facts: dict, choices: dict[str, list[dict]]) -> None:
         if p in inside:
             add(s, facts, cell, [(kind, x, a, r, *rest) for x in inside[p]], "time")
     for key, group in parts.items():
-        add(s, facts, key[:4], group)
+        # a person counts once in each of their needs: the parts add up to more
+        add(s, facts, key[:4], group, "several" if key[-1] in MULTIPLE else "")
     for cell in [c for c in s.bounds if c[0] == "people"]:
         add(s, facts, cell, [("new", *cell[1:]), ("ret", *cell[1:])])
+        if ("vol", *cell[1:]) in s.bounds:  # volunteers are some of the people
+            s.relate("le", cell, [("vol", *cell[1:])])
 
 
 def test_differencing_recovers_no_small_count(published, choices, everyone) -> None:
@@ -264,6 +291,7 @@ def test_differencing_recovers_no_small_count(published, choices, everyone) -> N
     small = {c for c in solver.bounds if 1 <= size(facts.get(c, 0)) < BELOW}
     recovered = {c: v for c, v in solver.pinned().items() if c in small}
     assert len(small) > 50  # there were small cells to find
+    assert {"circ", "vol"} <= {c[0] for c in small}  # among them needs, religion, volunteers
     print(f"cell key method: {len(recovered)} of {len(small)} small cells recovered exactly")
     assert recovered == {}, (
         f"{len(recovered)} small cells recovered exactly, e.g. {list(recovered)[:3]}"
@@ -295,6 +323,7 @@ def test_the_same_attacker_recovers_small_counts_from_rounding_alone(
     recovered = [c for c in solver.pinned() if c in small]
     print(f"old rule: {len(recovered)} of {len(small)} small cells recovered exactly")
     assert recovered
+    print("old rule, by kind:", {k: sum(c[0] == k for c in recovered) for k in ("circ", "vol")})
 
 
 # --- (b) singling out -------------------------------------------------------------------
@@ -305,11 +334,14 @@ def test_no_breakdown_of_a_population_below_the_minimum(published, everyone) -> 
     shown = 0
     for key, rows in published.items():
         query, *choice = key
-        if query == "reach":
+        if query in OVER_TIME:
             _, a, r = choice
             for row in rows:
                 n = size(facts.get(("people", row["period"], a, r), 0))
-                assert (row["people"] == f"<{MIN_POP}") == (n < MIN_POP), (key, row, n)
+                first = row["people" if query == "reach" else "volunteers"]
+                assert (first == f"<{MIN_POP}") == (n < MIN_POP), (key, row, n)
+                if query == "volunteers" and n < MIN_POP:
+                    assert row["hours_volunteered"] is None, (key, row)
             continue
         if query in ("outcomes", "score_change"):
             population = "out" if query == "outcomes" else "scored"
@@ -340,6 +372,76 @@ def test_the_edges_are_never_named_or_shown(published, choices, project) -> None
     )
     data = (project / "funders.db").read_bytes()
     assert SARAH.encode() not in data and b"Sarah" not in data
+
+
+def circumstance_rows(published: dict[tuple, list[dict]]) -> Iterator[tuple[tuple, dict]]:
+    for key, rows in published.items():
+        if key[0] == "circumstances" and rows[0]["characteristic"] != TOO_FEW:
+            for row in rows[1:]:
+                yield ("circ", *key[1:], row["characteristic"], row["value"]), row
+
+
+def test_special_circumstances_are_hidden_below_the_special_threshold(published, everyone) -> None:
+    """Religion, care, health, vulnerability, needs, formats and food needs use the special
+    threshold (10): a true 8 or 9 there is hidden, where age or income would show it."""
+    facts = truth(everyone, TODAY)
+    hidden_at_8_or_9 = 0
+    for cell, row in circumstance_rows(published):
+        n = size(facts.get(cell, 0))
+        below = SPECIAL if cell[4] in SPECIAL_CIRCUMSTANCES else BELOW
+        if n < below:
+            assert row["people"] == f"<{below}", (cell, n, row)
+            assert row["percent"] == "suppressed", (cell, row)
+            hidden_at_8_or_9 += below == SPECIAL and n >= BELOW
+    assert hidden_at_8_or_9 > 0  # there were cells only the special threshold hides
+
+
+def test_circumstances_list_every_category_and_count_several_needs_once_each(
+    published, everyone
+) -> None:
+    facts = truth(everyone, TODAY)
+    everything = ("All time", "All activities", "All areas")
+    rows = published[("circumstances", *everything)]
+    total = size(facts[("people", *everything)])
+    listed: dict[str, list[str]] = {}
+    noisy = 0
+    for row in rows[1:]:
+        listed.setdefault(row["characteristic"], []).append(row["value"])
+        n = size(facts.get(("circ", *everything, row["characteristic"], row["value"]), 0))
+        if isinstance(row["people"], int):
+            assert abs(row["people"] - n) <= NOISE + HALF, (row, n)
+            noisy += row["people"] != (n + 2) // 5 * 5
+    assert noisy > 0  # the counts carry noise, not only rounding
+    assert listed["Religion"][-1] == "Not known" and "Buddhist" in listed["Religion"]
+    assert len(listed["Support needs"]) == 16 and len(listed["Household size"]) == 7
+    for name in MULTIPLE:
+        parts = sum(size(facts.get(("circ", *everything, name, v), 0)) for v in listed[name])
+        assert parts > total, name  # someone with two needs counts in both
+
+
+def test_volunteers_and_hours_are_protected(published, everyone) -> None:
+    facts = truth(everyone, TODAY)
+    most = max(sum(p.hours) for p in everyone)  # no volunteer gave more hours than this
+    hidden = shown = moved = 0
+    for key, rows in published.items():
+        if key[0] != "volunteers":
+            continue
+        for row in rows:
+            cell = (row["period"], key[2], key[3])
+            if isinstance(row["volunteers"], str) and row["volunteers"] == f"<{MIN_POP}":
+                continue
+            n = size(facts.get(("vol", *cell), 0))
+            hours = facts.get(("hours", *cell), 0.0)
+            if n < BELOW:
+                assert row["volunteers"] == f"<{BELOW}", (key, row, n)
+                assert row["hours_volunteered"] == "suppressed", (key, row, n)
+                hidden += n > 0
+            elif isinstance(row["volunteers"], int):
+                shown += 1
+                assert abs(row["volunteers"] - n) <= NOISE + HALF, (key, row, n)
+                assert abs(row["hours_volunteered"] - hours) <= most / 2 + 2.5, (row, hours)
+                moved += row["hours_volunteered"] != math.floor(hours / 5 + 0.5) * 5
+    assert hidden > 0 and shown > 10 and moved > 0, (hidden, shown, moved)
 
 
 # --- (c) the file ---------------------------------------------------------------------
@@ -396,7 +498,8 @@ def test_same_question_same_answer_on_every_page(funder, published) -> None:
     ],
 )
 def test_a_value_not_in_the_vocabulary_is_a_plain_400(funder, params) -> None:
-    for path in ("/funders/who.json", "/funders/reach", "/funders/who.csv"):
+    paths = ("/funders/who.json", "/funders/reach", "/funders/who.csv")
+    for path in (*paths, "/funders/circumstances.json", "/funders/volunteers"):
         response = funder.get(path + "?" + urlencode(params))
         assert response.status_code == 400, (path, params)
         text = response.text
@@ -448,8 +551,9 @@ def test_an_empty_store_and_a_store_of_one_person(tmp_path: Path, everyone, coun
     db = publish_rows(tmp_path, rows)
     for name, query in load_funder_queries().items():
         answer = run(db, name)
-        if name == "reach":
-            assert all(r["people"] == f"<{MIN_POP}" for r in answer), answer
+        if name in OVER_TIME:
+            assert all(next(iter(r.values())) for r in answer), answer
+            assert all(f"<{MIN_POP}" in r.values() for r in answer), answer
         elif query["params"]:
             assert [next(iter(r.values())) for r in answer] == [TOO_FEW], (name, answer)
     data = db.read_bytes()

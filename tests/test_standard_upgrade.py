@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from conftest import query, scalar, write_csv
 from harvest import store
 from harvest.config import load_config
 from harvest.normalise.standard import load_standard
+from harvest.publish.funders import publish_funders
 from harvest.sync import sync
 from harvest.upgrade import upgrade_standard
 
@@ -140,3 +142,19 @@ def test_harvest_sync_on_the_command_line_upgrades_and_the_audit_trail_says_so(
     assert trail.returncode == 0, trail.stderr
     assert "upgrade.standard" in trail.stdout and "upgrade.backfill" in trail.stdout
     assert "standard_from=1" in trail.stdout and "standard_to=2" in trail.stdout
+
+
+def test_publish_reads_a_version_1_store_not_yet_upgraded(
+    old_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`harvest publish` only reads the store: before a sync has upgraded it, the new
+    fields count as "Not known" and there are no volunteers, rather than an error."""
+    monkeypatch.setenv("HARVEST_SECRETS_FILE", str(old_store / "secrets.json"))
+    publish_funders(load_config(old_store / "harvest.yaml"), today=date(2024, 9, 1))
+    assert "religion" not in _columns(old_store / "harvest.db", "people")  # still version 1
+    funders = old_store / "funders.db"
+    assert scalar(funders, "SELECT count(*) FROM volunteering") == 0
+    assert {"volunteers", "hours_volunteered"} <= set(_columns(funders, "volunteering"))
+    assert "people_circumstances" in {
+        r[0] for r in query(funders, "SELECT name FROM sqlite_master WHERE type = 'table'")
+    }

@@ -11,6 +11,7 @@ from harvest.publish.breakdowns import (
     sessions_table,
     who_table,
 )
+from harvest.publish.circumstances import circumstances_table, volunteering_table
 from harvest.publish.periods import TYPES
 from harvest.publish.privacy import PublishConfig
 from harvest.publish.source import StoreData
@@ -74,6 +75,8 @@ COLUMNS = {
     "outcomes_achieved": ["period", "area", "position", "outcome", "count"],
     "score_changes": "period area position measure count avg_first avg_last avg_change "
     "improved_people".split(),
+    "people_circumstances": [*CHOICE, "characteristic", "value", "count", "percent"],
+    "volunteering": "period period_type activity area volunteers hours_volunteered".split(),
 }
 
 
@@ -91,6 +94,8 @@ def build_tables(data: StoreData, settings: PublishConfig) -> dict[str, list[tup
         "deprivation_deciles": deprivation_table(rows, data, shown, choices, settings),
         "outcomes_achieved": outcomes_table(data, choices, settings),
         "score_changes": scores_table(data, choices, settings),
+        "people_circumstances": circumstances_table(rows, data, shown, choices, settings),
+        "volunteering": volunteering_table(data, shown, choices, settings),
     }
     tables = {"choices": choice_rows(choices)}
     for name, frame in frames.items():

@@ -68,8 +68,16 @@ def breakdown(
 
 
 def person_column(rows: pd.DataFrame, data: StoreData, column: str) -> pd.Series:
-    values = pd.Series(data.people[column].to_numpy(), index=data.people["person"].to_numpy())
-    return rows["person"].map(values)
+    return rows["person"].map(by_person(data, column))
+
+
+def by_person(data: StoreData, column: str) -> pd.Series:
+    """person → their value of ``column``."""
+    return pd.Series(data.people[column].to_numpy(), index=data.people["person"].to_numpy())
+
+
+# (characteristic, person → a category or a list of them, every category, special?)
+Spec = tuple[str, pd.Series, list[str], bool]
 
 
 def who_table(
@@ -79,21 +87,36 @@ def who_table(
     choices: Choices,
     settings: PublishConfig,
 ) -> pd.DataFrame:
-    parts = []
-    for k, (name, column, categories, special) in enumerate(characteristics()):
-        r = rows.assign(**{column: person_column(rows, data, column)})
-        t = breakdown(r, column, categories, shown, choices, settings, special)
-        parts.append(
-            t.assign(characteristic=name, value=t[column], position=(k + 1) * 100 + t["position"])
+    specs = [(name, by_person(data, c), cats, sp) for name, c, cats, sp in characteristics()]
+    return characteristics_table(rows, shown, choices, settings, specs)
+
+
+def characteristics_table(
+    rows: pd.DataFrame,
+    shown: pd.DataFrame,
+    choices: Choices,
+    settings: PublishConfig,
+    specs: list[Spec],
+) -> pd.DataFrame:
+    """ "Everyone" at position 0, then each characteristic's breakdown at 100, 200, …
+
+    A person with a list of categories counts once in each of them."""
+    frames = [
+        shown.assign(
+            characteristic="Everyone",
+            value="All people",
+            position=0,
+            count=shown["people"],
+            percent=100.0,
         )
-    everyone = shown.assign(
-        characteristic="Everyone",
-        value="All people",
-        position=0,
-        count=shown["people"],
-        percent=100.0,
-    )
-    return pd.concat([everyone, *parts], ignore_index=True)
+    ]
+    for k, (name, values, categories, special) in enumerate(specs):
+        r = rows.assign(value=rows["person"].map(values))
+        if any(isinstance(v, list) for v in values):
+            r = r.explode("value", ignore_index=True)
+        t = breakdown(r, "value", categories, shown, choices, settings, special)
+        frames.append(t.assign(characteristic=name, position=(k + 1) * 100 + t["position"]))
+    return pd.concat(frames, ignore_index=True)
 
 
 def sessions_table(

@@ -48,6 +48,7 @@ FROM_STANDARD: dict[str, tuple[str, str]] = {
     "average_first_score": ("score", "+avg+first"),
     "average_last_score": ("score", "+avg+last"),
     "average_change": ("score", "+avg+change"),
+    "hours_volunteered": ("volunteer_hours", "+total"),
 }
 # Everything else: HXL core hashtags (#reached, #indicator, #date, #adm1, #geo…).
 HXL_TAGS: dict[str, str] = {
@@ -67,6 +68,7 @@ HXL_TAGS: dict[str, str] = {
     "new_people": "#reached+ind+new",
     "returning_people": "#reached+ind+returning",
     "people_improved": "#reached+ind+improved",
+    "volunteers": "#volunteer+ind",  # harvest's #volunteer, counted as HXL counts people
     "attendances": "#indicator+attendances+num",
     "percent": "#indicator+pct",
     "characteristic": "#indicator+characteristic",

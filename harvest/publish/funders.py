@@ -57,6 +57,12 @@ CREATE TABLE outcomes_achieved (period TEXT NOT NULL, area TEXT NOT NULL,
 CREATE TABLE score_changes (period TEXT NOT NULL, area TEXT NOT NULL,
     position INTEGER NOT NULL, measure TEXT NOT NULL, people, average_first_score,
     average_last_score, average_change, people_improved, PRIMARY KEY (period, area, position));
+CREATE TABLE people_circumstances (period TEXT NOT NULL, activity TEXT NOT NULL,
+    area TEXT NOT NULL, position INTEGER NOT NULL, characteristic TEXT NOT NULL,
+    value TEXT NOT NULL, people, percent, PRIMARY KEY (period, activity, area, position));
+CREATE TABLE volunteering (period TEXT NOT NULL, period_type TEXT NOT NULL,
+    activity TEXT NOT NULL, area TEXT NOT NULL, volunteers, hours_volunteered,
+    PRIMARY KEY (period, activity, area));
 CREATE TABLE districts (
     postcode_district TEXT PRIMARY KEY, place TEXT, county TEXT, local_authority TEXT,
     country TEXT, latitude REAL, longitude REAL
@@ -75,6 +81,8 @@ FIGURE_TABLES = (
     "deprivation_deciles",
     "outcomes_achieved",
     "score_changes",
+    "people_circumstances",
+    "volunteering",
 )
 
 

@@ -124,3 +124,15 @@ def perturbed_average(
         round(float(v), 1) if k >= shown_from else "suppressed"
         for v, k in zip(values.tolist(), np.asarray(n).tolist(), strict=True)
     ]
+
+
+def perturbed_total(total: Any, top: Any, cell_key: Any, salt: int, round_to: int) -> list[int]:
+    """Sums (such as hours volunteered) as published: each moved by up to half the largest
+    single value in the cell (``top``), by an amount fixed by the cell key as in
+    ``perturbed_average``, then rounded to ``round_to``. The same cell always gets the
+    same figure; one person more or less cannot be read off the difference of two."""
+    keys = (np.asarray(cell_key, dtype=np.int64) * 7 + salt) % KEYS
+    shift = ((keys + 0.5) / KEYS - 0.5) * np.asarray(top, dtype=np.float64)
+    moved = np.maximum(np.asarray(total, dtype=np.float64) + shift, 0.0)
+    rounded = np.floor(moved / round_to + 0.5) * round_to
+    return [int(v) for v in rounded.tolist()]

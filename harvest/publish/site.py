@@ -94,6 +94,21 @@ FUNDER_TABLES: dict[str, dict[str, Any]] = {
     "score_changes": {
         "description": "Changes in wellbeing and health scores, by period and area. " + PROTECTED
     },
+    "people_circumstances": {
+        "description": "People reached by religion, household income, English, household "
+        "size, unpaid care, general health, vulnerability, support needs, formats needed "
+        "and food needs, every category listed, for every choice with enough people. "
+        "Religion, health, care, vulnerability, needs, formats and food needs are special "
+        "category data, hidden below the higher threshold. Where a person can have several "
+        "(vulnerability, support needs, formats, food needs) they count once in each, so "
+        "the parts do not add up to the total. " + PROTECTED
+    },
+    "volunteering": {
+        "description": "Volunteers (people whose role is volunteer, or who gave hours) and "
+        "the hours they volunteered, for every period, activity and area with enough "
+        "people. Hours are moved by a small fixed amount and rounded, and shown only "
+        "beside a number of volunteers that is shown. " + PROTECTED
+    },
 }
 
 
@@ -124,7 +139,7 @@ def funders_database_metadata(settings: PublishConfig, with_auth: bool = True) -
     queries = load_funder_queries(settings)
     block: dict[str, Any] = {
         "description": "Figures for funders: who is taking part, where they come from, what "
-        "they do and what changes. Every figure was protected when it was published; "
+        "they do and what changes, and how many volunteers gave how many hours. Every figure was protected when it was published; "
         "nobody is named and no row is about one person.",
         "source": f"{ATTRIBUTION}. Local authorities, regions and deprivation deciles, when "
         "imported: ONS Postcode Directory (Open Government Licence v3.0).",

@@ -9,8 +9,9 @@ region, country) and deprivation decile.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,18 @@ MERGE_COLUMNS = [
     ("old_person_id", "new_person_id"),
     ("merged_id", "person_id"),
 ]
+# version-2 category fields of a person that published breakdowns read
+PERSON_CATEGORIES = (
+    "religion",
+    "income_band",
+    "english_proficiency",
+    "unpaid_carer",
+    "general_health",
+    "vulnerability",
+    "support_needs",
+    "contact_formats",
+    "food_needs",
+)
 AREA_COLUMNS = ("country", "region", "county", "local_authority", "postcode_district")
 
 
@@ -60,6 +73,11 @@ class StoreData:
     contacts: pd.DataFrame  # person, activity, month, attendances
     outcomes: pd.DataFrame  # person, outcome, month (None: not known)
     scores: pd.DataFrame  # person, measure, sequence, month, score
+    # person, activity, month, hours: each current row of volunteering (role volunteer, or
+    # volunteer_hours given), hours 0 when none were given
+    volunteering: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["person", "activity", "month", "hours"])
+    )
 
 
 def labels(field: str) -> dict[str, str]:
@@ -142,6 +160,37 @@ def _person(row: sqlite3.Row, today: date, lookups: dict[str, Any]) -> dict[str,
     }
 
 
+def category_values(value: Any, multiple: bool) -> list[str]:
+    """The stored values of a category field: a JSON list for a ``multiple`` field."""
+    if value is None or value == "":
+        return []
+    if multiple and isinstance(value, str) and value.startswith("["):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return [value]
+        return [str(v) for v in parsed if v not in (None, "")]
+    return [str(value)]
+
+
+def _circumstances(row: sqlite3.Row) -> dict[str, Any]:
+    """The version-2 fields that published breakdowns read (``circumstances.py``)."""
+    std = load_standard()
+    out: dict[str, Any] = {
+        name: category_values(row[name], std.field(name).multiple) for name in PERSON_CATEGORIES
+    }
+    out["household_size"] = row["household_size"]
+    out["volunteer"] = row["role"] == "volunteer"
+    return out
+
+
+def _or_null(conn: sqlite3.Connection, table: str, column: str) -> str:
+    """``[column]``, or ``NULL AS [column]`` in a store not yet upgraded to version 2 of
+    the standard (``harvest sync`` upgrades it; ``harvest publish`` only reads)."""
+    present = {r[1] for r in conn.execute(f"PRAGMA table_info([{table}])")}
+    return f"[{column}]" if column in present else f"NULL AS [{column}]"
+
+
 def read_people(conn: sqlite3.Connection, key: bytes, merged: dict[int, int], today: date):  # type: ignore[no-untyped-def]
     """One row per person (a merged person once, as the person they were merged into)."""
     lookups = {
@@ -152,9 +201,12 @@ def read_people(conn: sqlite3.Connection, key: bytes, merged: dict[int, int], to
         "groups": {v.value: v.group for v in load_standard().values_of("ethnicity")},
     }
     rows = []
+    extra = ", ".join(
+        _or_null(conn, "people", c) for c in (*PERSON_CATEGORIES, "household_size", "role")
+    )
     for r in conn.execute(
-        "SELECT person_id, date_of_birth, age, gender, ethnicity, disability, postcode "
-        "FROM people ORDER BY person_id"
+        "SELECT person_id, date_of_birth, age, gender, ethnicity, disability, postcode, "
+        f"{extra} FROM people ORDER BY person_id"
     ):
         if r["person_id"] in merged:  # counted as the person they were merged into
             continue
@@ -163,10 +215,12 @@ def read_people(conn: sqlite3.Connection, key: bytes, merged: dict[int, int], to
                 "person": r["person_id"],
                 "key": record_key(key, r["person_id"]),
                 **_person(r, today, lookups),
+                **_circumstances(r),
             }
         )
     columns = ["person", "key", "age_band", "gender", "ethnic_group", "disability", "decile"]
-    return pd.DataFrame(rows, columns=[*columns, *AREA_COLUMNS])
+    more = [*PERSON_CATEGORIES, "household_size", "volunteer"]
+    return pd.DataFrame(rows, columns=[*columns, *AREA_COLUMNS, *more])
 
 
 def read_contacts(conn: sqlite3.Connection, merged: dict[int, int]) -> pd.DataFrame:
@@ -211,15 +265,39 @@ def read_outcomes(
     return outcomes.reset_index(drop=True), scores.reset_index(drop=True)
 
 
+def read_volunteering(conn: sqlite3.Connection, merged: dict[int, int]) -> pd.DataFrame:
+    """(person, activity, month, hours) for every dated row of a volunteer or with hours."""
+    upgraded = _or_null(conn, "records", "volunteer_hours").startswith("[")
+    hours = "r.volunteer_hours" if upgraded else "NULL"
+    frame = pd.read_sql_query(
+        f"""SELECT coalesce(a.person_id, r.person_id) AS person, act.name AS activity,
+                  substr(a.activity_date, 1, 7) AS month, {hours} AS hours, p.role AS role
+           FROM attendances a JOIN records r ON r.id = a.record_id
+           LEFT JOIN activities act ON act.id = a.activity_id
+           LEFT JOIN people p ON p.person_id = coalesce(a.person_id, r.person_id)
+           WHERE r.is_current = 1 AND a.activity_date IS NOT NULL
+             AND coalesce(a.person_id, r.person_id) IS NOT NULL
+             AND coalesce(a.attendance_status, '') NOT IN (?, ?)
+             AND (hours > 0 OR p.role = 'volunteer')""",
+        conn,
+        params=NOT_REACHED,
+    )
+    frame["activity"] = frame["activity"].fillna("(activity not given)").map(neutralise)
+    frame["hours"] = frame["hours"].astype(float).fillna(0.0).clip(lower=0)
+    return _follow(frame, merged)[["person", "activity", "month", "hours"]]
+
+
 def read_store(conn: sqlite3.Connection, key: bytes, today: date) -> StoreData:
     merged = merges(conn)
     people = read_people(conn, key, merged, today)
     known = set(people["person"])
     contacts = read_contacts(conn, merged)
     outcomes, scores = read_outcomes(conn, merged)
+    volunteering = read_volunteering(conn, merged)
     return StoreData(
         people,
         contacts[contacts["person"].isin(known)].reset_index(drop=True),
         outcomes[outcomes["person"].isin(known)].reset_index(drop=True),
         scores[scores["person"].isin(known)].reset_index(drop=True),
+        volunteering[volunteering["person"].isin(known)].reset_index(drop=True),
     )
