@@ -23,6 +23,7 @@ from harvest.normalise.standard import load_standard
 from harvest.publish import onspd
 from harvest.publish.geo import district_of, districts
 from harvest.publish.protect import record_key
+from harvest.publish.safe_downloads import FORMULA_START
 
 NOT_KNOWN = "Not known"
 NOT_REACHED = ("no_show", "cancelled")
@@ -100,7 +101,7 @@ def age_band(date_of_birth: str | None, age: int | None, today: date) -> str:
 
 def neutralise(value: Any) -> Any:
     """Text that a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return value
 
