@@ -19,13 +19,8 @@ from typer.testing import CliRunner
 
 from harvest.cli import app
 from harvest.config import load_config
-from harvest.connectors.eventbrite import (
-    EventbriteOptions,
-    Layout,
-    attendance_status,
-    event_table,
-    text,
-)
+from harvest.connectors.eventbrite import EventbriteOptions
+from harvest.connectors.eventbrite_rows import Layout, attendance_status, event_table, text
 from harvest.errors import ConfigError
 from harvest.secrets import TokenStore
 
