@@ -265,11 +265,13 @@ class Google:
             ) from None
         if isinstance(
             exc,
-            TRANSPORT_ERRORS
-            | TransportError
-            | httplib2.HttpLib2Error
-            | OSError
-            | http.client.HTTPException,
+            (
+                *TRANSPORT_ERRORS,
+                TransportError,
+                httplib2.HttpLib2Error,
+                OSError,
+                http.client.HTTPException,
+            ),
         ):
             return Failed.transport(exc, self.options.timeout_seconds)
         if isinstance(exc, GoogleAuthError):
