@@ -23,7 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from harvest.connectors.base import Connector, connector_class, connector_names
+from harvest.connectors.base import Connector
+from harvest.connectors.registry import connector_class, connector_names
 from harvest.dataprotection.retention import RetentionConfig
 from harvest.errors import ConfigError
 from harvest.normalise.standard import load_standard
@@ -186,7 +187,11 @@ def _check_sources(raw_sources: list[Any]) -> list[str]:
             problems.append(f"sources[{i}].type: unknown source type {stype!r} (known: {known})")
             continue
         try:
-            connector_class(stype).Options.model_validate(src.get("options") or {})
+            cls = connector_class(stype)
+        except ConfigError:
+            continue  # an outside connector that cannot be loaded fails its own sources only
+        try:
+            cls.Options.model_validate(src.get("options") or {})
         except ValidationError as exc:
             problems += _pydantic_problems(exc, src, ("sources", i, "options"))
     return problems

@@ -1,4 +1,4 @@
-"""The connector protocol and registry.
+"""The connector protocol.
 
 A connector knows one kind of source. It reads, it never writes: it yields
 :class:`Table` objects (a header and a stream of rows) and :class:`Problem`
@@ -6,9 +6,10 @@ objects (something a person should hear about, e.g. an unreadable file), and
 leaves its new incremental state in ``self.state`` once ``fetch`` is exhausted.
 Everything after that (mapping, cleaning, landing) is shared by all connectors.
 
-Built-in connectors register exactly as an outside one would::
+A connector is registered by an entry point in the group ``harvest.connectors``,
+harvest's own exactly as an outside package's (:mod:`harvest.connectors.registry`;
+docs/connectors/writing.md)::
 
-    @register
     class MyConnector(Connector):
         type = "my_tool"
         Options = MyOptions
@@ -138,42 +139,3 @@ class Connector:
     ) -> Iterator[Table | Problem | Activity]:
         """Yield tables and problems; set ``self.state`` to the state to store after landing."""
         raise NotImplementedError
-
-
-_REGISTRY: dict[str, type[Connector]] = {}
-
-# Built-in connectors register themselves with @register when their module is imported;
-# the module is imported only when a source of that type is used, so a sync of files
-# never pays for loading the Google or Microsoft client libraries.
-BUILTIN = {
-    "file": "harvest.connectors.files",
-    "eventbrite": "harvest.connectors.eventbrite",
-    "google_forms": "harvest.connectors.google_forms",
-    "google_sheets": "harvest.connectors.google_sheets",
-    "microsoft_excel": "harvest.connectors.microsoft",
-}
-
-
-def register(cls: type[Connector]) -> type[Connector]:
-    """Class decorator that makes a connector available as ``type: <cls.type>``."""
-    _REGISTRY[cls.type] = cls
-    return cls
-
-
-def connector_names() -> list[str]:
-    """Every source type harvest knows, without importing the connectors."""
-    return sorted(set(BUILTIN) | set(_REGISTRY))
-
-
-def connector_class(type_name: str) -> type[Connector]:
-    """The connector class for a source type, importing its module the first time."""
-    if type_name not in _REGISTRY and type_name in BUILTIN:
-        import importlib
-
-        importlib.import_module(BUILTIN[type_name])
-    return _REGISTRY[type_name]
-
-
-def connector_types() -> dict[str, type[Connector]]:
-    """Every connector class (imports them all)."""
-    return {name: connector_class(name) for name in connector_names()}

@@ -37,7 +37,7 @@ from eventbrite.models import EventbriteObject
 from eventbrite.utils import format_path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from harvest.connectors.base import Activity, Connector, Problem, Table, register
+from harvest.connectors.base import Activity, Connector, Problem, Table
 from harvest.connectors.eventbrite_rows import (
     Layout,
     _dict,
@@ -182,7 +182,6 @@ def _iso(moment: datetime) -> str:
 # --- the connector ------------------------------------------------------------------------
 
 
-@register
 class EventbriteConnector(Connector):
     """Reads an Eventbrite organisation's events and their attendees."""
 

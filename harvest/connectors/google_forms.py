@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 
-from harvest.connectors.base import Activity, Connector, Problem, Row, Table, register
+from harvest.connectors.base import Activity, Connector, Problem, Row, Table
 from harvest.connectors.google_auth import Google, GoogleOptions, google_id
 from harvest.connectors.http import paginate
 from harvest.connectors.tabular import tidy_headers
@@ -250,7 +250,6 @@ def rfc3339(moment: datetime) -> str:
 # --- the connector ------------------------------------------------------------------------
 
 
-@register
 class GoogleFormsConnector(Connector):
     """Reads one Google Form's responses."""
 

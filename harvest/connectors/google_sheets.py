@@ -28,7 +28,7 @@ from typing import Any
 import gspread
 from pydantic import Field, field_validator
 
-from harvest.connectors.base import Connector, Problem, Table, register
+from harvest.connectors.base import Connector, Problem, Table
 from harvest.connectors.google_auth import Google, GoogleOptions, google_id
 from harvest.connectors.tabular import NoTable, Record, build_table, cell_text
 
@@ -65,7 +65,6 @@ def records(values: list[list[Any]]) -> Iterator[Record]:
         yield number, [v if v.__class__ is str else cell_text(v) for v in row]
 
 
-@register
 class GoogleSheetsConnector(Connector):
     """Reads worksheets of one Google spreadsheet."""
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from harvest.connectors.base import Connector, Problem, Row, Table, register
+from harvest.connectors.base import Connector, Problem, Row, Table
 from harvest.connectors.files import BOOK_SUFFIXES, TEXT_SUFFIXES, FileOptions, read_file
 from harvest.connectors.http import HttpClient, RetryPolicy, require_https
 from harvest.connectors.microsoft_auth import (
@@ -160,7 +160,6 @@ def _mark(item: dict[str, Any]) -> dict[str, str]:
     }
 
 
-@register
 class MicrosoftExcelConnector(Connector):
     """Reads Excel workbooks (and Forms responses) from OneDrive or SharePoint via Graph."""
 
