@@ -18,13 +18,17 @@ docs/connectors/writing.md)::
 from __future__ import annotations
 
 import builtins
+import copy
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+
+from harvest.errors import HarvestError
 
 
 @dataclass
@@ -132,7 +136,21 @@ class Connector:
         self.state: dict[str, Any] = {}
 
     def check(self) -> None:
-        """Fail fast (raise ConfigError / AuthError) when the source cannot possibly be read."""
+        """Fail fast (raise ConfigError / AuthError) when the source cannot possibly be read:
+        a missing or refused credential, a source that is not there. Messages name the
+        source (:meth:`naming_source`) and say what to do."""
+
+    @contextmanager
+    def naming_source(self) -> Iterator[None]:
+        """A HarvestError raised inside says which source it is about: ``Source 'lunch': …``."""
+        try:
+            yield
+        except HarvestError as exc:
+            if f"Source '{self.name}'" in str(exc):
+                raise
+            named = copy.copy(exc)
+            named.args = (f"Source '{self.name}': {exc}",)
+            raise named from None
 
     def fetch(
         self, state: dict[str, Any], full: bool = False

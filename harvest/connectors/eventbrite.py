@@ -190,7 +190,9 @@ class EventbriteConnector(Connector):
     options: EventbriteOptions
 
     def check(self) -> None:
-        self._token()
+        """One call (``/users/me/``): a missing or refused token fails at once."""
+        with self.naming_source():
+            self._client().get("/users/me/")
 
     def _token(self) -> SecretStr:
         return resolve_secret(self.options.token, TokenStore(), TOKEN_NAME, AUTH_COMMAND)
