@@ -34,6 +34,7 @@ import httplib2
 import requests
 from google.auth.exceptions import GoogleAuthError, RefreshError, TransportError
 from google.auth.transport.requests import AuthorizedSession
+from google.auth.transport.requests import Request as GoogleAuthRequest
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 from googleapiclient.discovery import build
@@ -42,6 +43,7 @@ from gspread.exceptions import APIError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from requests.adapters import HTTPAdapter
 
+from harvest.connectors.base import Connector
 from harvest.connectors.http import (
     TRANSPORT_ERRORS,
     Failed,
@@ -201,6 +203,12 @@ class Google:
         policy = RetryPolicy(max_attempts=options.max_attempts, max_wait=options.max_wait_seconds)
         self.http = HttpClient("Google", self.reauthorise, policy, timeout=options.timeout_seconds)
 
+    def renew(self) -> None:
+        """Renew the access token now (one call to Google's token endpoint), so that an
+        authorisation Google no longer accepts fails at once, not part way through."""
+        request = GoogleAuthRequest(requests.Session())
+        self.call(lambda: self.credentials.refresh(request), "/token")
+
     def service(self, name: str, version: str) -> Any:
         """A google-api-python-client service, offline (the discovery document in the wheel)."""
         http = google_auth_httplib2.AuthorizedHttp(
@@ -295,3 +303,23 @@ def _http_failed(status: int, retry_after: str | None, content: bytes | str) -> 
     if status == 403 and reasons & RATE_LIMIT_REASONS:
         status = 429  # Drive reports its rate limits as 403
     return Failed.http(status, retry_after, said)
+
+
+class GoogleConnector(Connector):
+    """What both Google connectors share: ``check()`` renews the authorisation (a revoked
+    one fails at once, naming the source), and ``fetch()`` goes on with that same
+    :class:`Google`, so the check costs no extra call."""
+
+    options: GoogleOptions
+    _google: Google | None = None
+
+    def check(self) -> None:
+        with self.naming_source():
+            self._google = Google(self.options, self.base_dir)
+            self._google.renew()
+
+    def google(self) -> Google:
+        """The source's Google: the one ``check()`` made, else a new one."""
+        if self._google is None:
+            self._google = Google(self.options, self.base_dir)
+        return self._google
