@@ -166,6 +166,7 @@ class MicrosoftExcelConnector(Connector):
     type = "microsoft_excel"
     Options = MicrosoftExcelOptions
     options: MicrosoftExcelOptions
+    _found: tuple[Graph, dict[str, Any], str] | None = None  # what check() found
 
     def _app(self) -> MicrosoftApp:
         o = self.options
@@ -185,14 +186,21 @@ class MicrosoftExcelConnector(Connector):
         return HttpClient(service, f"run `{AUTH_COMMAND}`", policy, timeout=o.timeout_seconds)
 
     def check(self) -> None:
+        """A token, then the file or folder: a refused sign-in or a wrong path fails at once.
+        ``fetch()`` goes on from what this found (no call twice)."""
+        with self.naming_source():
+            self._found = self._connect()
+
+    def _connect(self) -> tuple[Graph, dict[str, Any], str]:
         if TokenStore().get(TOKEN_NAME) is None:
             raise AuthError(f"harvest has no Microsoft sign-in yet: run `{AUTH_COMMAND}`.")
+        token = MicrosoftAuth(self._app(), http=self._http("Microsoft sign-in")).token()
+        graph = Graph(self.options.api_url, token, self._http("Microsoft Graph"))
+        return (graph, *self._find(graph))
 
     def fetch(self, state: dict[str, Any], full: bool = False) -> Iterator[Table | Problem]:
         seen = dict((state or {}).get("items", {}))
-        token = MicrosoftAuth(self._app(), http=self._http("Microsoft sign-in")).token()
-        graph = Graph(self.options.api_url, token, self._http("Microsoft Graph"))
-        found, where = self._find(graph)
+        graph, found, where = self._found or self._connect()
         marks: dict[str, dict[str, str]] = {}
         for item, rel in self._workbooks(graph, found, where):
             if isinstance(item, Problem):
