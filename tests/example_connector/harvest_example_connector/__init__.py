@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from harvest.connectors.base import Connector, Problem, Row, Table
 from harvest.connectors.http import HttpClient, RetryPolicy, paginate, require_https
-from harvest.errors import AuthError, HarvestError
+from harvest.errors import SourceError
 from harvest.secrets import SecretRef, TokenStore, resolve_secret
 
 COLUMNS = [  # (header, the sign-in's field); the header matcher maps them to the standard
@@ -60,10 +60,8 @@ class SigninsConnector(Connector):
     options: SigninsOptions
 
     def check(self) -> None:
-        try:
+        with self.naming_source():  # errors say "Source '<name>': …"
             self._get("/api/me")
-        except AuthError as exc:
-            raise AuthError(f"Source '{self.name}': {exc}") from None
 
     def fetch(self, state: dict[str, Any], full: bool = False) -> Iterator[Table | Problem]:
         since = None if full else (state or {}).get("since")
@@ -101,5 +99,5 @@ class SigninsConnector(Connector):
         headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
         answer = http.json(http.request("GET", url, params=params, headers=headers))
         if not isinstance(answer, dict):
-            raise HarvestError(f"The sign-in API answered {path} with JSON that is not an object.")
+            raise SourceError(f"The sign-in API answered {path} with JSON that is not an object.")
         return answer
