@@ -1,10 +1,7 @@
-"""What the connector contract (tests/test_connector_contract.py) needs of each connector:
-a *harness* that runs its local fake API and can add records, refuse access and fail
-the next request, plus the helpers the contract's tests share.
-
-Every registered connector has a harness in :data:`HARNESSES`; one that does not fails
-the contract (so a new connector cannot skip it). A connector from another package can
-run the same suite: write a harness for it (docs/connectors/writing.md).
+"""A harness for each registered connector, for the connector contract
+(:mod:`harvest.testing.contract`, run by tests/test_connector_contract.py): each runs its
+connector's local fake API (tests/fakes) and can add records, refuse access and fail the
+next request. A registered connector without a harness here fails the contract.
 """
 
 from __future__ import annotations
@@ -14,85 +11,20 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-import pytest
 from fakes.eventbrite import FakeEventbrite
 from fakes.google import FakeGoogle, question
 from fakes.microsoft import CLIENT, TENANT, FakeMicrosoft, workbook
-from fakes.server import FakeServer
 from fakes.signins import FakeSignins
 
 from harvest.connectors.microsoft_auth import MicrosoftApp, MicrosoftAuth
-from harvest.errors import AuthError, ConfigError, HarvestError
-from harvest.secrets import TokenStore
+from harvest.errors import ConfigError
+from harvest.testing.contract import PEOPLE, Harness
 
 HERE = Path(__file__).parent
 EXAMPLE = HERE / "example_connector"
-PEOPLE = [
-    ("Ann", "Lee", "NW1 2AB"),
-    ("Bob", "Smith", "SW1A 1AA"),
-    ("Cat", "Khan", "E1 6AN"),
-    ("Dev", "Patel", "M14 5TQ"),
-    ("Eve", "Jones", "LS1 4AP"),
-    ("Fay", "Brown", "B1 1AA"),
-]
 HEADERS = ["First name", "Surname", "Postcode"]
-
-
-class Harness:
-    """One connector against its fake: a source of ``type`` with no records to begin with."""
-
-    type: ClassVar[str]
-    http: ClassVar[bool] = True  # reads over HTTP (so 429s and dropped connections apply)
-    refused: ClassVar[type[HarvestError]] = AuthError  # what check() raises once access goes
-    todo: ClassVar[str]  # what that message tells a person to do
-    name = "contract"  # the source's name
-
-    def __init__(self, folder: Path, tokens: TokenStore, monkeypatch: pytest.MonkeyPatch):
-        self.folder, self.tokens, self.monkeypatch = folder, tokens, monkeypatch
-        self.added = 0
-        self.fake: FakeServer | None = None
-
-    def __enter__(self) -> Harness:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.fake is not None:
-            self.fake.stop()
-
-    def start(self) -> None:
-        """Start the fake with the source there but empty."""
-
-    def options(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def add(self, n: int) -> None:
-        """Put ``n`` new records in the source."""
-        people = [PEOPLE[(self.added + i) % len(PEOPLE)] for i in range(n)]
-        self.added += n
-        self.put(people)
-
-    def put(self, people: list[tuple[str, str, str]]) -> None:
-        raise NotImplementedError
-
-    def refuse_access(self) -> None:
-        """Make the credential bad (or, with none, the source unreachable)."""
-        raise NotImplementedError
-
-    def fail_next(self, kind: str) -> str:
-        """Make the next request for the source's records fail as ``kind``; its path."""
-        assert self.fake is not None
-        path = self.data_path()
-        self.fake.fail(path, kind, retry_after="0.01" if kind == "429" else None)
-        return path
-
-    def data_path(self) -> str:
-        raise NotImplementedError
-
-    def source(self) -> dict[str, Any]:
-        return {"name": self.name, "type": self.type, "options": self.options()}
 
 
 class FileHarness(Harness):
@@ -284,8 +216,3 @@ def install(package: Path, target: Path) -> Path:
         timeout=300,
     )
     return target
-
-
-def harvest_command() -> list[str]:
-    """The installed ``harvest`` command of the Python running the tests."""
-    return [str(Path(sys.executable).with_name("harvest"))]

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from conftest import query, run, scalar, snapshot, write_config, write_csv
 from fakes.eventbrite import ORG_ID, TOKEN, FakeEventbrite, question
-from fakes.server import Reply
 from typer.testing import CliRunner
 
 from harvest.cli import app
@@ -23,6 +22,7 @@ from harvest.connectors.eventbrite import EventbriteOptions
 from harvest.connectors.eventbrite_rows import Layout, attendance_status, event_table, text
 from harvest.errors import ConfigError
 from harvest.secrets import TokenStore
+from harvest.testing.fake_api import Reply
 
 CURSOR_1 = "2026-03-10T11:50:00Z"  # the fake's clock (12:00) less the 10 minute overlap
 

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 from conftest import query, write_config, write_csv
-from connector_contract import EXAMPLE, harvest_command, install
+from connector_contract import EXAMPLE, install
 from fakes.signins import TOKEN, FakeSignins
 
 from harvest.connectors import registry
 from harvest.connectors.eventbrite import EventbriteConnector
 from harvest.errors import ConfigError
+from harvest.testing.contract import harvest_command
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKEN_PYPROJECT = """

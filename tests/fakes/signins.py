@@ -12,7 +12,7 @@ import itertools
 from datetime import timedelta
 from typing import Any
 
-from fakes.server import FakeServer, Reply, Request
+from harvest.testing.fake_api import FakeServer, Reply, Request
 
 TOKEN = "fake-signins-token-51c2"
 
