@@ -66,13 +66,13 @@ class SigninsConnector(Connector):
     def fetch(self, state: dict[str, Any], full: bool = False) -> Iterator[Table | Problem]:
         since = None if full else (state or {}).get("since")
         found = list(paginate(lambda page: self._page(since, page), "the sign-in API"))
+        if not found:  # nothing new (or nothing yet): the cursor stays where it was
+            self.state = {"since": since}
+            return
         rows = [
             Row(n, [str(s.get(field) or "") for _, field in COLUMNS], json.dumps(s))
             for n, s in enumerate(found, 1)
         ]
-        if not found:
-            self.state = {"since": since}
-            return
         yield Table(
             location=f"sign-ins of source '{self.name}'",
             key=f"example_signins:{self.name}",
