@@ -22,7 +22,7 @@ from harvest.normalise.standard import load_standard
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
-HARVEST = [sys.executable, "-m", "harvest.cli"]
+HARVEST = [sys.executable, "-m", "harvest"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -302,3 +302,12 @@ def test_progress_bar_mode_still_prints_one_summary_line_per_source(
     assert result.exit_code == 0, result.output
     assert result.output.count("lunch: 3 rows read") == 1
     assert "syncing" not in result.output  # the plain cron lines are not used
+
+
+def test_python_dash_m_harvest_is_the_harvest_command() -> None:
+    from harvest import __version__
+
+    done = run("--version")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"harvest {__version__}"
+    assert "harvest sync" in run("--help").stdout

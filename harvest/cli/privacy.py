@@ -8,7 +8,7 @@ import typer
 from rich.table import Table as RichTable
 
 from harvest import store
-from harvest.cli_common import ConfigOpt, _run, console
+from harvest.cli.common import ConfigOpt, _run, console
 from harvest.config import load_config
 from harvest.errors import ConfigError
 

@@ -7,9 +7,9 @@ import pytest
 import yaml
 from conftest import write_config, write_csv
 
+from harvest.cli.mapping import propose_mapping, save_mapping
 from harvest.config import load_config
 from harvest.errors import ConfigError
-from harvest.mapping_cli import propose_mapping, save_mapping
 
 
 def test_a_preview_shows_values_cleaned_and_problems_in_words(

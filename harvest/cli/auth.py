@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from pydantic import SecretStr
 
-from harvest.cli_common import _run, console
+from harvest.cli.common import _run, console
 
 auth_app = typer.Typer(
     help="Authorise a source once (Eventbrite, Google, Microsoft). Secrets go to the token "
@@ -18,7 +18,8 @@ auth_app = typer.Typer(
 
 
 def register(app: typer.Typer) -> None:
-    from harvest import cli_auth_google, cli_auth_microsoft
+    from harvest.cli import auth_google as cli_auth_google
+    from harvest.cli import auth_microsoft as cli_auth_microsoft
 
     cli_auth_google.register(auth_app)
     cli_auth_microsoft.register(auth_app)

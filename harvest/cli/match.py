@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from harvest import store
-from harvest.cli_common import ConfigOpt, _run, console
+from harvest.cli.common import ConfigOpt, _run, console
 from harvest.config import HarvestConfig, load_config
 from harvest.errors import ConfigError
 

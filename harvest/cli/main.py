@@ -17,8 +17,12 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table as RichTable
 
-from harvest import __version__, cli_auth, cli_match, cli_privacy, cli_publish, store
-from harvest.cli_common import ConfigOpt, _run, console
+from harvest import __version__, store
+from harvest.cli import auth as cli_auth
+from harvest.cli import match as cli_match
+from harvest.cli import privacy as cli_privacy
+from harvest.cli import publish as cli_publish
+from harvest.cli.common import ConfigOpt, _run, console
 from harvest.config import DEFAULT_CONFIG, HarvestConfig, load_config
 from harvest.errors import ConfigError
 from harvest.private_files import UMASK
@@ -126,7 +130,7 @@ def map_(
 
     With --write the mapping is saved under the source's `mapping:` so you can edit it.
     """
-    from harvest.mapping_cli import propose_mapping, show_mapping, write_mapping
+    from harvest.cli.mapping import propose_mapping, show_mapping, write_mapping
 
     def body() -> None:
         cfg = load_config(config)
@@ -146,7 +150,7 @@ def check(
     limit: Annotated[int, typer.Option(help="How many kinds of problem to list.")] = 10,
 ) -> None:
     """The data checker: how complete each source is and its worst problems, in plain words."""
-    from harvest.check_cli import show_checks
+    from harvest.cli.check import show_checks
     from harvest.normalise.check import check as run_check
 
     def body() -> int:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from harvest.cli_common import ConfigOpt, _run, console
+from harvest.cli.common import ConfigOpt, _run, console
 from harvest.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from harvest.cli_common import _run, console
+from harvest.cli.common import _run, console
 
 
 def register(auth_app: typer.Typer) -> None:
