@@ -293,7 +293,7 @@ CREATE INDEX IF NOT EXISTS match_pairs_b ON match_pairs(profile_b);
 
 
 def ensure_match_cache(db: sqlite_utils.Database) -> None:
-    """The tables matching keeps between runs (harvest/normalise/match_cache.py), made the
+    """The tables matching keeps between runs (harvest/people/match_cache.py), made the
     first time they are needed. Triggers empty the cache whenever a record is deleted
     (`harvest forget`, retention) or its identifying values change, so it never outlives
     the personal data it was made from; records that stop or start being current are

@@ -27,7 +27,7 @@ from harvest.dataprotection.retention import RetentionResult, run_retention
 from harvest.errors import HarvestError, LockedError
 from harvest.landing import Counts, Lander
 from harvest.normalise.mapping import ColumnMap, map_table
-from harvest.normalise.match_state import MatchSummary, nothing_new
+from harvest.people.match_state import MatchSummary, nothing_new
 from harvest.private_files import private_dir
 
 log = logging.getLogger(__name__)
@@ -194,7 +194,7 @@ def match_step(db: sqlite_utils.Database, config: HarvestConfig, run_id: int) ->
         return MatchSummary(mode="off")
     if nothing_new(db, config.matching):
         return MatchSummary(mode="unchanged")
-    from harvest.normalise.match import match_people  # numpy and friends: only when needed
+    from harvest.people.match import match_people  # numpy and friends: only when needed
 
     try:
         with store.transaction(db):

@@ -28,7 +28,7 @@ from harvest.cli import match as cli_match
 from harvest.cli import privacy as cli_privacy
 from harvest.config import load_config
 from harvest.dataprotection.erasure import NotFoundError, Who, find_person, forget
-from harvest.normalise.people import refresh
+from harvest.people.write import refresh
 from harvest.sync import sync
 
 runner = CliRunner()

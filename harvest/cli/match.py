@@ -55,7 +55,7 @@ def review(
     With `--joins` you check a sample of those automatic joins: "different" splits
     the person, and if the weakest joins are often wrong harvest joins less readily.
     """
-    from harvest import review as rv
+    from harvest.people import review as rv
 
     def body() -> int:
         cfg = load_config(config)
@@ -141,7 +141,7 @@ def _walk(db, rv, who: str, limit: int | None, joins: bool = False) -> None:
 
 
 def show_pair(out: Console, pair, n: int, total: int) -> None:
-    from harvest.review import SHOWN
+    from harvest.people.review import SHOWN
 
     table = RichTable(
         title=f"Pair {n} of {total} — {pair.probability:.1%} likely the same", show_lines=False
@@ -189,7 +189,7 @@ def person(
     With `--export FILE.xlsx` (or `.json`): everything held about them, raw rows included,
     with where and when each was read, for a subject access request.
     """
-    from harvest.normalise.explain import explain_person
+    from harvest.people.explain import explain_person
 
     def body() -> int:
         cfg = load_config(config)
@@ -205,7 +205,7 @@ def person(
 
 
 def show_person(out: Console, ex) -> None:
-    from harvest.normalise.explain import reason
+    from harvest.people.explain import reason
 
     p = ex.person
     if ex.asked != ex.person_id:
@@ -243,7 +243,7 @@ def match(
     ] = False,
 ) -> None:
     """Match people again now (`harvest sync` does this after every sync)."""
-    from harvest.normalise.match import match_people
+    from harvest.people.match import match_people
 
     def body() -> int:
         cfg = load_config(config)

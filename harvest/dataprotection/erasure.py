@@ -27,8 +27,8 @@ import sqlite_utils
 from harvest.errors import HarvestError
 from harvest.landing import person_keys
 from harvest.normalise.clean import clean_email, clean_phone, clean_value
-from harvest.normalise.features import family_key, given_key
 from harvest.normalise.standard import load_standard
+from harvest.people.features import family_key, given_key
 
 SHOWN = ("given_name", "family_name", "date_of_birth", "email", "phone", "postcode")
 IDENTITY = ("given_name", "family_name", "date_of_birth", "email", "phone")
@@ -197,7 +197,7 @@ def erase(db: sqlite_utils.Database, raw_ids: list[int], key: bytes | None = Non
     """Delete these raw rows and everything derived from them; the caller holds the
     transaction. With ``key``, each row is remembered as a tombstone."""
     from harvest.dataprotection.tombstones import bury, bury_identities
-    from harvest.normalise.people import refresh
+    from harvest.people.write import refresh
 
     out = Erased()
     _gone(db, raw_ids)

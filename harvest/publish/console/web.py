@@ -16,7 +16,7 @@ from harvest import audit, store
 from harvest.config import HarvestConfig, load_config
 from harvest.dataprotection.erasure import NotFoundError
 from harvest.errors import HarvestError
-from harvest.normalise.explain import UnknownPerson
+from harvest.people.explain import UnknownPerson
 from harvest.publish.sessions import PLUGIN
 
 HOME = "/-/console"

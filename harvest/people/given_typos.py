@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 from rapidfuzz.distance import OSA
 
-from harvest.normalise.features import Features, name_group, nicknamer
+from harvest.people.features import Features, name_group, nicknamer
 
 MIN_LENGTH = 4  # two typos are read as one name only in names this long or longer
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from rapidfuzz.distance import JaroWinkler
 
-from harvest.normalise.compare import dob_levels, given_alike
-from harvest.normalise.features import Features
+from harvest.people.compare import dob_levels, given_alike
+from harvest.people.features import Features
 
 
 class Groups:

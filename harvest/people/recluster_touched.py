@@ -15,12 +15,13 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from harvest.config import MatchingConfig
-from harvest.normalise import match_cache, people
-from harvest.normalise.clusters import assign_ids, cluster
-from harvest.normalise.compare import similar_given
-from harvest.normalise.match_load import Loaded
-from harvest.normalise.match_state import MatchSummary, pending_questions
-from harvest.normalise.recluster import _groups, _keep, _next_id, _relink, _set_statuses
+from harvest.people import match_cache
+from harvest.people import write as people
+from harvest.people.clusters import assign_ids, cluster
+from harvest.people.compare import similar_given
+from harvest.people.match_load import Loaded
+from harvest.people.match_state import MatchSummary, pending_questions
+from harvest.people.recluster import _groups, _keep, _next_id, _relink, _set_statuses
 
 
 def _changes(data: Loaded) -> match_cache.Changes:

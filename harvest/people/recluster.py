@@ -17,12 +17,13 @@ import numpy as np
 import sqlite_utils
 
 from harvest.config import MatchingConfig
-from harvest.normalise import match_cache, people
-from harvest.normalise.clusters import assign_ids, cluster
-from harvest.normalise.decisions import calibrate, load_decisions
-from harvest.normalise.match_load import Loaded, _load_any, _person
-from harvest.normalise.match_state import MatchSummary, last_run, pending_questions
-from harvest.normalise.model import Model
+from harvest.people import match_cache
+from harvest.people import write as people
+from harvest.people.clusters import assign_ids, cluster
+from harvest.people.decisions import calibrate, load_decisions
+from harvest.people.match_load import Loaded, _load_any, _person
+from harvest.people.match_state import MatchSummary, last_run, pending_questions
+from harvest.people.model import Model
 
 
 def recluster(

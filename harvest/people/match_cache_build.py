@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harvest.normalise.features import (
+from harvest.people.features import (
     IDENTITY,
     Features,
     _drop_shared,

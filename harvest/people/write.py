@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import sqlite_utils
 
-from harvest.normalise.clusters import Assignment
-from harvest.normalise.features import family_key, given_key
+from harvest.people.clusters import Assignment
+from harvest.people.features import family_key, given_key
 from harvest.store import PERSON_FIELDS, now
 
 NAME_FIELDS = {"given_name", "family_name", "full_name"}

@@ -32,12 +32,12 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
-from harvest.normalise.match_cache_build import KEYED, RAW, STRINGS, Profiles
-from harvest.normalise.match_cache_build import features as features  # re-exported
-from harvest.normalise.match_cache_build import from_load as from_load  # re-exported
-from harvest.normalise.match_cache_update import Changes as Changes  # re-exported
-from harvest.normalise.match_cache_update import snapshot as snapshot  # re-exported
-from harvest.normalise.match_cache_update import update as update  # re-exported
+from harvest.people.match_cache_build import KEYED, RAW, STRINGS, Profiles
+from harvest.people.match_cache_build import features as features  # re-exported
+from harvest.people.match_cache_build import from_load as from_load  # re-exported
+from harvest.people.match_cache_update import Changes as Changes  # re-exported
+from harvest.people.match_cache_update import snapshot as snapshot  # re-exported
+from harvest.people.match_cache_update import update as update  # re-exported
 from harvest.store import ensure_match_cache
 
 VERSION = 1

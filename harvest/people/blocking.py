@@ -26,7 +26,7 @@ from functools import lru_cache
 import jellyfish
 import numpy as np
 
-from harvest.normalise.features import Features
+from harvest.people.features import Features
 
 
 @lru_cache(maxsize=200_000)

@@ -40,10 +40,10 @@ import numpy as np
 import sqlite_utils
 
 from harvest.config import MatchingConfig
-from harvest.normalise import match_cache
-from harvest.normalise.blocking import candidate_pairs
-from harvest.normalise.clusters import cluster
-from harvest.normalise.compare import (
+from harvest.people import match_cache
+from harvest.people.blocking import candidate_pairs
+from harvest.people.clusters import cluster
+from harvest.people.compare import (
     COMPARISONS,
     FIELD_COMPARISONS,
     LEVELS,
@@ -51,12 +51,12 @@ from harvest.normalise.compare import (
     explain,
     households_setting,
 )
-from harvest.normalise.decisions import calibrate, load_decisions
-from harvest.normalise.features import Features, build_features
-from harvest.normalise.match_load import Loaded, _load_any, load
-from harvest.normalise.match_load import load_cached as load_cached  # re-exported
-from harvest.normalise.match_load import profile_hash as profile_hash  # re-exported
-from harvest.normalise.match_state import (
+from harvest.people.decisions import calibrate, load_decisions
+from harvest.people.features import Features, build_features
+from harvest.people.match_load import Loaded, _load_any, load
+from harvest.people.match_load import load_cached as load_cached  # re-exported
+from harvest.people.match_load import profile_hash as profile_hash  # re-exported
+from harvest.people.match_state import (
     EXACT_KEY,
     MatchSummary,
     last_run,
@@ -64,9 +64,9 @@ from harvest.normalise.match_state import (
     nothing_new,
     settings_hash,
 )
-from harvest.normalise.model import Model, score, train
-from harvest.normalise.recluster import recluster
-from harvest.normalise.recluster_touched import _judged_anew, _seeds, recluster_touched
+from harvest.people.model import Model, score, train
+from harvest.people.recluster import recluster
+from harvest.people.recluster_touched import _judged_anew, _seeds, recluster_touched
 from harvest.store import now
 
 log = logging.getLogger(__name__)

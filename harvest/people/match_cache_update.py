@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import sqlite_utils
 
-from harvest.normalise.features import IDENTITY, IDENTITY_SQL, dob_parts
-from harvest.normalise.match_cache_build import KEYED, Profiles, _district, _sector
+from harvest.people.features import IDENTITY, IDENTITY_SQL, dob_parts
+from harvest.people.match_cache_build import KEYED, Profiles, _district, _sector
 
 
 @dataclass

@@ -27,8 +27,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from harvest import audit
 from harvest.config import MatchingConfig
 from harvest.errors import HarvestError
-from harvest.normalise.match import MatchSummary, recluster
-from harvest.normalise.match_state import EXACT_KEY, QUEUE_SQL, pending_questions
+from harvest.people.match import MatchSummary, recluster
+from harvest.people.match_state import EXACT_KEY, QUEUE_SQL, pending_questions
 from harvest.private_files import private_file
 from harvest.store import now, transaction
 

@@ -12,7 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from harvest.config import MatchingConfig
-from harvest.normalise.match_state import EXACT_KEY
+from harvest.people.match_state import EXACT_KEY
 
 
 class ProfileIndex(Protocol):

@@ -28,10 +28,10 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA, JaroWinkler
 
-from harvest.normalise.compare_place import contact_levels, location_levels
-from harvest.normalise.features import Features, name_group, spelled_group
-from harvest.normalise.given_typos import mistyped_beyond_one, near_nickname, two_typos
-from harvest.normalise.name_variants import ENDINGS
+from harvest.people.compare_place import contact_levels, location_levels
+from harvest.people.features import Features, name_group, spelled_group
+from harvest.people.given_typos import mistyped_beyond_one, near_nickname, two_typos
+from harvest.people.name_variants import ENDINGS
 
 LEVELS: dict[str, list[str]] = {
     "given": ["different", "initial only", "similar", "nickname", "same"],

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from harvest.normalise.compare import (
+from harvest.people.compare import (
     COMPARISONS,
     DEFAULT_M,
     DEFAULT_U,
@@ -27,7 +27,7 @@ from harvest.normalise.compare import (
     Compared,
     compare,
 )
-from harvest.normalise.features import Features
+from harvest.people.features import Features
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from harvest.normalise.features import Features
+from harvest.people.features import Features
 
 
 def contact_levels(feats: Features, a, b, levels, tf) -> None:

@@ -18,8 +18,8 @@ import numpy as np
 import sqlite_utils
 
 from harvest.config import MatchingConfig
-from harvest.normalise import match_cache
-from harvest.normalise.features import IDENTITY, IDENTITY_SQL, Features, build_features
+from harvest.people import match_cache
+from harvest.people.features import IDENTITY, IDENTITY_SQL, Features, build_features
 
 
 class HashIndex:

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import numpy as np
 from nicknames import NickNamer
 
-from harvest.normalise.name_variants import SHORT_FORMS, stems
+from harvest.people.name_variants import SHORT_FORMS, stems
 
 IDENTITY = ("given_name", "family_name", "date_of_birth", "postcode", "email", "phone", "address")
 # A postcode that is not a UK one (records.postcode_text) takes the place of the missing
