@@ -133,7 +133,7 @@ def test_demo_syncs_the_bundled_sample_data(tmp_path: Path) -> None:
 
 def test_a_second_sync_exits_3_while_the_first_holds_the_lock(project, lunch_source) -> None:
     from harvest.config import load_config
-    from harvest.sync import sync_lock
+    from harvest.lock import sync_lock
 
     write_csv(project / "lunch.csv", [["Name"], ["Bob"]])
     cfg = write_config(project, [lunch_source()])

@@ -196,8 +196,8 @@ def geo_import(
     is kept (terminated postcodes are skipped); `harvest publish` then adds them to
     funders.db. The 1.4 GB file takes a minute or two and is never loaded whole.
     """
+    from harvest.lock import sync_lock
     from harvest.publish.onspd import import_onspd
-    from harvest.sync import sync_lock
 
     def body() -> None:
         cfg = load_config(config)

@@ -334,8 +334,8 @@ def forget(config: Any, plan: Plan, tokens: Any = None, who: Who | None = None) 
     is queued for it (``who`` lets it find rows of theirs that sync adds)."""
     from harvest.dataprotection import pending
     from harvest.errors import LockedError
+    from harvest.lock import sync_lock
     from harvest.publish.funders import funders_path
-    from harvest.sync import sync_lock
 
     try:
         with sync_lock(config.database_path):
