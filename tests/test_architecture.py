@@ -191,3 +191,26 @@ def test_the_checker_finds_a_cycle_and_names_it(tmp_path: Path) -> None:
     found = cycles(graph)
     assert found == [["harvest.config", "harvest.dataprotection.retention", "harvest.sync"]]
     assert "harvest.dataprotection.retention -> harvest.sync" in _describe(found[0], graph)
+
+
+# Private exceptions that never leave their connector module (a control-flow signal inside
+# one reader); every exception a caller can see lives in harvest/errors.py.
+PRIVATE_EXCEPTIONS = {
+    "harvest.connectors.eventbrite._Missing",
+    "harvest.connectors.microsoft_graph.Missing",
+    "harvest.connectors.tabular.NoTable",
+}
+
+
+def test_every_exception_class_is_in_errors_py() -> None:
+    outside = set()
+    for name, path in modules().items():
+        if name == "harvest.errors":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            bases = [ast.unparse(b) for b in getattr(node, "bases", [])]
+            if isinstance(node, ast.ClassDef) and any(
+                b.endswith(("Error", "Exception")) for b in bases
+            ):
+                outside.add(f"{name}.{node.name}")
+    assert outside == PRIVATE_EXCEPTIONS

@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlite_utils
 
-from harvest.errors import HarvestError
+from harvest.errors import NotFoundError
 from harvest.landing import person_keys
 from harvest.normalise.clean import clean_email, clean_phone, clean_value
 from harvest.normalise.standard import load_standard
@@ -32,10 +32,6 @@ from harvest.people.features import family_key, given_key
 
 SHOWN = ("given_name", "family_name", "date_of_birth", "email", "phone", "postcode")
 IDENTITY = ("given_name", "family_name", "date_of_birth", "email", "phone")
-
-
-class NotFoundError(HarvestError):
-    """Nobody in the store matches what was asked for."""
 
 
 @dataclass

@@ -126,7 +126,8 @@ def queued(db_path: Path) -> list[Path]:
 
 def run_queue(config: Any, tokens: Any = None) -> int:
     """Erase every queued request (the caller holds the lock); returns how many were done."""
-    from harvest.dataprotection.erasure import NotFoundError, Who, erase_now, find_person
+    from harvest.dataprotection.erasure import Who, erase_now, find_person
+    from harvest.errors import NotFoundError
 
     done = 0
     for path in queued(config.database_path):

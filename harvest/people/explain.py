@@ -13,16 +13,12 @@ from typing import Any
 
 import sqlite_utils
 
-from harvest.errors import HarvestError
+from harvest.errors import UnknownPerson
 from harvest.people.features import IDENTITY, NOT_UK
 from harvest.people.match import profile_hash
 from harvest.store import PERSON_FIELDS
 
 RECORD_COLUMNS = ("id", "source", "location", "row_number", *IDENTITY, "postcode_text")
-
-
-class UnknownPerson(HarvestError):
-    """There is no person with that id."""
 
 
 @dataclass

@@ -26,7 +26,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from harvest import audit
 from harvest.config import MatchingConfig
-from harvest.errors import HarvestError
+from harvest.errors import ReviewError
 from harvest.people.match import MatchSummary, recluster
 from harvest.people.match_state import EXACT_KEY, QUEUE_SQL, pending_questions
 from harvest.private_files import private_file
@@ -52,10 +52,6 @@ COMPARED = {  # shown field → the comparison matching made of it
 }
 DECISIONS = ("same", "different", "skip")
 PAIR_SHEET, HELP_SHEET = "Pairs", "Instructions"
-
-
-class ReviewError(HarvestError):
-    """A review spreadsheet or decision could not be used."""
 
 
 @dataclass

@@ -12,7 +12,8 @@ from typing import Any
 from datasette.utils.asgi import Response
 
 from harvest.dataprotection.access import export_person, person_data
-from harvest.dataprotection.erasure import NotFoundError, Who, find_person, forget
+from harvest.dataprotection.erasure import Who, find_person, forget
+from harvest.errors import NotFoundError
 from harvest.people.explain import explain_person, reason
 from harvest.publish.console.web import HOME, Staff, back, page, staff_only, where
 
