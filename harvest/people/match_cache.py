@@ -13,7 +13,7 @@ added, as one more part, and the whole is written again now and then.
 The cache is personal data (names, emails, addresses), so it lives in the store and
 goes with the records it came from: triggers empty it whenever a record is deleted
 (`harvest forget`, retention) or its identifying values are edited, and the next
-match then reads every record again (see ``ensure_match_cache`` in store.py).
+match then reads every record again (see ``ensure_match_cache`` in store_schema.py).
 
 Beside the profiles the cache keeps a *stamp*: the thresholds and review decisions
 the stored people were clustered with, and how many people there were. While the
@@ -38,7 +38,7 @@ from harvest.people.match_cache_build import from_load as from_load  # re-export
 from harvest.people.match_cache_update import Changes as Changes  # re-exported
 from harvest.people.match_cache_update import snapshot as snapshot  # re-exported
 from harvest.people.match_cache_update import update as update  # re-exported
-from harvest.store import ensure_match_cache
+from harvest.store_schema import ensure_match_cache
 
 VERSION = 1
 SEGMENTS = 16  # parts appended before the whole cache is written again
