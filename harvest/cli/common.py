@@ -23,6 +23,10 @@ ConfigOpt = Annotated[
         help="The harvest.yaml to use (default: ./harvest.yaml, or $HARVEST_CONFIG).",
     ),
 ]
+JsonOpt = Annotated[
+    bool,
+    typer.Option("--json", help="Print one JSON document for scripts instead (docs/scripting.md)."),
+]
 
 
 def _run(fn: Callable[[], int | None]) -> None:

@@ -22,7 +22,7 @@ from harvest.cli import auth as cli_auth
 from harvest.cli import match as cli_match
 from harvest.cli import privacy as cli_privacy
 from harvest.cli import publish as cli_publish
-from harvest.cli.common import ConfigOpt, _run, console
+from harvest.cli.common import ConfigOpt, JsonOpt, _run, console
 from harvest.config import DEFAULT_CONFIG, HarvestConfig, load_config
 from harvest.errors import ConfigError
 from harvest.private_files import UMASK
@@ -50,14 +50,17 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show debug logging.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print nothing but errors (and --json output).")
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    console.quiet = quiet  # errors go to stderr through another console, always shown
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)  # the same in every command run in one process
 
 
 @app.command()
@@ -90,6 +93,7 @@ def sync(
         bool | None,
         typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal)."),
     ] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Read every source, clean it into the standard and store it. Safe to run from cron.
 
@@ -98,12 +102,18 @@ def sync(
     failed (what synced is kept), 2 when harvest.yaml is wrong, 3 when another sync is
     running.
     """
+    from harvest.cli.output import emit, sync_document
     from harvest.reporting import make_reporter
+    from harvest.sync import QuietReporter
     from harvest.sync import sync as run_sync
 
     def body() -> int:
         cfg = load_config(config)
-        result = run_sync(cfg, only=source, full=full, reporter=make_reporter(console, progress))
+        reporter = QuietReporter() if as_json else make_reporter(console, progress)
+        result = run_sync(cfg, only=source, full=full, reporter=reporter)
+        if as_json:
+            emit(sync_document(result))
+            return result.exit_code
         if result.matching:
             console.print(result.matching.summary(), highlight=False)
         for line in (result.published, result.publish_error):
@@ -148,9 +158,11 @@ def check(
     source: Annotated[str | None, typer.Argument(help="Only this source.")] = None,
     config: ConfigOpt = None,
     limit: Annotated[int, typer.Option(help="How many kinds of problem to list.")] = 10,
+    as_json: JsonOpt = False,
 ) -> None:
     """The data checker: how complete each source is and its worst problems, in plain words."""
     from harvest.cli.check import show_checks
+    from harvest.cli.output import check_document, emit
     from harvest.normalise.check import check as run_check
 
     def body() -> int:
@@ -162,7 +174,10 @@ def check(
             )
         db = store.connect(cfg.database_path)
         results = run_check(db, names, limit)
-        show_checks(console, results)
+        if as_json:
+            emit(check_document(results))
+        else:
+            show_checks(console, results)
         return 0
 
     _run(body)

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table as RichTable
 
 from harvest import store
-from harvest.cli.common import ConfigOpt, _run, console
+from harvest.cli.common import ConfigOpt, JsonOpt, _run, console
 from harvest.config import load_config
 from harvest.errors import ConfigError
 
@@ -124,9 +124,11 @@ def audit(
             " upgrade)."
         ),
     ] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show the **audit trail**: who did what and when (counts only, never personal data)."""
     from harvest import audit as trail
+    from harvest.cli.output import audit_document, emit
 
     def body() -> int:
         db = _db(load_config(config))
@@ -134,6 +136,9 @@ def audit(
             rows = trail.entries(db, limit, action)
         finally:
             db.conn.close()
+        if as_json:
+            emit(audit_document(rows))
+            return 0
         table = RichTable("when", "action", "command", "user", "counts")
         for e in rows:
             counts = ", ".join(f"{k}={v}" for k, v in e.counts.items())

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table as RichTable
 
 from harvest import audit
-from harvest.cli.common import ConfigOpt, _run, console
+from harvest.cli.common import ConfigOpt, JsonOpt, _run, console
 from harvest.config import load_config
 from harvest.errors import ConfigError
 
@@ -137,11 +137,16 @@ def users_add(
 
 
 @users_app.command("list")
-def users_list(config: ConfigOpt = None) -> None:
+def users_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """List who may log in, and their roles (never their passwords)."""
 
     def body() -> None:
         users = _users(config)
+        if as_json:
+            from harvest.cli.output import emit, users_document
+
+            emit(users_document(users.all()))
+            return
         if not users.all():
             console.print("No users yet: add one with `harvest users add NAME --role funder`.")
             return
