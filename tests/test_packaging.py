@@ -82,31 +82,41 @@ def test_the_wheel_installs_the_harvest_command(wheel: zipfile.ZipFile) -> None:
     assert callable(getattr(importlib.import_module(target[1]), target[2]))
 
 
-def imported_packages() -> set[str]:
-    """Top-level names of every module harvest/ imports, but its own and the standard library's."""
+def imported_packages(folder: Path) -> set[str]:
+    """Top-level names of the modules a folder imports, but its own and the standard library's."""
     names: set[str] = set()
-    for path in (ROOT / "harvest").rglob("*.py"):
+    for path in folder.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 names.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 names.add(node.module.split(".")[0])
-    return names - set(sys.stdlib_module_names) - {"harvest"}
+    # tests import conftest, fakes, test_forget… and bench/'s generators from sys.path
+    local = {p.stem for where in (folder, ROOT / "bench") for p in where.iterdir()}
+    return names - set(sys.stdlib_module_names) - local - {"harvest"}
 
 
 def declared(requirements: list[str]) -> set[str]:
     return {canonicalize_name(Requirement(r).name) for r in requirements}
 
 
-def test_every_package_harvest_imports_is_a_declared_dependency() -> None:
+@pytest.mark.parametrize(
+    ("folder", "extras"), [("harvest", []), ("tests", ["dev"])], ids=["harvest", "tests"]
+)
+def test_every_package_that_is_imported_is_a_declared_dependency(
+    folder: str, extras: list[str]
+) -> None:
     owners = importlib.metadata.packages_distributions()
-    deps = declared(PROJECT["dependencies"])
+    optional = PROJECT["optional-dependencies"]
+    deps = declared([*PROJECT["dependencies"], *(r for e in extras for r in optional[e])])
     undeclared = {
         module: owners.get(module)
-        for module in imported_packages()
+        for module in imported_packages(ROOT / folder)
         if not {canonicalize_name(d) for d in owners.get(module, [module])} & deps
     }
-    assert not undeclared, f"imported but not in [project] dependencies: {undeclared}"
+    assert not undeclared, (
+        f"{folder}/ imports these, but pyproject.toml does not declare them: {undeclared}"
+    )
 
 
 def constraints() -> dict[str, str]:
