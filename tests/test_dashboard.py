@@ -3,6 +3,7 @@ the vocabulary only, too few people said in one line; against a real Datasette t
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from io import BytesIO
@@ -114,6 +115,17 @@ def test_published_values_in_plain_words() -> None:
     ]
 
 
+def only_greys(data: bytes) -> bool:
+    """Whether every colour the PDF's pages set is a grey (fpdf2 writes ``g``/``G`` for a
+    grey and ``r g b rg``/``RG`` for any other colour)."""
+    colours = []
+    for page in PdfReader(BytesIO(data)).pages:
+        content = page.get_contents()
+        stream = content.get_data().decode("latin-1") if content else ""
+        colours += re.findall(r"([\d.]+) ([\d.]+) ([\d.]+) (?:rg|RG)\b", stream)
+    return all(r == g == b for r, g, b in colours)
+
+
 def pdf_text(data: bytes) -> str:
     return " ".join(page.extract_text() for page in PdfReader(BytesIO(data)).pages)
 
@@ -132,6 +144,16 @@ def test_report_pdf_holds_the_figures(project: Path, tmp_path: Path) -> None:  #
     assert "Test Trust" in text and "2024 quarter 1" in text
     assert f"{shown_value(people)} {shown_value(attendances)}" in text  # the headline row
     assert "Who took part" in text and "Outcomes achieved" in text
+    assert "Circumstances and needs" in text and "Volunteers and the hours they gave" in text
+    # reach over time drawn: each bar's number above it, the period under it
+    words = " ".join(text.split())
+    assert f"too few to show. {shown_value(people)} 2024 Q1 Period People" in words
+    # the map: its legend, and each district named with its people
+    assert "People reached" in text and "A circle's area shows its people." in words
+    for district, place in (("NW1", "Euston"), ("E8", "Dalston")):
+        people = reached(connect(project / "funders.db"), Selection("2024-Q1", area=district))[0]
+        assert f"{district} ({place}): {shown_value(people)}" in words
+    assert only_greys(out.read_bytes())  # reads the same printed in black and white
     small = write_report(project / "funders.db", tmp_path / "small.pdf", period="2024-03")
     assert small.headline is None
     assert TOO_FEW in pdf_text((tmp_path / "small.pdf").read_bytes())

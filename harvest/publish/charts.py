@@ -40,7 +40,7 @@ def bars(figure: Figure, selected: str) -> Markup:
         else:
             parts.append(_text(x + width / 2, HEIGHT - BOTTOM - 6, "hidden"))
         if i % label_every == 0:
-            parts.append(_text(x + width / 2, HEIGHT - BOTTOM + 18, _short(label)))
+            parts.append(_text(x + width / 2, HEIGHT - BOTTOM + 18, short_label(label)))
     axis = (
         f'<line x1="{LEFT}" x2="{WIDTH - LEFT}" y1="{HEIGHT - BOTTOM}" '
         f'y2="{HEIGHT - BOTTOM}" stroke="#0b0c0c"/>'
@@ -52,7 +52,7 @@ def bars(figure: Figure, selected: str) -> Markup:
     )
 
 
-def _short(label: str) -> str:
+def short_label(label: str) -> str:
     """ "March 2026" → "Mar 2026"; "2026 quarter 1" → "2026 Q1"."""
     words = label.split()
     if len(words) == 2 and words[1].isdigit() and len(words[0]) > 3:
