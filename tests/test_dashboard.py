@@ -268,6 +268,7 @@ def test_a_funder_gets_plain_pages_never_datasettes(funder_server: str) -> None:
     bad = funder.get("/funders/reach?period_type=week")
     assert bad.status_code == 400 and "not one of the types of period" in bad.text
     assert funder.get("/funders/people").status_code == 404
+    assert funder.get("/dashboard/table/people").status_code == 404
     assert funder.get("/funders/reach.json").status_code == 200  # data for programs stays
     page = funder.get("/dashboard/table/who", params={"period": "2024-Q1"})
     assert page.status_code == 200 and "Female" in page.text and "SQL" not in page.text

@@ -67,6 +67,8 @@ def log_in(page: Page, base: str) -> None:
     page.goto(base + "/")
     page.wait_for_url(base + "/-/login")
     expect(page.locator("body")).to_contain_text("Test Trust")  # the charity's name
+    lead = page.locator(".lead").inner_text()  # and one sentence on what this is
+    assert lead.count(". ") == 0 and lead.endswith(".") and "funders" in lead
     assert serious_problems(page) == []
     page.locator("input[name=username]").fill(FUNDER[0])
     page.locator("input[name=password]").fill(FUNDER[1])
@@ -152,6 +154,7 @@ def test_too_few_people_and_a_choice_that_is_not_offered(
     response = page.goto(funder_server + "/dashboard?period=March+2024")
     assert response is not None and response.status == 400
     expect(page.locator("body")).to_contain_text("not one of the choices")
+    assert serious_problems(page) == []
     page.errors.clear()  # type: ignore[attr-defined]  (the browser logs the 400 itself)
 
 

@@ -62,12 +62,16 @@ async def read_overview(
 
 
 def refused(error: PublishError) -> Response:
+    return plain_page("Not a valid choice", str(error), 400)
+
+
+def plain_page(title: str, message: str, status: int) -> Response:
     body = (
-        "<!DOCTYPE html><html lang='en-GB'><title>Not a valid choice</title>"
-        f"<main><h1>Not a valid choice</h1><p>{escape(str(error))}</p>"
+        f"<!DOCTYPE html><html lang='en-GB'><title>{title}</title>"
+        f"<main><h1>{title}</h1><p>{escape(message)}</p>"
         f"<p><a href='{PATH}'>Back to the overview</a></p></main></html>"
     )
-    return Response.html(body, status=400)
+    return Response.html(body, status=status)
 
 
 async def render(
@@ -137,7 +141,7 @@ async def table_page(request: Any, datasette: Any) -> Response:
     except PublishError as error:
         return refused(error)
     if key not in overview.figures:
-        return Response.html("<!DOCTYPE html><title>Not found</title><h1>Not found</h1>", 404)
+        return plain_page("Not found", f"There is no table called “{key}”.", 404)
     figure = overview.figures[key]
     if extension:
         return figure_download(figure, overview, extension)
