@@ -103,7 +103,8 @@ async def overview_page(request: Any, datasette: Any) -> Response:
 
 
 def chart(figure: Figure, overview: Overview) -> Any:
-    return bars(figure, overview.selection.period)
+    unit = "volunteers" if figure.key == "volunteers" else "people"
+    return bars(figure, overview.selection.period, unit)
 
 
 async def report_pdf(request: Any, datasette: Any) -> Response:
