@@ -266,7 +266,7 @@ def test_a_funder_gets_plain_pages_never_datasettes(funder_server: str) -> None:
         response = funder.get(path)
         assert (response.status_code, response.headers.get("location")) == (302, target), path
     bad = funder.get("/funders/reach?period_type=week")
-    assert bad.status_code == 400 and "not one of the types of period" in bad.text
+    assert bad.status_code == 400 and "not one of the choices for period type" in bad.text
     assert funder.get("/funders/people").status_code == 404
     assert funder.get("/dashboard/table/people").status_code == 404
     assert funder.get("/funders/reach.json").status_code == 200  # data for programs stays

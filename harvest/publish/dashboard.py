@@ -174,7 +174,7 @@ def check(vocab: Vocabulary, s: Selection) -> str | None:
         if value not in {c.value for c in choices}:
             return f"“{value}” is not one of the choices for {name}: choose one from the list."
     if s.period_type and s.period_type not in vocab.period_types:
-        return f"“{s.period_type}” is not one of the types of period: choose one from the list."
+        return f"“{s.period_type}” is not one of the choices for period type: choose one from the list."
     return None
 
 
