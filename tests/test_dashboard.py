@@ -242,14 +242,16 @@ def test_table_downloads_are_in_words_and_formula_safe(project: Path, tmp_path: 
     o = build(conn, Selection("2024-Q1"), top=None)
     conn.close()
     activities = o.figures["activities"]
-    text = figure_download(activities, o, "csv").body.decode("utf-8-sig")
+    text = figure_download(activities, "csv").body.decode("utf-8-sig")
     lines = text.splitlines()
     assert lines[0] == "Activity,People,Attendances"  # the headings as on the page
+    saved = figure_download(activities, "xlsx").headers["content-disposition"]
+    assert saved == 'attachment; filename="activities-2024-Q1-All-areas.xlsx"'
     assert any(line.startswith("\"'=HYPERLINK(") for line in lines), text
-    sheet = load_workbook(BytesIO(figure_download(activities, o, "xlsx").body)).active
+    sheet = load_workbook(BytesIO(figure_download(activities, "xlsx").body)).active
     cells = [row[0] for row in sheet.iter_rows(values_only=True)]
     assert "'" + EVIL in cells and EVIL not in cells
-    who = figure_download(o.figures["who"], o, "csv").body.decode("utf-8-sig")
+    who = figure_download(o.figures["who"], "csv").body.decode("utf-8-sig")
     assert "fewer than 10" in who and "<10" not in who and "prefer_not_to_say" not in who
 
 

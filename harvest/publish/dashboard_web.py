@@ -30,6 +30,7 @@ from harvest.publish.uk_map import uk_map
 
 CHOICES = ("period", "period_type", "activity", "area")
 DOWNLOADS = {
+    "pdf": "application/pdf",
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
@@ -114,11 +115,13 @@ async def report_pdf(request: Any, datasette: Any) -> Response:
         _, overview = await read_overview(request, datasette)
     except PublishError as error:
         return refused(error)
-    return download(render_pdf(overview), "application/pdf", "report", overview.selection.period)
+    return download(render_pdf(overview), "pdf", "report", overview.selection.period)
 
 
-def download(body: bytes, content_type: str, *name: str) -> Response:
-    filename = "-".join(re.sub(r"[^A-Za-z0-9]+", "-", part).strip("-") for part in name)
+def download(body: bytes, extension: str, *name: str) -> Response:
+    """A file to save: its name from ``name``'s parts ("who-2026-Q1-All-areas.csv")."""
+    words = "-".join(re.sub(r"[^A-Za-z0-9]+", "-", part).strip("-") for part in name)
+    filename, content_type = f"{words}.{extension}", DOWNLOADS[extension]
     return Response(
         body,
         content_type=content_type,
@@ -145,7 +148,7 @@ async def table_page(request: Any, datasette: Any) -> Response:
         return plain_page("Not found", f"There is no table called “{key}”.", 404)
     figure = overview.figures[key]
     if extension:
-        return figure_download(figure, overview, extension)
+        return figure_download(figure, extension)
     return await render(
         request,
         datasette,
@@ -166,7 +169,7 @@ def download_value(value: Any) -> Any:
     return dashboard.shown_value(value)
 
 
-def figure_download(figure: Figure, overview: Overview, extension: str) -> Response:
+def figure_download(figure: Figure, extension: str) -> Response:
     columns = figure.columns
     rows = [[download_value(v) for v in row[: len(columns)]] for row in figure.rows]
     if figure.too_few:
@@ -176,7 +179,7 @@ def figure_download(figure: Figure, overview: Overview, extension: str) -> Respo
         body = xlsx_bytes(figure.title, columns, rows)
     else:
         body = csv_bytes(columns, rows)
-    return download(body, DOWNLOADS[extension], *name[:-1], f"{name[-1]}.{extension}")
+    return download(body, extension, *name)
 
 
 QUERY_FIGURES = {  # funder_queries.yaml's query → the figure with its rows
