@@ -25,6 +25,17 @@ NAMED = 16  # districts named beside the map, the ones with the most people
 GREY, BLACK, LIGHT = 190, 0, 240
 
 
+def circle(pdf: FPDF, x: float, y: float, r: float, style: str) -> None:
+    """A circle centred at (x, y), as a polygon: fpdf2's own ``circle`` takes its centre
+    from 2.8 and its corner before, and harvest allows both."""
+    steps = 48
+    points = [
+        (x + r * math.cos(2 * math.pi * i / steps), y + r * math.sin(2 * math.pi * i / steps))
+        for i in range(steps)
+    ]
+    pdf.polygon(points, style=style)
+
+
 def room(pdf: FPDF, height: float) -> float:
     """The y to draw ``height`` mm at: a new page when it would not fit on this one."""
     if pdf.get_y() + height > pdf.h - pdf.b_margin:
@@ -86,10 +97,10 @@ def uk_map(pdf: FPDF, figure: Figure, text: Any) -> None:
         at[district] = cx, cy = x0 + x * scale, y0 + y * scale
         if isinstance(people, int | float):
             pdf.set_fill_color(GREY)
-            pdf.circle(cx, cy, max(LARGEST * math.sqrt(people / top), 0.8), style="DF")
+            circle(pdf, cx, cy, max(LARGEST * math.sqrt(people / top), 0.8), "DF")
         else:
             pdf.set_dash_pattern(0.6, 0.6)
-            pdf.circle(cx, cy, 2.0, style="D")
+            circle(pdf, cx, cy, 2.0, "D")
             pdf.set_dash_pattern()
     right = x0 + width * scale + 8
     _legend(pdf, right, y0 + 4, top)
@@ -130,10 +141,10 @@ def _legend(pdf: FPDF, x: float, y: float, top: float) -> None:
     pdf.text(x, y, "People reached")
     pdf.set_font("Helvetica", size=8)
     pdf.set_fill_color(GREY)
-    pdf.circle(x + LARGEST, y + 4 + LARGEST, LARGEST, style="DF")
+    circle(pdf, x + LARGEST, y + 4 + LARGEST, LARGEST, "DF")
     pdf.text(x + 2 * LARGEST + 3, y + 5 + LARGEST, f"{shown_value(top)} people")
     pdf.set_dash_pattern(0.6, 0.6)
-    pdf.circle(x + LARGEST, y + 2 * LARGEST + 10, 2.0, style="D")
+    circle(pdf, x + LARGEST, y + 2 * LARGEST + 10, 2.0, "D")
     pdf.set_dash_pattern()
     pdf.text(x + 2 * LARGEST + 3, y + 2 * LARGEST + 11, "too few to show")
     pdf.text(x, y + 2 * LARGEST + 20, "A circle's area shows its people.")
