@@ -1,4 +1,5 @@
-"""Time the funder's dashboard (/dashboard) and its PDF over HTTP, at 100k and 1M attendances.
+"""Time the funder's dashboard (/dashboard), a table page and the PDF over HTTP, at 100k and
+1M attendances.
 
     .venv/bin/python bench/bench_dashboard.py [--sizes 100000,1000000] [--requests 30]
 
@@ -6,8 +7,8 @@ Reuses bench_funders.py's stores (``bench/data/funders-SIZE/``, synced once from
 ``gen_signups.py``) and its way of serving: `harvest publish`, a funder login, `harvest
 serve --funders`. Then the overview page is requested ``--requests`` times with the
 funder's cookie, each time with another period, activity and area drawn from the
-``choices`` table (a fixed seed), after one untimed request; and the PDF a third as
-often. Time to the whole answer. The results replace the section between the
+``choices`` table (a fixed seed), after one untimed request; the same for the table
+page of every area (the longest), and the PDF a third as often. Time to the whole answer. The results replace the section between the
 bench_dashboard markers in docs/benchmarks.md.
 """
 
@@ -37,7 +38,11 @@ from bench_funders import (  # noqa: E402
 from bench_sync import machine  # noqa: E402
 
 START, END = "<!-- bench_dashboard:start -->", "<!-- bench_dashboard:end -->"
-PAGES = {"overview": "/dashboard", "PDF": "/dashboard/report.pdf"}
+PAGES = {
+    "overview": "/dashboard",
+    "a table page": "/dashboard/table/areas",
+    "PDF": "/dashboard/report.pdf",
+}
 
 
 def time_pages(client: httpx.Client, requests: int) -> dict[str, list[float]]:
@@ -50,7 +55,7 @@ def time_pages(client: httpx.Client, requests: int) -> dict[str, list[float]]:
     for name, path in PAGES.items():
         client.get(path)  # warm up
         timings[name] = []
-        for _ in range(requests if name == "overview" else max(requests // 3, 20)):
+        for _ in range(requests if name != "PDF" else max(requests // 3, 20)):
             params = {k: rng.choice(values[k]) for k in ("period", "activity", "area")}
             started = time.perf_counter()
             response = client.get(path, params=params)
@@ -103,7 +108,8 @@ def section(results: dict[int, dict[str, list[float]]], argv: list[str], request
             f"{requests} requests over HTTP to `harvest serve --funders` with a funder "
             "login, each with another period, activity and area drawn from the `choices` "
             "table, after one untimed request; time to the whole HTML page (every figure, "
-            "the chart and the map). The PDF the same, a third as often (at least 20).",
+            "the chart and the map). The table page of every area the same; the PDF a "
+            "third as often (at least 20).",
             "",
             *lines,
             END,

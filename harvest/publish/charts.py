@@ -12,8 +12,8 @@ from harvest.publish.dashboard import Figure, shown_value
 WIDTH, HEIGHT, TOP, BOTTOM, LEFT = 720, 260, 24, 56, 8
 
 
-def bars(figure: Figure, selected: str) -> Markup:
-    """A bar chart of people (the figure's second column) per period; the chosen period
+def bars(figure: Figure, selected: str, unit: str = "people") -> Markup:
+    """A bar chart of ``unit`` (the figure's second column) per period; the chosen period
     darker. The rows' last column is the period's value."""
     rows = figure.rows
     if not rows:
@@ -21,7 +21,7 @@ def bars(figure: Figure, selected: str) -> Markup:
     numbers = [r[1] for r in rows if isinstance(r[1], int | float)]
     top = max(numbers, default=0) or 1
     step = (WIDTH - LEFT * 2) / len(rows)
-    width = max(step * 0.7, 2)
+    width = min(max(step * 0.7, 2), 80)
     label_every = max(1, round(len(rows) / 12))
     parts = []
     for i, row in enumerate(rows):
@@ -34,13 +34,13 @@ def bars(figure: Figure, selected: str) -> Markup:
             parts.append(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{width:.1f}" height="{h:.1f}" '
                 f'fill="{fill}" stroke="#0b0c0c" stroke-width="0.5"><title>{escape(label)}: '
-                f"{shown_value(people)} people</title></rect>"
+                f"{shown_value(people)} {unit}</title></rect>"
             )
             parts.append(_text(x + width / 2, y - 6, shown_value(people)))
         else:
             parts.append(_text(x + width / 2, HEIGHT - BOTTOM - 6, "hidden"))
         if i % label_every == 0:
-            parts.append(_text(x + width / 2, HEIGHT - BOTTOM + 18, _short(label)))
+            parts.append(_text(x + width / 2, HEIGHT - BOTTOM + 18, short_label(label)))
     axis = (
         f'<line x1="{LEFT}" x2="{WIDTH - LEFT}" y1="{HEIGHT - BOTTOM}" '
         f'y2="{HEIGHT - BOTTOM}" stroke="#0b0c0c"/>'
@@ -52,7 +52,7 @@ def bars(figure: Figure, selected: str) -> Markup:
     )
 
 
-def _short(label: str) -> str:
+def short_label(label: str) -> str:
     """ "March 2026" → "Mar 2026"; "2026 quarter 1" → "2026 Q1"."""
     words = label.split()
     if len(words) == 2 and words[1].isdigit() and len(words[0]) > 3:

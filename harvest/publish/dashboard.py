@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from harvest.errors import PublishError
 
+PATH = "/dashboard"
 TOO_FEW = "Too few people to show for this choice"
 ALL_ACTIVITIES, ALL_AREAS, ALL_TIME = "All activities", "All areas", "All time"
 TOP_AREAS = 10
@@ -40,6 +41,7 @@ class Selection:
     period: str
     activity: str = ALL_ACTIVITIES
     area: str = ALL_AREAS
+    period_type: str = ""  # a series by this type of period; blank: the period's own
 
     def params(self, *names: str) -> dict[str, str]:
         return {n: getattr(self, n) for n in names}
@@ -75,8 +77,8 @@ class Figure:
     explain: str
     columns: list[str]
     rows: list[tuple]
-    query: str  # the canned query that downloads it
-    params: dict[str, str]
+    query: str  # the canned query with the same rows, for staff
+    params: dict[str, str]  # the choices it depends on
     too_few: bool = False
     note: str = ""
 
@@ -87,9 +89,10 @@ class Figure:
             out.setdefault(row[0], []).append(row)
         return list(out.items())
 
-    def link(self, database: str, extension: str = "") -> str:
+    def link(self, extension: str = "") -> str:
+        """Its own page (or, with ".csv" or ".xlsx", its download) for the same choice."""
         query = urlencode(self.params)
-        return f"/{database}/{self.query}{extension}" + (f"?{query}" if query else "")
+        return f"{PATH}/table/{self.key}{extension}" + (f"?{query}" if query else "")
 
 
 @dataclass
@@ -170,6 +173,8 @@ def check(vocab: Vocabulary, s: Selection) -> str | None:
     for name, value, choices in offered:
         if value not in {c.value for c in choices}:
             return f"“{value}” is not one of the choices for {name}: choose one from the list."
+    if s.period_type and s.period_type not in vocab.period_types:
+        return f"“{s.period_type}” is not one of the choices for period type: choose one from the list."
     return None
 
 
@@ -186,8 +191,14 @@ def headline(conn: sqlite3.Connection, s: Selection) -> dict[str, Any] | None:
     )
 
 
-def build(conn: sqlite3.Connection, s: Selection, organisation: str | None = None) -> Overview:
-    """The whole overview for one choice (checked against the vocabulary first)."""
+def build(
+    conn: sqlite3.Connection,
+    s: Selection,
+    organisation: str | None = None,
+    top: int | None = TOP_AREAS,
+) -> Overview:
+    """The whole overview for one choice (checked against the vocabulary first); ``top``:
+    how many areas to list, None for all."""
     from harvest.publish.figures import figures
 
     vocab = vocabulary(conn)
@@ -197,14 +208,15 @@ def build(conn: sqlite3.Connection, s: Selection, organisation: str | None = Non
     info = about(conn)
     name = organisation or info.get("organisation") or "This charity"
     overview = Overview(name, s, vocab, info, headline(conn, s))
-    overview.figures = figures(conn, s, vocab, overview.headline is None)
+    overview.figures = figures(conn, s, vocab, overview.headline is None, top)
     return overview
 
 
 def selection_from(conn: sqlite3.Connection, args: dict[str, str]) -> Selection:
     """The choice in a request's (or the command line's) arguments; blanks are defaults."""
     period = args.get("period") or default_period(conn, vocabulary(conn))
-    return Selection(period, args.get("activity") or ALL_ACTIVITIES, args.get("area") or ALL_AREAS)
+    activity, area = args.get("activity") or ALL_ACTIVITIES, args.get("area") or ALL_AREAS
+    return Selection(period, activity, area, args.get("period_type") or "")
 
 
 def shown_value(value: Any) -> str:

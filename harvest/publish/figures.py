@@ -1,13 +1,15 @@
 """The figures of the funder's overview (``dashboard.py``): rows of the protected tables.
 
 Each function picks the rows of one protected table for a choice, in the order the
-table gives them, with a one-line explanation and the canned query of
-``funder_queries.yaml`` that downloads the same rows. Nothing is counted here.
+table gives them, with a one-line explanation; ``query`` names the canned query of
+``funder_queries.yaml`` with the same rows, for staff. Nothing is counted here.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from datetime import datetime
 
 from harvest.publish.dashboard import (
     ALL_ACTIVITIES,
@@ -18,7 +20,20 @@ from harvest.publish.dashboard import (
     Vocabulary,
 )
 
+CODE = re.compile(r"\b[a-z]+(_[a-z]+)+\b")
 SMALL = "Each figure is rounded to 5 with a small fixed adjustment, so parts may not add up exactly to the total."
+
+
+def in_words(label: str) -> str:
+    """A published label with any field name in it as words: the standard's label
+    "In another language (see preferred_language)" → "… (see preferred language)"."""
+    return CODE.sub(lambda m: m.group(0).replace("_", " "), label)
+
+
+def _groups(conn: sqlite3.Connection, table: str, s: Selection) -> list[tuple]:
+    """A breakdown by characteristic, without its "Everyone" row (that is the headline)."""
+    rows = _rows(conn, table, "characteristic, value, people, percent", s)
+    return [(c, in_words(v), *rest) for c, v, *rest in rows if c != "Everyone"]
 
 
 def _rows(conn: sqlite3.Connection, table: str, columns: str, s: Selection) -> list[tuple]:
@@ -30,20 +45,42 @@ def _rows(conn: sqlite3.Connection, table: str, columns: str, s: Selection) -> l
     ).fetchall()
 
 
-def reach(conn: sqlite3.Connection, s: Selection, vocab: Vocabulary) -> Figure:
+def series_kind(s: Selection, vocab: Vocabulary) -> str:
+    """The type of period a series is by: the one chosen, else the chosen period's own
+    type (a named period or all time: months)."""
+    if s.period_type:
+        return s.period_type
     kind = vocab.period(s.period).detail or "month"
-    kind = kind if kind in ("month", "quarter", "year", "financial_year") else "month"
-    rows = conn.execute(
-        "SELECT c.label, r.people, r.new_people, r.returning_people, r.attendances, r.period "
-        "FROM people_reached r JOIN choices c ON c.kind = 'period' AND c.value = r.period "
-        "WHERE r.period_type = ? AND r.activity = ? AND r.area = ? ORDER BY c.position",
+    return kind if kind in ("month", "quarter", "year", "financial_year") else "month"
+
+
+def _per(vocab: Vocabulary, kind: str) -> str:
+    """ "Quarters (January to March is Q1)" → "quarter"."""
+    per = vocab.period_types.get(kind, kind).split(" (")[0].lower()
+    return per[:-1] if per.endswith("s") else per
+
+
+def _series(
+    conn: sqlite3.Connection, columns: str, s: Selection, kind: str, join: str = ""
+) -> list[tuple]:
+    """Rows of people_reached (``r``, and whatever ``join`` adds) for every period of a
+    type, oldest first: the period's label, ``columns``, the period's value."""
+    return conn.execute(
+        f"SELECT c.label, {columns}, r.period FROM people_reached r JOIN choices c "
+        f"ON c.kind = 'period' AND c.value = r.period {join} WHERE r.period_type = ? "
+        "AND r.activity = ? AND r.area = ? ORDER BY c.position",
         (kind, s.activity, s.area),
     ).fetchall()
-    per = vocab.period_types.get(kind, kind).split(" (")[0].lower()
+
+
+def reach(conn: sqlite3.Connection, s: Selection, vocab: Vocabulary) -> Figure:
+    kind = series_kind(s, vocab)
+    columns = "r.people, r.new_people, r.returning_people, r.attendances"
+    rows = _series(conn, columns, s, kind)
     return Figure(
         "reach",
         "People reached over time",
-        f"Different people who came to something, by {per[:-1] if per.endswith('s') else per}; "
+        f"Different people who came to something, by {_per(vocab, kind)}; "
         "new means their first time ever. Hidden figures are too few to show.",
         ["Period", "People", "New", "Returning", "Attendances"],
         rows,
@@ -52,19 +89,58 @@ def reach(conn: sqlite3.Connection, s: Selection, vocab: Vocabulary) -> Figure:
     )
 
 
-def who(conn: sqlite3.Connection, s: Selection, too_few: bool) -> Figure:
-    everyone = _rows(conn, "who_took_part", "characteristic, value, people, percent", s)
-    rows = [r for r in everyone if r[0] != "Everyone"]  # the total is the headline
+def volunteers(conn: sqlite3.Connection, s: Selection, vocab: Vocabulary) -> Figure:
+    """Volunteers and their hours over time: a period with too few people says so."""
+    kind = series_kind(s, vocab)
+    columns = (
+        "CASE WHEN r.shown = 1 THEN v.volunteers ELSE r.people END, "
+        "CASE WHEN r.shown = 1 THEN v.hours_volunteered END"
+    )
+    join = "LEFT JOIN volunteering v USING (period, activity, area)"
+    rows = _series(conn, columns, s, kind, join)
     return Figure(
-        "who",
-        "Who took part",
-        "People by age band, gender, ethnic group and disability, each counted once. "
-        "Groups of fewer than 8 (10 for ethnic group and disability) are hidden. " + SMALL,
-        ["Characteristic", "Group", "People", "Share (%)"],
+        "volunteers",
+        "Volunteers and the hours they gave",
+        f"Different people who volunteered (their role is volunteer, or they gave hours), and "
+        f"the hours they gave, by {_per(vocab, kind)}. Hours are moved by a small fixed "
+        "amount, rounded to 5 and shown only beside a number of volunteers that is shown.",
+        ["Period", "Volunteers", "Hours volunteered"],
         rows,
-        "who",
-        s.params("period", "activity", "area"),
-        too_few,
+        "volunteers",
+        {"period_type": kind, "activity": s.activity, "area": s.area},
+    )
+
+
+def _breakdown(
+    conn: sqlite3.Connection, s: Selection, too_few: bool, key: str, table: str, *words: str
+) -> Figure:
+    """A breakdown by characteristic: ``words`` are its title, explanation and first heading."""
+    title, explain, heading = words
+    columns = [heading, "Group", "People", "Share (%)"]
+    rows, params = _groups(conn, table, s), s.params("period", "activity", "area")
+    return Figure(key, title, explain + " " + SMALL, columns, rows, key, params, too_few)
+
+
+def who(conn: sqlite3.Connection, s: Selection, too_few: bool) -> Figure:
+    explain = (
+        "People by age band, gender, ethnic group and disability, each counted once. "
+        "Groups of fewer than 8 (10 for ethnic group and disability) are hidden."
+    )
+    return _breakdown(
+        conn, s, too_few, "who", "who_took_part", "Who took part", explain, "Characteristic"
+    )
+
+
+def circumstances(conn: sqlite3.Connection, s: Selection, too_few: bool) -> Figure:
+    explain = (
+        "People by religion, household income, English, household size, unpaid care, "
+        "health, vulnerability, support needs, formats and food needs. Someone can have "
+        "several needs and counts once in each, so those parts add up to more than everyone. "
+        "Groups of fewer than 8 (10 for religion, care, health and needs) are hidden."
+    )
+    title = "Circumstances and needs"
+    return _breakdown(
+        conn, s, too_few, "circumstances", "people_circumstances", title, explain, "Circumstance"
     )
 
 
@@ -90,8 +166,9 @@ def _all_shown(conn: sqlite3.Connection, period: str, activity: str, area: str) 
     return bool(row and row[0])
 
 
-def areas(conn: sqlite3.Connection, s: Selection) -> Figure:
-    """The areas with the most people (areas with too few come last, as published)."""
+def areas(conn: sqlite3.Connection, s: Selection, top: int | None = TOP_AREAS) -> Figure:
+    """The areas with the most people (areas with too few come last, as published);
+    ``top``: how many, or None for every area."""
     rows = conn.execute(
         "SELECT c.value, c.detail, r.people FROM choices c JOIN people_reached r "
         "ON r.area = c.value AND r.period = ? AND r.activity = ? "
@@ -102,11 +179,11 @@ def areas(conn: sqlite3.Connection, s: Selection) -> Figure:
     return Figure(
         "areas",
         "Where people live",
-        f"The {TOP_AREAS} areas (postcode districts, local authorities, counties, regions and "
-        "countries) with the most people; an area is one place, so a person counts in each "
-        "area they live in. " + SMALL,
+        f"The {f'{top} ' if top else ''}areas (postcode districts, local authorities, counties, "
+        "regions and countries) with the most people; an area is one place, so a person "
+        "counts in each area they live in. " + SMALL,
         ["Area", "Type of area", "People"],
-        rows[:TOP_AREAS],
+        rows[:top] if top else rows,
         "areas",
         s.params("period", "activity"),
         not _all_shown(conn, s.period, s.activity, ALL_AREAS),
@@ -214,10 +291,13 @@ def scores(conn: sqlite3.Connection, s: Selection) -> Figure:
 
 
 def coverage(conn: sqlite3.Connection) -> Figure:
-    rows = conn.execute(
-        "SELECT source, records, with_postcode_pct, with_age_pct, with_ethnicity_pct, "
-        "last_successful_sync FROM coverage ORDER BY source"
-    ).fetchall()
+    rows = [
+        (plain_name(source), *shares, when(synced))
+        for source, *shares, synced in conn.execute(
+            "SELECT source, records, with_postcode_pct, with_age_pct, with_ethnicity_pct, "
+            "last_successful_sync FROM coverage ORDER BY source"
+        )
+    ]
     return Figure(
         "coverage",
         "How complete and fresh the data is",
@@ -237,14 +317,36 @@ def coverage(conn: sqlite3.Connection) -> Figure:
     )
 
 
+def plain_name(name: str) -> str:
+    """A source's name from harvest.yaml in words: "lunch_club_sheet" → "Lunch club sheet"."""
+    words = name.replace("_", " ").replace("-", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def when(stamp: str | None) -> str | None:
+    """A UTC time stamp in words: "2026-03-05T10:08:47Z" → "5 March 2026 at 10:08 UTC"."""
+    try:
+        moment = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    return f"{moment.day} {moment:%B %Y} at {moment:%H:%M} UTC"
+
+
 def figures(
-    conn: sqlite3.Connection, s: Selection, vocab: Vocabulary, too_few: bool
+    conn: sqlite3.Connection,
+    s: Selection,
+    vocab: Vocabulary,
+    too_few: bool,
+    top: int | None = TOP_AREAS,
 ) -> dict[str, Figure]:
+    """Every figure of the overview for a choice (``top``: how many areas to list)."""
     imported = conn.execute("SELECT 1 FROM about WHERE key = 'area_data'").fetchone() is not None
     every = [
         reach(conn, s, vocab),
+        volunteers(conn, s, vocab),
         who(conn, s, too_few),
-        areas(conn, s),
+        circumstances(conn, s, too_few),
+        areas(conn, s, top),
         districts(conn, s),
         deciles(conn, s, too_few, imported),
         activities(conn, s),

@@ -1,6 +1,7 @@
 """The funder's overview as a PDF, for board papers: ``harvest report`` and the dashboard's
 download button. Made with fpdf2 (pure Python), from the same ``Overview`` the page
-shows, so every figure is the published one; black text on white, tables not colours.
+shows, so every figure is the published one; black text on white, tables not colours,
+and reach over time and the map drawn in greys and black (report_charts.py).
 """
 
 from __future__ import annotations
@@ -11,20 +12,30 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from harvest.errors import PublishError
+from harvest.publish import report_charts
 from harvest.publish.dashboard import TOO_FEW, Figure, Overview, build, connect, selection_from
 from harvest.publish.dashboard import shown_value as shown
+from harvest.publish.figures import when
 
 PARTS = [
     ("reach", ""),
     ("who", "Who"),
+    ("circumstances", ""),
     ("sessions", ""),
     ("areas", "Where"),
+    ("districts", ""),
     ("deprivation", ""),
     ("activities", "What"),
+    ("volunteers", ""),
     ("outcomes", "What changed"),
     ("scores", ""),
     ("coverage", "About these figures"),
 ]
+DRAWN = {  # mm a figure's title, explanation and drawing take
+    "reach": report_charts.CHART_HEIGHT + report_charts.LABELS + 25,
+    "volunteers": report_charts.CHART_HEIGHT + report_charts.LABELS + 25,
+    "districts": report_charts.MAP_HEIGHT + 25,
+}
 PLAIN = str.maketrans({"·": "-", "–": "-", "—": "-", "“": '"', "”": '"', "’": "'", "‘": "'"})
 
 
@@ -76,6 +87,8 @@ def _headline(pdf: Report) -> None:
 
 
 def _figure(pdf: Report, figure: Figure) -> None:
+    if figure.key in DRAWN and figure.rows and not figure.too_few:  # title and drawing together
+        report_charts.room(pdf, DRAWN[figure.key])
     pdf.line_of(figure.title, 12, "B", 7)
     pdf.line_of(figure.explain, 8.5, "", 4)
     pdf.ln(1)
@@ -86,6 +99,10 @@ def _figure(pdf: Report, figure: Figure) -> None:
     if not figure.rows:
         pdf.line_of("Nothing to show.", 10)
         return
+    if figure.key in ("reach", "volunteers"):
+        report_charts.bars(pdf, figure, pdf.overview.selection.period, text)
+    if figure.key == "districts":
+        report_charts.uk_map(pdf, figure, text)
     pdf.set_font("Helvetica", size=8.5)
     n = len(figure.columns)
     widths = (3, *([1.4] * (n - 1))) if n > 2 else (3, 1)
@@ -122,7 +139,8 @@ def render_pdf(overview: Overview) -> bytes:
             pdf.line_of(part, 15, "B", 9)
         _figure(pdf, overview.figures[key])
     about = overview.about
-    pdf.line_of(f"Published {about.get('published_at', '')}. {about.get('postcode_data', '')}.", 8)
+    published = when(about.get("published_at"))
+    pdf.line_of(f"Published {published}. {about.get('postcode_data', '')}.", 8)
     return bytes(pdf.output())
 
 

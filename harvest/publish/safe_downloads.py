@@ -10,7 +10,7 @@ stay numbers. JSON numbers are never touched.
 
 ``wrap`` is an ASGI wrapper (plugins/harvest_site.py) that rewrites the body of
 ``.csv``, ``.tsv`` and ``.json`` responses (or ``?_format=``) cell by cell, streaming
-CSV record by record; the XLSX renderer calls ``safe_cell`` itself.
+CSV record by record; ``xlsx_bytes`` (every XLSX download) calls ``safe_cell`` itself.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -46,6 +46,29 @@ def safe_cell(value: Any) -> Any:
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"
     return value
+
+
+def xlsx_bytes(title: str, columns: list[str], rows: Iterable[Any]) -> bytes:
+    """A workbook of one sheet named ``title`` (cut to what Excel allows), every cell safe."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=re.sub(r"[^A-Za-z0-9_ -]", "_", title)[:31])
+    sheet.append([safe_cell(c) for c in columns])
+    for row in rows:
+        sheet.append([safe_cell(v) for v in row])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def csv_bytes(columns: list[str], rows: Iterable[Any]) -> bytes:
+    """CSV (UTF-8 with a byte order mark, for Excel), every cell safe."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([safe_cell(c) for c in columns])
+    writer.writerows([safe_cell(v) for v in row] for row in rows)
+    return out.getvalue().encode("utf-8-sig")
 
 
 def safe_json(value: Any) -> Any:

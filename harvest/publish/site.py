@@ -3,9 +3,10 @@
 Two servers, both on Datasette 0.65 with datasette-auth-passwords:
 
 * the **funder view** (``serve_funders``) serves only ``funders.db``, which holds
-  aggregates only. A funder sees the canned queries of ``funder_queries.yaml`` and the
-  published tables (every figure protected when it was published), never arbitrary
-  SQL (``allow_sql``). The query boxes take values from the ``choices`` table only
+  aggregates only. A funder reads it on the dashboard (dashboard_web.py), in plain
+  words, and downloads the canned queries of ``funder_queries.yaml`` and the published
+  tables (every figure protected when it was published) as data; never arbitrary SQL
+  (``allow_sql``). The query boxes take values from the ``choices`` table only
   (``plugins/harvest_vocabulary.py``).
 * the **staff view** (``harvest serve``, see datasette.py) serves the store and
   ``funders.db``; with users added, staff see everything and funders only what the
@@ -52,7 +53,8 @@ FUNDER_TABLES: dict[str, dict[str, Any]] = {
         "description": "For each source: how many rows are current, the share of them with a "
         "postcode, an age and an ethnic group, and the last successful sync. "
         "Counts below the threshold are shown as suppressed; percentages are "
-        "worked out from rounded counts.",
+        "worked out from the true counts, to the nearest 1%, and hidden when they would "
+        "point at a few rows.",
     },
     "districts": {
         "description": "Every UK postcode district (outward code, such as NW1) with its "

@@ -34,6 +34,7 @@ def project(lon: float, lat: float) -> tuple[float, float]:
     return (lon - WEST) * SHRINK * SCALE, (NORTH - lat) * SCALE
 
 
+@cache
 def _path() -> str:
     parts = []
     for ring in outline():

@@ -1,10 +1,10 @@
 """harvest's Datasette plugin: the funder's dashboard, loaded with ``--plugins-dir``.
 
-* ``/dashboard`` is the overview of funders.db for a period, activity and area chosen
-  from its ``choices`` (in the address, so a view can be bookmarked); the figures come
-  from harvest/publish/dashboard.py, exactly as published.
-* ``/dashboard/report.pdf`` is the same overview as a PDF (harvest/publish/report.py).
-* A funder who opens ``/`` (as after logging in) is sent to the dashboard.
+* ``/dashboard`` is the overview of funders.db, ``/dashboard/report.pdf`` its PDF,
+  ``/dashboard/tables`` and ``/dashboard/table/<figure>`` (``.csv``, ``.xlsx``) every
+  figure's table in words (the pages are in harvest/publish/dashboard_web.py).
+* A funder who opens ``/`` (as after logging in) is sent to the dashboard, and one who
+  opens a Datasette page of funders.db to the plain page of the same figure.
 * The login page names the charity and says in one sentence what this is.
 """
 
@@ -17,87 +17,29 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-from harvest.errors import PublishError
 from harvest.publish import dashboard, logins
-from harvest.publish.charts import bars
-from harvest.publish.uk_map import uk_map
+from harvest.publish.dashboard import PATH
+from harvest.publish.dashboard_web import (
+    funder_page,
+    funders_database,
+    overview_page,
+    report_pdf,
+    table_page,
+    tables_page,
+)
+from harvest.publish.figures import when
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-PATH = "/dashboard"
-
-
-async def funders_database(datasette: Any) -> str | None:
-    """The name of the database holding the protected tables (funders.db), or None."""
-    for name, db in datasette.databases.items():
-        if name != "_internal" and await db.table_exists("people_reached"):
-            if await db.table_exists("choices"):
-                return str(name)
-    return None
-
-
-async def _overview(request: Any, datasette: Any) -> tuple[str, dashboard.Overview]:
-    name = await funders_database(datasette)
-    if name is None:
-        raise PublishError("There are no figures for funders yet: run `harvest publish`.")
-    await datasette.ensure_permissions(request.actor, [("view-database", name), "view-instance"])
-    args = {k: request.args.get(k, "") for k in ("period", "activity", "area")}
-
-    def read(conn: Any) -> dashboard.Overview:
-        return dashboard.build(conn, dashboard.selection_from(conn, args))
-
-    return name, await datasette.get_database(name).execute_fn(read)
-
-
-def _refused(error: PublishError) -> Response:
-    body = (
-        "<!DOCTYPE html><html lang='en'><title>Not a valid choice</title>"
-        f"<main><h1>Not a valid choice</h1><p>{_escape(str(error))}</p>"
-        f"<p><a href='{PATH}'>Back to the overview</a></p></main></html>"
-    )
-    return Response.html(body, status=400)
-
-
-def _escape(text: str) -> str:
-    from html import escape
-
-    return escape(text)
-
-
-async def overview_page(request: Any, datasette: Any) -> Response:
-    try:
-        database, overview = await _overview(request, datasette)
-    except PublishError as error:
-        return _refused(error)
-    context = {
-        "o": overview,
-        "database": database,
-        "f": overview.figures,
-        "reach_chart": bars(overview.figures["reach"], overview.selection.period),
-        "uk_map": uk_map(overview.figures["districts"]),
-        "logged_in": request.actor is not None and "ds_actor" in request.cookies,
-    }
-    html = await datasette.render_template("dashboard/overview.html", context, request=request)
-    return Response.html(html)
-
-
-async def report_pdf(request: Any, datasette: Any) -> Response:
-    from harvest.publish.report import render_pdf
-
-    try:
-        _, overview = await _overview(request, datasette)
-    except PublishError as error:
-        return _refused(error)
-    filename = "report-" + "".join(c if c.isalnum() else "-" for c in overview.selection.period)
-    return Response(
-        render_pdf(overview),
-        content_type="application/pdf",
-        headers={"content-disposition": f'attachment; filename="{filename}.pdf"'},
-    )
 
 
 @hookimpl
 def register_routes() -> list[tuple[str, Any]]:
-    return [(rf"^{PATH}$", overview_page), (rf"^{PATH}/report\.pdf$", report_pdf)]
+    return [
+        (rf"^{PATH}$", overview_page),
+        (rf"^{PATH}/report\.pdf$", report_pdf),
+        (rf"^{PATH}/tables$", tables_page),
+        (rf"^{PATH}/table/(?P<figure>[a-z_]+)(\.(?P<format>csv|xlsx))?$", table_page),
+    ]
 
 
 @hookimpl
@@ -106,6 +48,7 @@ def prepare_jinja2_environment(env: Any, datasette: Any) -> None:
     first = FileSystemLoader(str(TEMPLATES / "dashboard" / "overrides"))
     env.loader = ChoiceLoader([first, env.loader, FileSystemLoader(str(TEMPLATES))])
     env.filters["published"] = dashboard.shown_value
+    env.filters["when"] = when
 
 
 @hookimpl
@@ -145,9 +88,15 @@ def _is_funder(datasette: Any, scope: dict[str, Any]) -> bool:
 def asgi_wrapper(datasette: Any) -> Any:
     def wrap(app: Any) -> Any:
         async def landing(scope: dict[str, Any], receive: Any, send: Any) -> None:
-            if scope.get("type") == "http" and scope.get("path") == "/":
-                if _is_funder(datasette, scope):
+            path = scope.get("path", "")
+            ours = path.startswith(("/-/", PATH))  # never Datasette's pages of funders.db
+            if scope.get("type") == "http" and not ours and _is_funder(datasette, scope):
+                if path == "/":
                     await Response.redirect(datasette.urls.path(PATH)).asgi_send(send)
+                    return
+                instead = await funder_page(datasette, scope)
+                if instead is not None:
+                    await instead.asgi_send(send)
                     return
             await app(scope, receive, send)
 

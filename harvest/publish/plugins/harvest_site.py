@@ -11,7 +11,6 @@ Logins and the ``/-/`` pages are in harvest_logins.py.
 
 from __future__ import annotations
 
-import io
 import re
 from typing import Any
 
@@ -19,7 +18,7 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 
 from harvest.publish import safe_downloads
-from harvest.publish.safe_downloads import safe_cell
+from harvest.publish.safe_downloads import xlsx_bytes
 
 
 @hookimpl
@@ -37,20 +36,9 @@ def render_xlsx(
     table: str | None,
     database: str,
 ) -> Response:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(
-        title=re.sub(r"[^A-Za-z0-9_ -]", "_", query_name or table or database)[:31]
-    )
-    sheet.append([safe_cell(c) for c in columns])
-    for row in rows:
-        sheet.append([safe_cell(v) for v in row])
-    out = io.BytesIO()
-    workbook.save(out)
     name = re.sub(r"[^A-Za-z0-9_-]", "_", query_name or table or database)
     return Response(
-        out.getvalue(),
+        xlsx_bytes(query_name or table or database, columns, rows),
         status=200,
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"content-disposition": f'attachment; filename="{name}.xlsx"'},
