@@ -48,7 +48,6 @@ from bench_tables import per_cause, table  # noqa: E402
 from others import _entity  # noqa: E402
 from quality import pairwise  # noqa: E402
 
-
 LOADS: list[float] = []  # the 1-minute load average before and after each timed run
 
 
