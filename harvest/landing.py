@@ -29,10 +29,10 @@ import sqlite_utils
 from harvest import store
 from harvest.connectors.base import Row, Table
 from harvest.dataprotection.tombstones import Tombstones
-from harvest.normalise.features import email_key, family_key, given_key, phone_key
 from harvest.normalise.mapping import ColumnMap
 from harvest.normalise.record import Normalised, RowNormaliser
 from harvest.normalise.standard import load_standard
+from harvest.people.features import email_key, family_key, given_key, phone_key
 from harvest.store import PERSON_FIELDS, now
 
 BATCH = 1000
