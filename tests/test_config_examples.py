@@ -19,7 +19,7 @@ import yaml
 
 from harvest.cli import app
 from harvest.config import load_config
-from harvest.connectors.base import connector_class, connector_names
+from harvest.connectors.registry import connector_class, connector_names
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config"
