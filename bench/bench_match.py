@@ -48,13 +48,17 @@ from bench_tables import per_cause, table  # noqa: E402
 from others import _entity  # noqa: E402
 from quality import pairwise  # noqa: E402
 
+LOADS: list[float] = []  # the 1-minute load average before and after each timed run
+
 
 def timed(cmd: list[str], cwd: Path) -> tuple[float, float, str]:
+    LOADS.append(os.getloadavg()[0])
     start = time.perf_counter()
     with (cwd / "stderr.txt").open("wb") as err:
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
+    LOADS.append(os.getloadavg()[0])
     code = os.waitstatus_to_exitcode(status)
     tail = (cwd / "stderr.txt").read_text(errors="replace").strip().splitlines()[-1:] or [""]
     return seconds, usage.ru_maxrss / 1024, "" if code == 0 else f"exit {code}: {tail[0][:90]}"
@@ -199,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += generated(size, args.seed, args, causes)
     held = [holdout(size, args.holdout) for size in sizes] if args.holdout else []
     febrl_rows = [] if args.no_febrl else febrl(args)
+    args.loads = LOADS
     text = table(rows, held, febrl_rows, causes, args)
     print(text)
     if not args.no_docs:

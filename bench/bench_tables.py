@@ -50,10 +50,18 @@ def _intro(rows: list[dict], args) -> str:
         "at its default 0.5 and its best over 0.5–0.9999, the scan not timed; "
         "recordlinkage's blocks on each name and the date of birth, ECM); their time is "
         "the linking alone. Nothing was tuned on seed 1 or on the held-out seed "
-        f"{args.holdout} (the matcher was changed looking at seed 7 only). Run on "
+        f"{args.holdout} (the matcher was changed looking at seeds 7 and 3 only). Run on "
         f"{time.strftime('%Y-%m-%d')} with `python bench/bench_match.py --sizes {sizes}"
-        f"{extra}` on a {_machine()}." + (f" {args.note}" if args.note else "")
+        f"{extra}` on a {_machine()}{_load(args)}." + (f" {args.note}" if args.note else "")
     )
+
+
+def _load(args) -> str:
+    """The machine's load average (1 minute) through the run, as `uptime` says it."""
+    seen = getattr(args, "loads", [])
+    if not seen:
+        return ""
+    return f", load average {min(seen):.1f} to {max(seen):.1f} during the run (`uptime`)"
 
 
 def _machine() -> str:

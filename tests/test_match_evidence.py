@@ -256,3 +256,22 @@ def test_an_address_with_its_flat_line_dropped_and_abbreviated_is_the_same_home(
     )
     location = compare(feats, np.array([[0, 1], [0, 2]])).levels[:, 3]
     assert location.tolist() == [4, 3]  # the same home; only the same postcode
+
+
+def test_the_same_name_born_the_same_year_at_one_home_is_one_person(project) -> None:
+    # one person, the date mistyped in day and month: not a household's two people
+    one = [
+        ["Siobhan", "Jones", d, "LS6 2AB", "sj@example.org", "", ""]
+        for d in ("28/08/1990", "01/09/1990")
+    ]
+    # a parent and child of one name, and a brother: three people at one home
+    home = ["M14 5TQ", "pikes@example.org", "0161 496 0111", ""]
+    three = [
+        ["John", "Pike", "03/04/1961"],
+        ["John", "Pike", "09/10/1989"],
+        ["Sam", "Pike", "05/06/1989"],
+    ]
+    rows = one + [[*who, *home] for who in three]
+    db = _sync(project, rows, matching={"households": True})
+    assert len({r[0] for r in query(db, "SELECT person_id FROM records WHERE rowid <= 2")}) == 1
+    assert _person_count(db) == 4

@@ -376,3 +376,37 @@ def test_review_after_every_row_went_from_the_sheet(queued: Path) -> None:
     result = _invoke(queued, input="q\n")
     assert result.exit_code == 0, result.output
     assert "People now: 0; 0 pair(s) still to review" in result.output
+
+
+def test_decisions_on_non_uk_postcodes_outlive_the_postcode_being_kept(project: Path) -> None:
+    """A store made before non-UK postcodes were kept (postcode_text) named these records'
+    profiles without the postcode; once a re-sync keeps it, the decisions still hold."""
+    header = [*HEADER, "Notes"]
+    rows = [
+        ["Siobhan", "Murphy", "01/02/1950", "D02 X285", "", ""],  # Irish Eircodes
+        ["Siobhan", "Murphy", "01/02/1950", "D02 X285", "sm@example.org", ""],
+        ["Ciara", "Walsh", "05/06/1977", "T12 Y4R6", "", ""],
+        ["Ciara", "Walsh", "05/06/1977", "T12 Y4R6", "cw@example.org", ""],
+    ]
+    write_csv(project / "list.csv", [header, *rows])
+    source = {"name": "list", "type": "file", "options": {"path": "list.csv"}}
+    cfg = write_config(project, [source], matching=ALL_UNCERTAIN)
+    sync(load_config(cfg))
+    db = project / "harvest.db"
+    conn = connect(db)  # as such a store was: the postcodes dropped, the pairs named so
+    conn.execute("UPDATE records SET postcode_text = NULL")
+    conn.conn.close()
+    assert runner.invoke(app, ["match", "--full", "-c", str(cfg)]).exit_code == 0
+    first = [p.b.values["family_name"] for p in _queue(cfg)]
+    assert sorted(first) == ["Murphy", "Walsh"]
+    result = _invoke(cfg, input="s\nd\n" if first[0] == "Murphy" else "d\ns\n")
+    assert result.exit_code == 0, result.output
+    assert len(_person(db, "Siobhan")) == 1
+    # The rows change (a note), so the re-sync lands them again with their postcodes kept.
+    write_csv(project / "list.csv", [header, *[[*r[:-1], "called"] for r in rows]])
+    sync(load_config(cfg))
+    assert scalar(db, "SELECT count(*) FROM records WHERE is_current AND postcode_text > ''") == 4
+    current = "SELECT DISTINCT person_id FROM records WHERE is_current AND given_name = ?"
+    assert len(query(db, current, ("Siobhan",))) == 1
+    assert len(query(db, current, ("Ciara",))) == 2
+    assert _queue(cfg) == []

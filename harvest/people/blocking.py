@@ -21,6 +21,7 @@ include one are kept: a re-sync costs in proportion to what it added.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 
 import jellyfish
@@ -55,16 +56,25 @@ def block_pairs(
     keys: np.ndarray, owners: np.ndarray, cap: int, new: np.ndarray | None = None
 ) -> np.ndarray:
     """Pairs (a < b) of owners sharing a key, as an (m, 2) array; blocks over ``cap`` skipped."""
+    parts = [np.stack(p, axis=1) for p in _pairs_by_size(keys, owners, cap, new)]
+    return np.concatenate(parts) if parts else np.zeros((0, 2), np.int64)
+
+
+def _pairs_by_size(
+    keys: np.ndarray, owners: np.ndarray, cap: int, new: np.ndarray | None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The pairs (a < b) of owners sharing a key, as arrays a and b, one block size at a time.
+    With ``new``, only blocks that hold a new owner, and only pairs that include one."""
     keep = keys >= 0
     if new is not None:  # only the blocks that hold a new profile: drop the rest before sorting
         hot = np.unique(keys[keep & new[owners]])
         if not len(hot):
-            return np.zeros((0, 2), np.int64)
+            return
         at = np.minimum(np.searchsorted(hot, keys), len(hot) - 1)
         keep &= hot[at] == keys
     keys, owners = keys[keep], owners[keep]
     if len(keys) < 2:
-        return np.zeros((0, 2), np.int64)
+        return
     order = np.lexsort((owners, keys))
     k, o = keys[order], owners[order]
     first = np.r_[True, (k[1:] != k[:-1]) | (o[1:] != o[:-1])]  # one entry per (key, owner)
@@ -74,27 +84,35 @@ def block_pairs(
     ok = (sizes >= 2) & (sizes <= cap)
     if new is not None:
         ok &= np.maximum.reduceat(new[o].astype(np.int8), starts).astype(bool)
-    out = []
     for size in np.unique(sizes[ok]):
         st = starts[ok & (sizes == size)]
         iu, ju = np.triu_indices(int(size), 1)
         a, b = o[st[:, None] + iu].ravel(), o[st[:, None] + ju].ravel()
-        out.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
-    pairs = np.concatenate(out) if out else np.zeros((0, 2), np.int64)
-    if new is not None and len(pairs):
-        pairs = pairs[new[pairs[:, 0]] | new[pairs[:, 1]]]
-    return pairs
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        if new is not None:
+            hot_pair = new[lo] | new[hi]
+            lo, hi = lo[hot_pair], hi[hot_pair]
+        yield lo, hi
 
 
 def candidate_pairs(feats: Features, cap: int = 50, new: np.ndarray | None = None) -> np.ndarray:
-    """The union of every key's pairs, unique, as an (m, 2) array of profile indices."""
-    parts = [block_pairs(keys, owners, cap, new) for keys, owners in blocking_keys(feats)]
-    pairs = np.concatenate(parts) if parts else np.zeros((0, 2), np.int64)
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    if not len(pairs):
-        return pairs
-    code = np.unique(pairs[:, 0] * feats.n + pairs[:, 1])
-    return np.stack([code // feats.n, code % feats.n], axis=1)
+    """The union of every key's pairs, unique, as an (m, 2) array of profile indices.
+
+    Each pair is kept as one integer (a × n + b) and each key's pairs made unique before
+    the next key's are made: a million records' keys make tens of millions of pairs,
+    most of them found by several keys."""
+    n = max(feats.n, 1)
+    found = []
+    for keys, owners in blocking_keys(feats):
+        codes = [lo * n + hi for lo, hi in _pairs_by_size(keys, owners, cap, new)]
+        if codes:
+            found.append(np.unique(np.concatenate(codes)))
+        del codes
+    if not found:
+        return np.zeros((0, 2), np.int64)
+    code = np.unique(np.concatenate(found))
+    del found
+    return np.stack([code // n, code % n], axis=1)
 
 
 def blocking_keys(feats: Features) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -203,7 +203,14 @@ class Compared:
         anchor &= (d >= 2) | (loc >= 2) | (e == 1) | (p == 1)  # more than a name in common
         if not self.households:
             return anchor
-        return (g != 0) & ((d == -1) | (d >= 2)) & anchor
+        return (g != 0) & ((d == -1) | (d >= 2) | one_birthday_mistyped(g, d)) & anchor
+
+
+def one_birthday_mistyped(given: np.ndarray, dob: np.ndarray) -> np.ndarray:
+    """The same given name and the same year of birth, day and month both different: one
+    person's date mistyped, not two people of a household (who never share a given name
+    and a year of birth; a parent and child of one name are years apart)."""
+    return (given == 4) & (dob == 1)
 
 
 HOUSEHOLD_RATIO = 0.25

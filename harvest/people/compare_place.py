@@ -14,8 +14,9 @@ from harvest.people.features import Features
 def contact_levels(feats: Features, a, b, levels, tf) -> None:
     """Email and phone: same or different. A shared one says nothing when the dates of
     birth disagree (not even the year and month, or day, agree): a family inbox, a
-    carer's phone or an office address is shared by different people."""
-    dates_differ = (levels[:, 2] == 0) | (levels[:, 2] == 1)
+    carer's phone or an office address is shared by different people. With the same
+    given name and the same year of birth the date is one person's, mistyped."""
+    dates_differ = (levels[:, 2] == 0) | (levels[:, 2] == 1) & (levels[:, 0] != 4)
     for i, name in ((4, "email"), (5, "phone")):
         ca, cb = getattr(feats, name)[a], getattr(feats, name)[b]
         both = (ca >= 0) & (cb >= 0)

@@ -12,6 +12,8 @@ from typing import Protocol
 import numpy as np
 
 from harvest.config import MatchingConfig
+from harvest.people.features import IDENTITY, IDENTITY_SQL
+from harvest.people.match_load import profile_hash
 from harvest.people.match_state import EXACT_KEY
 
 
@@ -22,18 +24,46 @@ class ProfileIndex(Protocol):
 
 
 def load_decisions(db, index: ProfileIndex) -> dict[tuple[int, int], bool]:
-    """Active decisions (the latest not undone per pair) as profile indices → same?"""
+    """Active decisions (the latest not undone per pair) as profile indices → same?
+
+    A profile is named by the hash of its identifying values. A non-UK postcode was not
+    one of them before ``postcode_text`` was kept, so a decision made then names the
+    profile without it: it still applies once a re-sync keeps the postcode."""
     rows = db.execute(
         """SELECT profile_a, profile_b, decision FROM match_decisions d
            WHERE undone_at IS NULL AND decision IN ('same', 'different') AND id = (
              SELECT max(id) FROM match_decisions e WHERE e.profile_a = d.profile_a
                AND e.profile_b = d.profile_b AND e.undone_at IS NULL)"""
     ).fetchall()
+    missing = {h for row in rows for h in row[:2] if index.get(h) is None}
+    renamed = _without_postcode_text(db) if missing else {}
     out = {}
     for ha, hb, decision in rows:
-        a, b = index.get(ha), index.get(hb)
-        if a is not None and b is not None:
-            out[(a, b)] = decision == "same"
+        for a in _profiles(index, ha, renamed):
+            for b in _profiles(index, hb, renamed):
+                out[(a, b)] = decision == "same"
+    return out
+
+
+def _profiles(index: ProfileIndex, h: int, renamed: dict[int, set[int]]) -> list[int]:
+    """The current profiles a decision's profile hash names: its own, and those that were
+    named by it before their non-UK postcode was kept."""
+    found = [index.get(x) for x in (h, *sorted(renamed.get(h, ())))]
+    return [i for i in found if i is not None]
+
+
+def _without_postcode_text(db) -> dict[int, set[int]]:
+    """Profile hash as it was before non-UK postcodes were kept (``postcode_text``, which a
+    store made earlier does not have) → the hashes of the current profiles it became."""
+    legacy = ", ".join(f"[{f}]" for f in IDENTITY)
+    rows = db.execute(
+        f"SELECT DISTINCT {IDENTITY_SQL}, {legacy} FROM records"
+        " WHERE is_current = 1 AND postcode IS NULL AND postcode_text IS NOT NULL"
+    ).fetchall()
+    out: dict[int, set[int]] = {}
+    for row in rows:
+        now, before = row[: len(IDENTITY)], row[len(IDENTITY) :]
+        out.setdefault(profile_hash(before), set()).add(profile_hash(now))
     return out
 
 

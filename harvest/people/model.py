@@ -230,9 +230,9 @@ def _train_once(
     total = max(m * (m - 1) / 2, 1.0)
     model.lam = min(0.5, 1 / max(m, 2))
     base = cmp.levels[guard]
-    adj = tf_adjust(feats, model, cmp)[guard]
+    adj = tf_adjust(feats, model, cmp)[guard].sum(axis=1)  # once: it does not change
     for _ in range(20):
-        w = _llr(model, base) + adj.sum(axis=1) + np.log2(model.lam / (1 - model.lam))
+        w = _llr(model, base) + adj + np.log2(model.lam / (1 - model.lam))
         expected = float((1 / (1 + np.exp2(-np.clip(w, -60, 60)))).sum())
         lam = float(np.clip(expected / total, 1e-12, 0.5))
         if abs(np.log(lam / model.lam)) < 1e-3:
@@ -273,7 +273,13 @@ def score(feats: Features, model: Model, cmp: Compared) -> Scored:
     parts = tf_adjust(feats, model, cmp)  # float32: (pairs × comparisons) can be large
     for i, c in enumerate(COMPARISONS):
         parts[:, i] += model.weights(c)[cmp.levels[:, i]]
-    weight = parts.sum(axis=1, dtype=np.float64) + np.log2(model.lam / (1 - model.lam))
-    prob = 1 / (1 + np.exp2(-np.clip(weight, -60, 60)))
-    prob = np.where(cmp.guard, prob, 0.0)
+    weight = parts.sum(axis=1, dtype=np.float64)
+    weight += np.log2(model.lam / (1 - model.lam))
+    # 1 / (1 + 2^-weight), in place: tens of millions of pairs at a million records
+    prob = np.clip(weight, -60, 60)
+    np.negative(prob, out=prob)
+    np.exp2(prob, out=prob)
+    prob += 1
+    np.reciprocal(prob, out=prob)
+    prob[~cmp.guard] = 0.0
     return Scored(cmp, weight, prob, parts)

@@ -91,13 +91,14 @@ def refresh(
     db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (person_id INTEGER PRIMARY KEY)")
     db.execute("DELETE FROM temp.touched")
     db.conn.executemany("INSERT OR IGNORE INTO temp.touched VALUES (?)", [(p,) for p in person_ids])
+    rows = _refresh_one_record(db, run_id)
     cols = ", ".join(f"r.[{f}]" for f in PERSON_FIELDS)
     cursor = db.execute(  # CROSS JOIN: look up the touched people, never scan every record
         f"""SELECT r.person_id, r.source, r.synced_at, {cols} FROM temp.touched t
             CROSS JOIN records r ON r.person_id = t.person_id
-            WHERE r.is_current = 1 ORDER BY r.person_id, r.id"""
+            WHERE r.is_current = 1 AND {_ANOTHER} ORDER BY r.person_id, r.id"""
     )
-    rows, batch = 0, []
+    batch: list[tuple] = []
     group: list[tuple] = []  # one person's records
     sql = _upsert_sql()
     for row in cursor:
@@ -114,6 +115,25 @@ def refresh(
     db.conn.executemany(sql, batch)
     db.execute("DELETE FROM temp.touched")
     return rows + len(batch)
+
+
+_ANOTHER = """EXISTS (SELECT 1 FROM records o
+                WHERE o.person_id = r.person_id AND o.is_current = 1 AND o.id <> r.id)"""
+
+
+def _refresh_one_record(db: sqlite_utils.Database, run_id: int | None) -> int:
+    """The touched people with one current record, in one statement (most people in a
+    list have one): their values are the record's, as ``_best`` would choose them."""
+    db.conn.create_function("json_list", 1, lambda s: json.dumps([s]), deterministic=True)
+    values = ", ".join(f"nullif(r.[{f}], '')" for f in PERSON_FIELDS)
+    cursor = db.execute(
+        f"""{_INSERT_PEOPLE} SELECT r.person_id, {values}, r.synced_at, r.synced_at, 1,
+              json_list(r.source), ? FROM temp.touched t
+            CROSS JOIN records r ON r.person_id = t.person_id
+            WHERE r.is_current = 1 AND NOT {_ANOTHER} {_ON_CONFLICT}""",
+        [run_id],
+    )
+    return max(cursor.rowcount, 0)
 
 
 def _best(rows: list[tuple], run_id: int | None, use: NameUse | None = None) -> tuple:
@@ -184,23 +204,24 @@ def best_name(rows: list[tuple], i: int, column: str, use: NameUse | None) -> st
     return spelled[max(range(len(spelled)), key=rank)][0]
 
 
+_COLUMNS = [
+    "person_id",
+    *PERSON_FIELDS,
+    "first_seen",
+    "last_seen",
+    "record_count",
+    "sources",
+    "last_sync_run_id",
+]
+_INSERT_PEOPLE = f"INSERT INTO people ({', '.join(f'[{c}]' for c in _COLUMNS)})"
+_ON_CONFLICT = (
+    f" ON CONFLICT(person_id) DO UPDATE SET {', '.join(f'[{f}] = excluded.[{f}]' for f in PERSON_FIELDS)},"
+    " first_seen = min(people.first_seen, excluded.first_seen),"
+    " last_seen = max(people.last_seen, excluded.last_seen),"
+    " record_count = excluded.record_count, sources = excluded.sources,"
+    " last_sync_run_id = coalesce(excluded.last_sync_run_id, people.last_sync_run_id)"
+)
+
+
 def _upsert_sql() -> str:
-    cols = [
-        "person_id",
-        *PERSON_FIELDS,
-        "first_seen",
-        "last_seen",
-        "record_count",
-        "sources",
-        "last_sync_run_id",
-    ]
-    names = ", ".join(f"[{c}]" for c in cols)
-    sets = ", ".join(f"[{f}] = excluded.[{f}]" for f in PERSON_FIELDS)
-    return (
-        f"INSERT INTO people ({names}) VALUES ({', '.join('?' for _ in cols)})"
-        f" ON CONFLICT(person_id) DO UPDATE SET {sets},"
-        " first_seen = min(people.first_seen, excluded.first_seen),"
-        " last_seen = max(people.last_seen, excluded.last_seen),"
-        " record_count = excluded.record_count, sources = excluded.sources,"
-        " last_sync_run_id = coalesce(excluded.last_sync_run_id, people.last_sync_run_id)"
-    )
+    return f"{_INSERT_PEOPLE} VALUES ({', '.join('?' for _ in _COLUMNS)}){_ON_CONFLICT}"
