@@ -1,0 +1,199 @@
+"""Land one source's tables in the store, batch by batch, within the caller's transaction.
+
+For each batch: key and hash its rows, skip the forgotten, look up the versions already
+stored, clean the rows that are new or changed, give them people, and hand the batch's
+writes to a second thread (``writes.Background``) while the next batch is read. A table
+read whole (a file) is a snapshot: its rows not seen this time stop being current.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import sqlite_utils
+
+from harvest import store
+from harvest.connectors.base import Row, Table
+from harvest.dataprotection.tombstones import Tombstones
+from harvest.landing.people import People
+from harvest.landing.rows import Counts, Existing, Pending, RowIdentity, batches, erased_note
+from harvest.landing.tidy import Tidy
+from harvest.landing.writes import Background, Writes
+from harvest.normalise.mapping import ColumnMap
+from harvest.normalise.record import Normalised, RowNormaliser
+from harvest.normalise.standard import load_standard
+from harvest.store import now
+
+BATCH = 1000
+CHUNK = 500  # keys looked up per query
+
+
+class Lander(Tidy):
+    """Writes one source's rows into the store during one sync run."""
+
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        source: str,
+        run_id: int,
+        constants: dict[str, str] | None = None,
+        today: date | None = None,
+    ) -> None:
+        self.db, self.source, self.run_id = db, source, run_id
+        self.constants = constants or {}
+        self.today = today or date.today()
+        self.now = now()
+        self.counts = Counts()
+        self.fields = [f.name for f in load_standard().fields]
+        self._next_raw = store.next_raw_id(db)  # never an id erasure or retention freed
+        self.people = People(db)
+        self._activities = dict(db.execute("SELECT name, id FROM activities").fetchall())
+        # data protection: a row that was forgotten (`harvest forget`) never lands again
+        self.tombstones = Tombstones.for_source(db, source)
+        # every row of this source in the store is from this run: all rows read are new
+        self._fresh = not db.execute(
+            "SELECT 1 FROM raw_rows WHERE source = ? LIMIT 1", [source]
+        ).fetchone()
+        self.writes = Writes(source, run_id, self.now, self.fields, self.counts)
+        self.background = Background(db)
+
+    # --- tables ------------------------------------------------------------------
+
+    def land_table(
+        self, table: Table, maps: list[ColumnMap], progress: Callable[[int], None] | None = None
+    ) -> None:
+        """Land every row of one table; retire rows of a whole-table snapshot that have gone."""
+        std_names = set(self.fields)
+        fill = {**self.constants, **{k: v for k, v in table.context.items() if k in std_names}}
+        normaliser = RowNormaliser(table.headers, maps, fill, self.today)
+        id_idx = next((i for i, m in enumerate(maps) if m.field == "source_record_id"), None)
+        if id_idx is None and table.id_column in table.headers:
+            id_idx = table.headers.index(table.id_column)
+        identity = RowIdentity(table, id_idx)
+        skipped = self.counts.forgotten
+        try:
+            for batch in batches(table.rows, BATCH):
+                self._land_batch(table, batch, normaliser, identity)
+                if progress:
+                    progress(len(batch))
+        finally:  # never leave a write running when the transaction ends, either way
+            self.background.wait()
+        if self.counts.forgotten > skipped:  # shown by `harvest check`
+            self.add_table_issue(
+                table.location, erased_note(self.counts.forgotten - skipped), "info"
+            )
+        if table.complete:
+            self._retire_missing(table.key)
+
+    def _land_batch(
+        self, table: Table, batch: list[Row], normaliser: RowNormaliser, identity: RowIdentity
+    ) -> None:
+        items = [(row, *identity(row)) for row in batch]
+        if self.tombstones:  # data protection: skip (and count) rows that were forgotten
+            kept = [i for i in items if not self.tombstones.forgotten(i[1], i[2])]
+            self.counts.forgotten += len(items) - len(kept)
+            items = kept
+        # a new source's rows are all new: clean them while the last batch is written
+        cleaned = [normaliser(row.values) for row, _, _ in items] if self._fresh else None
+        self.background.wait()  # the store is read below: the last batch must be in
+        existing = self._existing({key for _, key, _ in items})
+        touched: list[tuple[str, int, int]] = []
+        pending: list[Pending] = []
+        recurrent: list[tuple[int, str, str]] = []
+        for n, (row, key, h) in enumerate(items):
+            self.counts.read += 1
+            key = self._deduplicate(key, h, existing)
+            versions = existing.setdefault(key, [])
+            match = next((v for v in versions if v.content_hash == h), None)
+            if match:
+                self.counts.unchanged += 1
+                if match.run_id != self.run_id:
+                    touched.append((self.now, self.run_id, match.id))
+                    match.run_id = self.run_id
+                if not match.is_current:
+                    recurrent.append((match.id, self.source, key))
+                    for v in versions:
+                        v.is_current = int(v is match)
+                continue
+            norm = cleaned[n] if cleaned is not None else normaliser(row.values)
+            if self.tombstones and self.tombstones.erased_person(norm.fields):
+                self.counts.read -= 1  # data protection: an erased person's row, edited
+                self.counts.forgotten += 1
+                continue
+            pending.append(self._pending(row, key, h, versions, norm))
+        new_keys = self.people.assign(pending)
+        statements = [
+            ("UPDATE raw_rows SET last_seen = ?, sync_run_id = ? WHERE id = ?", touched),
+            ("INSERT OR IGNORE INTO person_keys (key, person_id) VALUES (?, ?)", new_keys.items()),
+            *self.writes.batch(table, pending, self.activity_id),
+            (
+                "UPDATE records SET is_current = (id = ?) WHERE id IN"
+                " (SELECT id FROM raw_rows WHERE source = ? AND source_key = ?)",
+                recurrent,
+            ),
+        ]
+        self.background.submit([(sql, list(rows)) for sql, rows in statements if rows])
+
+    def _pending(
+        self, row: Row, key: str, h: str, versions: list[Existing], norm: Normalised
+    ) -> Pending:
+        """A new version of a row (its first, when ``versions`` is empty)."""
+        p = Pending(row, key, h, max((v.version for v in versions), default=0) + 1, norm)
+        p.raw_id = self._next_raw
+        self._next_raw += 1
+        if versions:
+            self.counts.changed += 1
+            p.person_id = next((v.person_id for v in versions if v.person_id), None)
+        else:
+            self.counts.new += 1
+        for v in versions:
+            v.is_current = 0
+        versions.append(Existing(p.raw_id, h, p.version, self.run_id, 1, None))
+        return p
+
+    def _deduplicate(self, key: str, h: str, existing: dict[str, list[Existing]]) -> str:
+        """An identical keyless row seen earlier in this run is a repeat: key it ``~2``, ``~3``…"""
+        if not key.startswith("row:"):
+            return key
+        base, n = key, 1
+        while any(v.content_hash == h and v.run_id == self.run_id for v in existing.get(key, [])):
+            n += 1
+            key = f"{base}~{n}"
+            if key not in existing:
+                existing.update(self._existing({key}))
+        return key
+
+    def _existing(self, keys: set[str]) -> dict[str, list[Existing]]:
+        out: dict[str, list[Existing]] = {k: [] for k in keys}
+        keys_list = list(keys)
+        for i in range(0, len(keys_list), CHUNK):
+            chunk = keys_list[i : i + CHUNK]
+            sql = f"""SELECT r.source_key, r.id, r.content_hash, r.version, r.sync_run_id,
+                        coalesce(c.is_current, 0), c.person_id
+                      FROM raw_rows r LEFT JOIN records c ON c.id = r.id
+                      WHERE r.source = ? AND r.source_key IN ({",".join("?" * len(chunk))})"""
+            for key, *rest in self.db.execute(sql, [self.source, *chunk]).fetchall():
+                out[key].append(Existing(*rest))
+        return out
+
+    def activity_id(self, name: str) -> int:
+        """The id of an activity by name, adding it the first time it is seen."""
+        if name not in self._activities:
+            self.background.wait()
+            cur = self.db.execute(
+                "INSERT INTO activities (name, first_source) VALUES (?, ?)", [name, self.source]
+            )
+            assert cur.lastrowid is not None  # always set after an INSERT
+            self._activities[name] = int(cur.lastrowid)
+        return self._activities[name]
+
+    def finish(self) -> None:
+        """Drop errors this sync did not find again, and contacts of records that are no
+        longer current; refresh people touched."""
+        self.background.wait()
+        self._drop_mended_errors()
+        if not self.counts.read:
+            return  # nothing was read (unchanged files): nothing to tidy
+        store.keep_last_raw_id(self.db, self._next_raw - 1)
+        self._tidy_people()
