@@ -8,7 +8,9 @@ read whole (a file) is a snapshot: its rows not seen this time stop being curren
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import sqlite_utils
@@ -27,6 +29,23 @@ from harvest.store import now
 
 BATCH = 1000
 CHUNK = 500  # keys looked up per query
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Python's cycle collector, tuned for landing: it makes millions of short-lived objects
+    (cells, cleaned rows, parameters) and no cycles, and the collector's passes over every
+    object alive (the standard, the remembered values) cost ~15% of a sync's CPU. Objects
+    made before landing are frozen out of its passes, and it runs every 100,000 new objects
+    rather than every 700; both are put back afterwards."""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 class Lander(Tidy):
@@ -72,13 +91,14 @@ class Lander(Tidy):
             id_idx = table.headers.index(table.id_column)
         identity = RowIdentity(table, id_idx)
         skipped = self.counts.forgotten
-        try:
-            for batch in batches(table.rows, BATCH):
-                self._land_batch(table, batch, normaliser, identity)
-                if progress:
-                    progress(len(batch))
-        finally:  # never leave a write running when the transaction ends, either way
-            self.background.wait()
+        with fewer_collections():
+            try:
+                for batch in batches(table.rows, BATCH):
+                    self._land_batch(table, batch, normaliser, identity)
+                    if progress:
+                        progress(len(batch))
+            finally:  # never leave a write running when the transaction ends, either way
+                self.background.wait()
         if self.counts.forgotten > skipped:  # shown by `harvest check`
             self.add_table_issue(
                 table.location, erased_note(self.counts.forgotten - skipped), "info"
