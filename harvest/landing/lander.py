@@ -9,9 +9,13 @@ read whole (a file) is a snapshot: its rows not seen this time stop being curren
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import date
+from itertools import chain
+from multiprocessing import get_all_start_methods
 
 import sqlite_utils
 
@@ -19,8 +23,17 @@ from harvest import store
 from harvest.connectors.base import Row, Table
 from harvest.dataprotection.tombstones import Tombstones
 from harvest.landing.people import People
-from harvest.landing.rows import Counts, Existing, Pending, RowIdentity, batches, erased_note
+from harvest.landing.rows import (
+    Counts,
+    Existing,
+    Pending,
+    RowIdentity,
+    RowJson,
+    batches,
+    erased_note,
+)
 from harvest.landing.tidy import Tidy
+from harvest.landing.worker import Cleaned, Cleaner, normalised
 from harvest.landing.writes import Background, Writes
 from harvest.normalise.mapping import ColumnMap
 from harvest.normalise.record import Normalised, RowNormaliser
@@ -29,6 +42,11 @@ from harvest.store import now
 
 BATCH = 1000
 CHUNK = 500  # keys looked up per query
+PROCESSES = 2  # 2: a table of new rows is cleaned in a child process (worker.py); 1: not
+Job = tuple[RowIdentity, RowJson, RowNormaliser]
+# a row to land: the row, its key and content hash, and (when cleaned already) its
+# Normalised, JSON and person keys
+Item = tuple[Row, str, str, Normalised | None, str | None, list[str] | None]
 
 
 @contextmanager
@@ -89,14 +107,11 @@ class Lander(Tidy):
         id_idx = next((i for i, m in enumerate(maps) if m.field == "source_record_id"), None)
         if id_idx is None and table.id_column in table.headers:
             id_idx = table.headers.index(table.id_column)
-        identity = RowIdentity(table, id_idx)
+        job = (RowIdentity(table.key, table.headers, id_idx), RowJson(table.headers), normaliser)
         skipped = self.counts.forgotten
         with fewer_collections():
             try:
-                for batch in batches(table.rows, BATCH):
-                    self._land_batch(table, batch, normaliser, identity)
-                    if progress:
-                        progress(len(batch))
+                self._land_rows(table, job, self._all_new(table, id_idx), progress)
             finally:  # never leave a write running when the transaction ends, either way
                 self.background.wait()
         if self.counts.forgotten > skipped:  # shown by `harvest check`
@@ -106,22 +121,73 @@ class Lander(Tidy):
         if table.complete:
             self._retire_missing(table.key)
 
-    def _land_batch(
-        self, table: Table, batch: list[Row], normaliser: RowNormaliser, identity: RowIdentity
+    def _all_new(self, table: Table, id_idx: int | None) -> bool:
+        """No row of the table can be in the store yet (nor forgotten): every row is cleaned."""
+        if self.tombstones or PROCESSES < 2 or "fork" not in get_all_start_methods():
+            return False
+        if self._fresh:
+            return True
+        self.background.wait()
+        return (
+            id_idx is None
+            and not self.db.execute(  # a new file: keys are its own
+                "SELECT 1 FROM raw_rows WHERE source = ? AND table_key = ? LIMIT 1",
+                [self.source, table.key],
+            ).fetchone()
+        )
+
+    def _land_rows(
+        self, table: Table, job: Job, all_new: bool, progress: Callable[[int], None] | None
     ) -> None:
-        items = [(row, *identity(row)) for row in batch]
-        if self.tombstones:  # data protection: skip (and count) rows that were forgotten
-            kept = [i for i in items if not self.tombstones.forgotten(i[1], i[2])]
-            self.counts.forgotten += len(items) - len(kept)
-            items = kept
-        # a new source's rows are all new: clean them while the last batch is written
-        cleaned = [normaliser(row.values) for row, _, _ in items] if self._fresh else None
+        """The first batch here; the rest too, or, when every row is new and there are
+        more, cleaned one batch ahead by a child process (see worker.py)."""
+        identity, _, normaliser = job
+        rows = batches(table.rows, BATCH)
+        ahead: deque[tuple[list[Row], Future[list[Cleaned]]]] = deque()
+        for n, batch in enumerate(rows):
+            if n == 1 and all_new:
+                self.background.wait()  # no thread is running when the child is forked
+                with Cleaner(*job) as cleaner:
+                    for later in chain([batch], rows):
+                        ahead.append((later, cleaner.submit([r.values for r in later])))
+                        if len(ahead) > 1:
+                            self._land_cleaned(table, *ahead.popleft(), progress)
+                    while ahead:
+                        self._land_cleaned(table, *ahead.popleft(), progress)
+                return
+            items: list[Item] = [(row, *identity(row.values), None, None, None) for row in batch]
+            if self.tombstones:  # data protection: skip (and count) rows that were forgotten
+                kept = [i for i in items if not self.tombstones.forgotten(i[1], i[2])]
+                self.counts.forgotten += len(items) - len(kept)
+                items = kept
+            if self._fresh:  # all new: cleaned while the last batch is written
+                items = [(r, k, h, normaliser(r.values), None, None) for r, k, h, *_ in items]
+            self._land_batch(table, items, normaliser)
+            if progress:
+                progress(len(batch))
+
+    def _land_cleaned(
+        self,
+        table: Table,
+        batch: list[Row],
+        cleaned: Future[list[Cleaned]],
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        items = [(row, c[0], c[1], normalised(c), c[2], c[8])
+                 for row, c in zip(batch, cleaned.result(), strict=True)]  # fmt: skip
+        self._land_batch(table, items, None)
+        if progress:
+            progress(len(batch))
+
+    def _land_batch(
+        self, table: Table, items: Sequence[Item], normaliser: RowNormaliser | None
+    ) -> None:
         self.background.wait()  # the store is read below: the last batch must be in
-        existing = self._existing({key for _, key, _ in items})
+        existing = self._existing({item[1] for item in items})
         touched: list[tuple[str, int, int]] = []
         pending: list[Pending] = []
         recurrent: list[tuple[int, str, str]] = []
-        for n, (row, key, h) in enumerate(items):
+        for row, key, h, norm, data, keys in items:
             self.counts.read += 1
             key = self._deduplicate(key, h, existing)
             versions = existing.setdefault(key, [])
@@ -136,12 +202,16 @@ class Lander(Tidy):
                     for v in versions:
                         v.is_current = int(v is match)
                 continue
-            norm = cleaned[n] if cleaned is not None else normaliser(row.values)
+            if norm is None:
+                assert normaliser is not None  # rows not cleaned ahead are cleaned here
+                norm = normaliser(row.values)
             if self.tombstones and self.tombstones.erased_person(norm.fields):
                 self.counts.read -= 1  # data protection: an erased person's row, edited
                 self.counts.forgotten += 1
                 continue
-            pending.append(self._pending(row, key, h, versions, norm))
+            p = self._pending(row, key, h, versions, norm)
+            p.data, p.keys = data, keys
+            pending.append(p)
         new_keys = self.people.assign(pending)
         statements = [
             ("UPDATE raw_rows SET last_seen = ?, sync_run_id = ? WHERE id = ?", touched),

@@ -54,7 +54,7 @@ class People:
             merged = self._max("SELECT max(merged_id) FROM person_merges")
             self.next_id = max(self.next_id, merged + 1)
             self._ids_checked = True
-        all_keys = [person_keys(p.norm.fields) for p in pending]
+        all_keys = [person_keys(p.norm.fields) if p.keys is None else p.keys for p in pending]
         wanted = {
             k
             for p, keys in zip(pending, all_keys, strict=True)

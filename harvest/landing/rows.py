@@ -15,7 +15,7 @@ from hashlib import blake2b
 from itertools import islice
 from json.encoder import encode_basestring_ascii as json_str
 
-from harvest.connectors.base import Row, Table
+from harvest.connectors.base import Row
 from harvest.normalise.record import Normalised
 
 
@@ -42,6 +42,8 @@ class Pending:
     norm: Normalised
     person_id: int | None = None
     raw_id: int = 0
+    data: str | None = None  # the row's JSON, when made already (by the cleaning process)
+    keys: list[str] | None = None  # its person keys, likewise
 
 
 @dataclass
@@ -68,16 +70,16 @@ def batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
 class RowIdentity:
     """Keys and content hashes for the rows of one table."""
 
-    def __init__(self, table: Table, id_idx: int | None) -> None:
+    def __init__(self, table_key: str, headers: list[str], id_idx: int | None) -> None:
         self.id_idx = id_idx
-        self.key_prefix = table.key + "\x1e"
-        self.hash_prefix = "\x1d".join(table.headers) + "\x1e"
+        self.key_prefix = table_key + "\x1e"
+        self.hash_prefix = "\x1d".join(headers) + "\x1e"
 
-    def __call__(self, row: Row) -> tuple[str, str]:
-        """(source_key, content_hash) of one row."""
-        joined = "\x1f".join(row.values)
+    def __call__(self, values: list[str]) -> tuple[str, str]:
+        """(source_key, content_hash) of one row's values."""
+        joined = "\x1f".join(values)
         if self.id_idx is not None:
-            sid = row.values[self.id_idx].strip()
+            sid = values[self.id_idx].strip()
             if sid:
                 return "id:" + sid.removesuffix(".0"), content_hash(self.hash_prefix + joined)
         return "row:" + content_hash(self.key_prefix + joined), content_hash(
@@ -98,9 +100,9 @@ class RowJson:
         self.template = "{" + ",".join(k.replace("%", "%%") + "%s" for k in self.keys) + "}"
 
     def __call__(self, row: Row) -> str:
-        if row.raw:
-            return row.raw
-        values = row.values
+        return row.raw or self.values(row.values)
+
+    def values(self, values: list[str]) -> str:
         if len(values) != self.width:  # readers fit rows to the header; this is a fallback
             return (
                 "{"

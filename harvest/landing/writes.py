@@ -119,7 +119,7 @@ class Writes:
         src, key, loc, now, run = self.source, table.key, table.location, self.now, self.run_id
         return [
             (p.raw_id, src, p.key, p.version, p.content_hash, key, loc, p.row.number,
-             as_json(p.row), now, now, run)
+             p.row.raw or p.data or as_json(p.row), now, now, run)
             for p in pending
         ]  # fmt: skip
 
