@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import query, scalar, snapshot, write_config
+from conftest import query, scalar, snapshot, write_config, write_csv
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -155,3 +155,24 @@ def test_raw_json_is_json_dumps_of_the_row(names, data):
     text = RowJson(names)(Row(2, values))
     assert text == json.dumps(dict(zip(names, values, strict=True)), separators=(",", ":"))
     assert json.loads(text) == dict(zip(names, values, strict=True))
+
+
+def test_remembered_person_keys_never_hide_the_store_s_own(tmp_path):
+    """A changed row keeps its person, and its keys are only added where the store has none;
+    a row a batch later with the same identity gets the store's person, not the remembered."""
+    head = ["ID", "First name", "Surname", "Date of birth"]
+    filler = [[f"f{i}", f"Name{i}", f"Filler{i}", "1/1/1980"] for i in range(1_200)]
+    path = tmp_path / "people.csv"
+    src = {"name": "people", "type": "file", "options": {"path": str(path)}}
+    cfg = load_config(write_config(tmp_path, [src], matching={"enabled": False}))
+    ann, bob = ["1", "Ann", "Lee", "2/3/1970"], ["2", "Bob", "Ray", "4/5/1960"]
+    write_csv(path, [head, ann, bob])
+    sync(cfg)
+    db = tmp_path / "harvest.db"
+    person = dict(query(db, "SELECT source_key, person_id FROM records WHERE is_current = 1"))
+    # Bob's row is edited into Ann's identity: it keeps Bob's person (matching decides)
+    write_csv(path, [head, ann, ["2", "Ann", "Lee", "2/3/1970"], *filler, ["3", *ann[1:]]])
+    assert sync(cfg).exit_code == 0
+    now = dict(query(db, "SELECT source_key, person_id FROM records WHERE is_current = 1"))
+    assert now["id:2"] == person["id:2"]
+    assert now["id:3"] == person["id:1"]  # the store's person for Ann's keys

@@ -10,6 +10,7 @@ from harvest.landing.rows import Pending
 from harvest.normalise.features import email_key, family_key, given_key, phone_key
 
 CHUNK = 500  # keys looked up per query (SQLite's default limit is 999 parameters)
+KNOWN_LIMIT = 200_000  # keys remembered (people sign up again and again: their keys repeat)
 
 
 def person_keys(rec: dict[str, Any]) -> list[str]:
@@ -44,6 +45,10 @@ class People:
         self.db = db
         self.next_id = self._max("SELECT max(person_id) FROM people") + 1
         self._ids_checked = False
+        # key -> person, as the store has it: nothing else writes person_keys or
+        # person_merges while the source's transaction is open, and this adds only keys
+        # it looked up and did not find
+        self.known: dict[str, int] = {}
 
     def _max(self, sql: str) -> int:
         return int(self.db.execute(sql).fetchone()[0] or 0)
@@ -74,12 +79,18 @@ class People:
             for k in keys:
                 if k not in found:
                     found[k] = new_keys[k] = p.person_id
+        if len(self.known) > KNOWN_LIMIT:
+            self.known.clear()
+        # not the keys of rows that kept an earlier version's person: those were not looked
+        # up, and INSERT OR IGNORE leaves a key already in the store with its own person
+        self.known.update((k, found[k]) for k in wanted)
         return new_keys
 
     def _lookup(self, keys: set[str]) -> dict[str, int]:
         """Person ids of known keys, following ids that matching merged into others."""
-        found: dict[str, int] = {}
-        keys_list = list(keys)
+        known = self.known
+        found = {k: known[k] for k in keys if k in known}
+        keys_list = [k for k in keys if k not in found]
         for i in range(0, len(keys_list), CHUNK):
             chunk = keys_list[i : i + CHUNK]
             sql = f"""SELECT k.key, coalesce(m.person_id, k.person_id) FROM person_keys k
