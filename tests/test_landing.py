@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,18 @@ def test_a_new_table_cleaned_in_a_child_lands_exactly_as_in_one_process(tmp_path
     keys = [k for (k,) in query(db, "SELECT source_key FROM raw_rows WHERE source_key LIKE '%~%'")]
     assert sorted(k[-2:] for k in keys) == ["~2", "~2", "~3"]
     assert scalar(db, "SELECT count(*) FROM issues WHERE record_id IS NOT NULL") > 0
+
+
+def test_a_sync_on_another_thread_cleans_in_its_own_process(tmp_path):
+    """The staff console syncs on a thread of its web server: no child is forked from it."""
+    csv_path = signups(tmp_path / "data")
+    watcher, results = Watcher(), []
+    cfg = load_config(write_config(tmp_path, [source(csv_path)]))
+    thread = threading.Thread(target=lambda: results.append(sync(cfg, reporter=watcher)))
+    thread.start()
+    thread.join()
+    assert results[0].exit_code == 0 and results[0].sources[0].counts.new == ROWS + 5
+    assert max(watcher.children) == 0
 
 
 class Killer(QuietReporter):

@@ -9,6 +9,7 @@ read whole (a file) is a snapshot: its rows not seen this time stop being curren
 from __future__ import annotations
 
 import gc
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
@@ -47,6 +48,15 @@ Job = tuple[RowIdentity, RowJson, RowNormaliser]
 # a row to land: the row, its key and content hash, and (when cleaned already) its
 # Normalised, JSON and person keys
 Item = tuple[Row, str, str, Normalised | None, str | None, list[str] | None]
+
+
+def _may_fork() -> bool:
+    """Fork a cleaning child only from the main thread of a process that can: a sync the
+    staff console started runs on a thread of the web server, and forking a copy of a
+    server's threads (and the locks they hold) is not worth the risk."""
+    return (
+        "fork" in get_all_start_methods() and threading.current_thread() is threading.main_thread()
+    )
 
 
 @contextmanager
@@ -123,7 +133,7 @@ class Lander(Tidy):
 
     def _all_new(self, table: Table, id_idx: int | None) -> bool:
         """No row of the table can be in the store yet (nor forgotten): every row is cleaned."""
-        if self.tombstones or PROCESSES < 2 or "fork" not in get_all_start_methods():
+        if self.tombstones or PROCESSES < 2 or not _may_fork():
             return False
         if self._fresh:
             return True

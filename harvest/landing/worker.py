@@ -8,6 +8,7 @@ cleaner's memory of values (and so its once-a-table notes) is what it would be i
 process. The child only computes: it never touches the store (it is forked after the
 writer thread has finished, and its inherited connection is never used or closed), so
 a child that fails or is killed fails the source's sync, whose transaction rolls back.
+Only a sync on a process's main thread forks one (not one the staff console started).
 """
 
 from __future__ import annotations
