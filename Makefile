@@ -48,6 +48,7 @@ lint: setup
 	$(VENV)/bin/ruff check harvest tests bench scripts
 	$(VENV)/bin/ruff format --check harvest tests bench scripts
 	$(VENV)/bin/mypy harvest
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_architecture.py
 
 sample-data: setup
 	$(PY) scripts/make_sample_data.py

@@ -89,7 +89,7 @@ def store_labels(db_path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
 def quality(db_path: Path) -> dict:
     import sqlite_utils
 
-    from harvest.review import queue_size
+    from harvest.people.review import queue_size
 
     labels, truth, _ = store_labels(db_path)
     db = sqlite_utils.Database(db_path)

@@ -29,9 +29,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 from others import _entity  # noqa: E402
 
 from harvest.config import MatchingConfig  # noqa: E402
-from harvest.normalise.compare import COMPARISONS  # noqa: E402
-from harvest.normalise.features import IDENTITY, IDENTITY_SQL  # noqa: E402
-from harvest.normalise.match import match_frame  # noqa: E402
+from harvest.people.compare import COMPARISONS  # noqa: E402
+from harvest.people.features import IDENTITY, IDENTITY_SQL  # noqa: E402
+from harvest.people.match import match_frame  # noqa: E402
 
 
 def load(store: Path) -> tuple[dict[str, list], np.ndarray, list[str]]:

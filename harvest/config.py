@@ -23,12 +23,11 @@ from pydantic import (
     model_validator,
 )
 
+from harvest.config_types import LoginsConfig, RetentionConfig
 from harvest.connectors.base import Connector, connector_class, connector_names
-from harvest.dataprotection.retention import RetentionConfig
 from harvest.errors import ConfigError
 from harvest.normalise.standard import load_standard
 from harvest.publish.privacy import PublishConfig
-from harvest.publish.sessions import LoginsConfig
 
 DEFAULT_CONFIG = "harvest.yaml"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"

@@ -44,3 +44,19 @@ class LockedError(HarvestError):
     """Another harvest sync is already running on this database."""
 
     exit_code = 3
+
+
+class NotFoundError(HarvestError):
+    """Nobody in the store matches what was asked for."""
+
+
+class TombstoneKeyError(HarvestError):
+    """Forgotten rows are recorded but the key to recognise them is missing."""
+
+
+class ReviewError(HarvestError):
+    """A review spreadsheet or decision could not be used."""
+
+
+class UnknownPerson(HarvestError):
+    """There is no person with that id."""

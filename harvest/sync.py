@@ -8,13 +8,8 @@ overlapping, which matters when cron starts one every hour.
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 import sqlite_utils
@@ -24,11 +19,11 @@ from harvest.config import HarvestConfig, SourceConfig
 from harvest.connectors.base import Activity, Problem, Table
 from harvest.dataprotection import pending
 from harvest.dataprotection.retention import RetentionResult, run_retention
-from harvest.errors import HarvestError, LockedError
+from harvest.errors import HarvestError
 from harvest.landing import Counts, Lander
+from harvest.lock import sync_lock as sync_lock  # re-exported
 from harvest.normalise.mapping import ColumnMap, map_table
-from harvest.normalise.match_state import MatchSummary, nothing_new
-from harvest.private_files import private_dir
+from harvest.people.match_state import MatchSummary, nothing_new
 
 log = logging.getLogger(__name__)
 
@@ -89,28 +84,6 @@ class SyncResult:
     def exit_code(self) -> int:
         failed = any(s.status in ("failed", "problems") for s in self.sources)
         return 1 if failed or (self.matching and self.matching.error) or self.publish_error else 0
-
-
-@contextmanager
-def sync_lock(db_path: Path) -> Iterator[None]:
-    """An exclusive lock beside the database; a second sync gives up at once."""
-    lock_path = db_path.with_name(db_path.name + ".lock")
-    private_dir(lock_path.parent)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
-            raise LockedError(
-                f"Another harvest sync is already running on {db_path} (process {holder}). "
-                "This run stopped without changing anything; the next scheduled run will catch up."
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
-    finally:
-        os.close(fd)
 
 
 def sync(
@@ -194,7 +167,7 @@ def match_step(db: sqlite_utils.Database, config: HarvestConfig, run_id: int) ->
         return MatchSummary(mode="off")
     if nothing_new(db, config.matching):
         return MatchSummary(mode="unchanged")
-    from harvest.normalise.match import match_people  # numpy and friends: only when needed
+    from harvest.people.match import match_people  # numpy and friends: only when needed
 
     try:
         with store.transaction(db):

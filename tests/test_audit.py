@@ -11,9 +11,11 @@ import typer
 from conftest import query, write_config, write_csv
 from typer.testing import CliRunner
 
-from harvest import audit, cli_privacy, review, store
+from harvest import audit, store
 from harvest.cli import app
+from harvest.cli import privacy as cli_privacy
 from harvest.config import load_config
+from harvest.people import review
 from harvest.sync import sync
 
 runner = CliRunner()

@@ -10,13 +10,6 @@ import yaml
 
 from harvest.normalise.clean import (
     P_AGE,
-    P_DATE,
-    P_DATE_DUMMY,
-    P_DATE_FUTURE,
-    P_DATE_PART,
-    P_DATE_REAL,
-    P_DATE_TWO_WAYS,
-    P_DATE_YEAR,
     P_EMAIL,
     P_INTEGER,
     P_NAME,
@@ -29,6 +22,15 @@ from harvest.normalise.clean import (
     age_from_dob,
     clean_value,
     normalise,
+)
+from harvest.normalise.clean_dates import (
+    P_DATE,
+    P_DATE_DUMMY,
+    P_DATE_FUTURE,
+    P_DATE_PART,
+    P_DATE_REAL,
+    P_DATE_TWO_WAYS,
+    P_DATE_YEAR,
 )
 from harvest.normalise.standard import load_standard
 

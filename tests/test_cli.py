@@ -22,7 +22,7 @@ from harvest.normalise.standard import load_standard
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
-HARVEST = [sys.executable, "-m", "harvest.cli"]
+HARVEST = [sys.executable, "-m", "harvest"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -133,7 +133,7 @@ def test_demo_syncs_the_bundled_sample_data(tmp_path: Path) -> None:
 
 def test_a_second_sync_exits_3_while_the_first_holds_the_lock(project, lunch_source) -> None:
     from harvest.config import load_config
-    from harvest.sync import sync_lock
+    from harvest.lock import sync_lock
 
     write_csv(project / "lunch.csv", [["Name"], ["Bob"]])
     cfg = write_config(project, [lunch_source()])
@@ -302,3 +302,12 @@ def test_progress_bar_mode_still_prints_one_summary_line_per_source(
     assert result.exit_code == 0, result.output
     assert result.output.count("lunch: 3 rows read") == 1
     assert "syncing" not in result.output  # the plain cron lines are not used
+
+
+def test_python_dash_m_harvest_is_the_harvest_command() -> None:
+    from harvest import __version__
+
+    done = run("--version")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"harvest {__version__}"
+    assert "harvest sync" in run("--help").stdout

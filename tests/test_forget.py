@@ -22,11 +22,14 @@ from conftest import (
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from harvest import cli_match, cli_privacy, store
+from harvest import store
 from harvest.cli import app as main_app
+from harvest.cli import match as cli_match
+from harvest.cli import privacy as cli_privacy
 from harvest.config import load_config
-from harvest.dataprotection.erasure import NotFoundError, Who, find_person, forget
-from harvest.normalise.people import refresh
+from harvest.dataprotection.erasure import Who, find_person, forget
+from harvest.errors import NotFoundError
+from harvest.people.write import refresh
 from harvest.sync import sync
 
 runner = CliRunner()

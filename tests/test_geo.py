@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from harvest.cli import app
 from harvest.config import load_config
 from harvest.errors import PublishError
-from harvest.publish import onspd
+from harvest.publish import onspd, onspd_places
 from harvest.publish.funders import publish_funders
 from harvest.publish.onspd import area_code, imd_decile, import_onspd, normalise_postcode
 from harvest.sync import sync
@@ -251,7 +251,7 @@ def test_import_keeps_live_postcodes_and_counts_what_it_skipped(tmp_path: Path) 
         )
     )
     assert deciles == {"CF10 1AB": 10, "EH1 1AB": 2, "BT1 1AA": 1, "M1 1AE": 10}
-    assert onspd.imported(conn)["postcodes"] == 28
+    assert onspd_places.imported(conn)["postcodes"] == 28
     assert seen == []  # progress every 100,000 rows
 
 
@@ -305,15 +305,15 @@ def test_odd_deprivation_ranks(tmp_path: Path) -> None:
 
 def test_names_come_from_the_lookup_files(tmp_path: Path) -> None:
     conn = imported_db(tmp_path, names=write_names(tmp_path / "Documents"))
-    place = onspd.places(conn)("nw10ab")
+    place = onspd_places.places(conn)("nw10ab")
     assert (place.local_authority, place.ward, place.region, place.country) == (
         "Camden",
         "Regent's Park",
         "London",
         "England",
     )
-    assert onspd.places(conn)("CF10 2AD").ward == "Bôn-y-maen"  # a Windows-1252 lookup file
-    wales = onspd.places(conn)("CF10 1AA")
+    assert onspd_places.places(conn)("CF10 2AD").ward == "Bôn-y-maen"  # a Windows-1252 lookup file
+    wales = onspd_places.places(conn)("CF10 1AA")
     assert (wales.region, wales.local_authority, wales.ward) == ("Wales", "Cardiff", "W05001292")
 
 

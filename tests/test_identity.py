@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from test_forget import LUNCH, make_project
 from typer.testing import CliRunner
 
-from harvest import cli_privacy
+from harvest.cli import privacy as cli_privacy
 from harvest.config import load_config
 from harvest.sync import sync
 

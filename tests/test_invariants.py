@@ -48,12 +48,13 @@ from invariants_project import (
     raw_rows,
 )
 
-from harvest import review, store
+from harvest import store
 from harvest.config import load_config
 from harvest.dataprotection.erasure import Who, find_person, forget
-from harvest.normalise.features import IDENTITY
-from harvest.normalise.match import match_people
-from harvest.normalise.match_load import profile_hash
+from harvest.people import review
+from harvest.people.features import IDENTITY
+from harvest.people.match import match_people
+from harvest.people.match_load import profile_hash
 from harvest.publish.funders import publish_funders
 from harvest.sync import sync
 

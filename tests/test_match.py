@@ -13,13 +13,13 @@ import pytest
 from conftest import query, scalar, write_config, write_csv
 
 from harvest.config import MatchingConfig, load_config
-from harvest.normalise.clusters import assign_ids, cluster
-from harvest.normalise.compare import compare
-from harvest.normalise.explain import explain_person
-from harvest.normalise.features import IDENTITY, build_features
 from harvest.normalise.mapping import map_columns
-from harvest.normalise.match import match_frame
 from harvest.normalise.record import RowNormaliser
+from harvest.people.clusters import assign_ids, cluster
+from harvest.people.compare import compare
+from harvest.people.explain import explain_person
+from harvest.people.features import IDENTITY, build_features
+from harvest.people.match import match_frame
 from harvest.store import connect
 from harvest.sync import sync
 

@@ -13,8 +13,8 @@ from conftest import query, scalar, write_config, write_csv
 from test_match import _features as _features_and_columns
 
 from harvest.config import load_config
-from harvest.normalise.compare import compare, dob_levels
-from harvest.normalise.match import _one_person
+from harvest.people.compare import compare, dob_levels
+from harvest.people.match import _one_person
 from harvest.store import connect
 from harvest.sync import sync
 

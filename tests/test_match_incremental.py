@@ -16,9 +16,9 @@ from conftest import query, scalar, write_config, write_csv
 from harvest import store
 from harvest.config import load_config
 from harvest.dataprotection.erasure import Who, find_person, forget
-from harvest.normalise import match, match_cache, match_load
-from harvest.normalise.features import IDENTITY, build_features
-from harvest.review import apply, decide, find_pair
+from harvest.people import match, match_cache, match_load
+from harvest.people.features import IDENTITY, build_features
+from harvest.people.review import apply, decide, find_pair
 from harvest.sync import sync
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))

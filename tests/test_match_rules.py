@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 from test_match import _features as _features_and_columns
 
-from harvest.normalise.blocking import candidate_pairs
-from harvest.normalise.clusters import cluster, compatible
-from harvest.normalise.compare import Compared, compare, households_in
-from harvest.normalise.features import IDENTITY
+from harvest.people.blocking import candidate_pairs
+from harvest.people.clusters import cluster, compatible
+from harvest.people.compare import Compared, compare, households_in
+from harvest.people.features import IDENTITY
 
 
 def _features(people: list[tuple]):
@@ -139,7 +139,7 @@ def test_without_households_a_changed_given_name_is_weighed_not_refused() -> Non
 
 def test_the_household_decision_is_made_once_and_kept_with_the_model() -> None:
     from harvest.config import MatchingConfig
-    from harvest.normalise.match import match_frame
+    from harvest.people.match import match_frame
 
     people = [
         ("Amy", "Hunting", "1943-08-18", "B1 1AA"),
@@ -186,7 +186,7 @@ def test_a_short_list_of_regulars_does_not_make_a_shared_birthday_look_common() 
     """u is learnt from random pairs; where each person is listed many times some of those
     pairs are one person, and counted as strangers they would make a shared date of birth
     look ordinary. The first model's view of each sampled pair takes them out."""
-    from harvest.normalise.model import estimate_u, random_pairs, train
+    from harvest.people.model import estimate_u, random_pairs, train
 
     rng = np.random.default_rng(3)
     people = []
@@ -208,7 +208,7 @@ def test_a_short_list_of_regulars_does_not_make_a_shared_birthday_look_common() 
 
 
 def test_a_model_saved_before_the_address_level_scores_it_as_the_same_postcode() -> None:
-    from harvest.normalise.model import Model
+    from harvest.people.model import Model
 
     saved = Model().to_json()
     saved["m"]["location"], saved["u"]["location"] = (
@@ -220,7 +220,7 @@ def test_a_model_saved_before_the_address_level_scores_it_as_the_same_postcode()
 
 
 def test_a_re_sync_pairs_new_profiles_as_a_full_match_would() -> None:
-    from harvest.normalise.blocking import block_pairs
+    from harvest.people.blocking import block_pairs
 
     rng = np.random.default_rng(5)
     keys = rng.integers(-1, 300, 4000)  # −1: no key

@@ -30,8 +30,11 @@ ROWS = [
 EVERYTHING_UNCERTAIN = {"merge_above": 0.99999999999, "review_above": 0.000001, "exact_keys": []}
 
 
-def harvest(project: Path, *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess:
-    command = shlex.join([sys.executable, "-m", "harvest.cli", *args])
+def harvest(
+    project: Path, *args: str, crash_at: str | None = None, module: str = "harvest"
+) -> subprocess.CompletedProcess:
+    """Run ``python -m harvest`` (or ``module``) as a shell started with ``umask 022`` would."""
+    command = shlex.join([sys.executable, "-m", module, *args])
     env = {**os.environ, "HARVEST_SECRETS_FILE": str(project / "keys" / "secrets.json")}
     if crash_at:
         env["HARVEST_TEST_CRASH_AT"] = crash_at
@@ -90,6 +93,15 @@ def test_every_file_harvest_writes_is_private_under_umask_022(project: Path) -> 
     )
     assert killed.returncode == -9, killed.stdout + killed.stderr
     _all_private(project, "data/store/harvest.db-wal", "data/store/harvest.db-shm")
+
+
+def test_python_dash_m_harvest_cli_is_private_too(project: Path) -> None:
+    """``python -m harvest.cli``, the form older cron lines use, sets the same umask."""
+    write_csv(project / "list.csv", [HEADER, *ROWS])
+    write_config(project, [{"name": "list", "type": "file", "options": {"path": "list.csv"}}])
+    done = harvest(project, "sync", module="harvest.cli")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _mode(project / "harvest.db") == "0o600"
 
 
 def _all_private(project: Path, *expected: str) -> None:

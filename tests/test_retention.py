@@ -10,7 +10,8 @@ import typer
 from conftest import query, scalar, write_config, write_csv
 from typer.testing import CliRunner
 
-from harvest import cli_privacy, store
+from harvest import store
+from harvest.cli import privacy as cli_privacy
 from harvest.config import load_config
 from harvest.dataprotection.retention import (
     BLANKED,

@@ -11,10 +11,10 @@ import pytest
 from conftest import query, scalar, write_config, write_csv
 from typer.testing import CliRunner
 
-from harvest import review
 from harvest.cli import app
 from harvest.config import MatchingConfig, load_config
-from harvest.normalise.decisions import calibrate
+from harvest.people import review
+from harvest.people.decisions import calibrate
 from harvest.store import connect
 from harvest.sync import sync
 

@@ -10,7 +10,7 @@ from conftest import query, write_config, write_csv
 
 from harvest import sync_job
 from harvest.config import load_config
-from harvest.sync import sync_lock
+from harvest.lock import sync_lock
 
 
 def _wait(path: Path) -> sync_job.JobState:

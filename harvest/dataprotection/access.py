@@ -15,8 +15,8 @@ from typing import Any
 
 import sqlite_utils
 
-from harvest.dataprotection.erasure import NotFoundError, resolve
-from harvest.errors import HarvestError
+from harvest.dataprotection.erasure import resolve
+from harvest.errors import HarvestError, NotFoundError
 from harvest.private_files import private_file
 
 SECTIONS = (

@@ -24,18 +24,14 @@ from typing import Any
 
 import sqlite_utils
 
-from harvest.errors import HarvestError
+from harvest.errors import NotFoundError
 from harvest.landing import person_keys
 from harvest.normalise.clean import clean_email, clean_phone, clean_value
-from harvest.normalise.features import family_key, given_key
 from harvest.normalise.standard import load_standard
+from harvest.people.features import family_key, given_key
 
 SHOWN = ("given_name", "family_name", "date_of_birth", "email", "phone", "postcode")
 IDENTITY = ("given_name", "family_name", "date_of_birth", "email", "phone")
-
-
-class NotFoundError(HarvestError):
-    """Nobody in the store matches what was asked for."""
 
 
 @dataclass
@@ -197,7 +193,7 @@ def erase(db: sqlite_utils.Database, raw_ids: list[int], key: bytes | None = Non
     """Delete these raw rows and everything derived from them; the caller holds the
     transaction. With ``key``, each row is remembered as a tombstone."""
     from harvest.dataprotection.tombstones import bury, bury_identities
-    from harvest.normalise.people import refresh
+    from harvest.people.write import refresh
 
     out = Erased()
     _gone(db, raw_ids)
@@ -334,8 +330,8 @@ def forget(config: Any, plan: Plan, tokens: Any = None, who: Who | None = None) 
     is queued for it (``who`` lets it find rows of theirs that sync adds)."""
     from harvest.dataprotection import pending
     from harvest.errors import LockedError
+    from harvest.lock import sync_lock
     from harvest.publish.funders import funders_path
-    from harvest.sync import sync_lock
 
     try:
         with sync_lock(config.database_path):

@@ -4,7 +4,7 @@ A row forgotten with ``harvest forget`` may come back edited: a column added to 
 sheet, a cell retyped, the columns reordered. Its row digests then differ, so the
 person's identity is remembered as well, as keyed hashes (see ``tombstones.py``) of marks
 made from the *cleaned* values, with the same keys the store joins people on
-(``harvest.normalise.features``): a lower-case email, a phone in one format, names folded
+(``harvest.people.features``): a lower-case email, a phone in one format, names folded
 to letters, a date of birth as ``YYYY-MM-DD``. So ``BOB.Okafor@Example.org`` and
 ``bob.okafor@example.org``, or ``07700 900123`` and ``+447700900123``, are the same mark.
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from harvest.normalise.features import email_key, family_key, given_key, phone_key
+from harvest.people.features import email_key, family_key, given_key, phone_key
 
 
 def _keys(rec: dict[str, Any]) -> tuple[str | None, str | None, str, list[str]]:

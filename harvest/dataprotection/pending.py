@@ -126,7 +126,8 @@ def queued(db_path: Path) -> list[Path]:
 
 def run_queue(config: Any, tokens: Any = None) -> int:
     """Erase every queued request (the caller holds the lock); returns how many were done."""
-    from harvest.dataprotection.erasure import NotFoundError, Who, erase_now, find_person
+    from harvest.dataprotection.erasure import Who, erase_now, find_person
+    from harvest.errors import NotFoundError
 
     done = 0
     for path in queued(config.database_path):
@@ -165,7 +166,7 @@ def drain(config: Any, tokens: Any = None) -> int:
 def finish_locked(config: Any, tokens: Any = None) -> list[int]:
     """For `harvest publish`: finish unfinished erasures under the lock (only when there are
     any, so publishing while a sync runs still works)."""
-    from harvest.sync import sync_lock
+    from harvest.lock import sync_lock
 
     if not unfinished(config.database_path):
         return []
@@ -175,7 +176,7 @@ def finish_locked(config: Any, tokens: Any = None) -> list[int]:
 
 def catch_up(config: Any, tokens: Any = None) -> int:
     """After letting go of the lock: a request queued at the last moment is done now."""
-    from harvest.sync import sync_lock
+    from harvest.lock import sync_lock
 
     if not queued(config.database_path):
         return 0

@@ -21,22 +21,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlite_utils
-from pydantic import BaseModel, ConfigDict, Field
+
+from harvest.config_types import RetentionConfig as RetentionConfig  # re-exported
 
 BLANKED = '{"(removed)": "kept no longer than the retention policy allows"}'
-
-
-class RetentionConfig(BaseModel):
-    """The ``retention:`` settings of harvest.yaml."""
-
-    model_config = ConfigDict(extra="forbid")
-    raw_rows_years: float | None = Field(default=None, gt=0)
-    records_years: float | None = Field(default=None, gt=0)
-    people_unseen_years: float | None = Field(default=None, gt=0)
-
-    @property
-    def active(self) -> bool:
-        return any(v is not None for v in self.model_dump().values())
 
 
 def retention_config(config: Any) -> RetentionConfig:

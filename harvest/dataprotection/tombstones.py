@@ -20,15 +20,11 @@ from collections.abc import Iterable
 import sqlite_utils
 
 from harvest.dataprotection.identity import identity_marks, is_erased
-from harvest.errors import HarvestError
+from harvest.errors import TombstoneKeyError
 from harvest.secrets import TokenStore
 from harvest.store import now
 
 KEY_NAME = "tombstone_hmac_key"
-
-
-class TombstoneKeyError(HarvestError):
-    """Forgotten rows are recorded but the key to recognise them is missing."""
 
 
 def _missing_key(consequence: str) -> TombstoneKeyError:

@@ -7,7 +7,7 @@ from typing import Any
 import sqlite_utils
 
 from harvest.landing.rows import Pending
-from harvest.normalise.features import email_key, family_key, given_key, phone_key
+from harvest.people.features import email_key, family_key, given_key, phone_key
 
 CHUNK = 500  # keys looked up per query (SQLite's default limit is 999 parameters)
 KNOWN_LIMIT = 200_000  # keys remembered (people sign up again and again: their keys repeat)

@@ -23,7 +23,7 @@ from typing import Any
 
 from harvest.errors import PublishError
 from harvest.normalise.standard import load_standard
-from harvest.publish import onspd
+from harvest.publish import onspd, onspd_places
 from harvest.publish.assemble import build_tables
 from harvest.publish.geo import ATTRIBUTION, districts
 from harvest.publish.privacy import PublishConfig, Rule
@@ -207,7 +207,7 @@ def publish_funders(
     with closing(open_store(config.database_path)) as store:
         data = read_store(store, hmac_key(tokens or TokenStore()), today)
         coverage = read_coverage(store, settings.rule())
-        area_data = onspd.imported(store)
+        area_data = onspd_places.imported(store)
     tables = build_tables(data, settings)
     published_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     tables["districts"] = [tuple(d.values()) for d in districts().values()]

@@ -28,8 +28,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
+from harvest.config_types import LoginsConfig as LoginsConfig  # re-exported
 from harvest.errors import ConfigError
 from harvest.publish.users import User, Users
 
@@ -46,26 +45,6 @@ CREATE TABLE IF NOT EXISTS failures (
     key TEXT PRIMARY KEY, count INTEGER NOT NULL, last REAL NOT NULL,
     refused INTEGER NOT NULL DEFAULT 0);
 """
-
-
-class LoginsConfig(BaseModel):
-    """The ``logins:`` block of harvest.yaml (docs/configuration.md)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    idle_minutes: float = Field(default=30, gt=0)
-    absolute_hours: float = Field(default=12, gt=0)
-    max_failures: int = Field(default=5, ge=1)
-    lockout_minutes: float = Field(default=1, gt=0)
-
-    @model_validator(mode="after")
-    def _idle_within_absolute(self) -> LoginsConfig:
-        if self.idle_minutes > self.absolute_hours * 60:
-            raise ValueError(
-                f"idle_minutes ({self.idle_minutes}) must not be longer than absolute_hours "
-                f"({self.absolute_hours}) in minutes"
-            )
-        return self
 
 
 def sessions_path(users_file: Path) -> Path:

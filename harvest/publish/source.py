@@ -20,7 +20,7 @@ import pandas as pd
 
 from harvest.errors import PublishError
 from harvest.normalise.standard import load_standard
-from harvest.publish import onspd
+from harvest.publish import onspd_places
 from harvest.publish.geo import district_of, districts
 from harvest.publish.protect import record_key
 from harvest.publish.safe_downloads import FORMULA_START
@@ -196,7 +196,7 @@ def read_people(conn: sqlite3.Connection, key: bytes, merged: dict[int, int], to
     """One row per person (a merged person once, as the person they were merged into)."""
     lookups = {
         "districts": districts(),
-        "place": onspd.places(conn),
+        "place": onspd_places.places(conn),
         "gender": labels("gender"),
         "yes_no": labels("disability"),
         "groups": {v.value: v.group for v in load_standard().values_of("ethnicity")},

@@ -10,7 +10,7 @@ from typing import Any
 from datasette.utils.asgi import Response
 
 from harvest import audit
-from harvest.mapping_cli import propose_mapping, save_mapping
+from harvest.cli.mapping import propose_mapping, save_mapping
 from harvest.normalise.mapping import ColumnMap
 from harvest.normalise.standard import load_standard
 from harvest.publish.console.web import HOME, Staff, back, page, staff_only

@@ -12,8 +12,9 @@ from typing import Any
 from datasette.utils.asgi import Response
 
 from harvest.dataprotection.access import export_person, person_data
-from harvest.dataprotection.erasure import NotFoundError, Who, find_person, forget
-from harvest.normalise.explain import explain_person, reason
+from harvest.dataprotection.erasure import Who, find_person, forget
+from harvest.errors import NotFoundError
+from harvest.people.explain import explain_person, reason
 from harvest.publish.console.web import HOME, Staff, back, page, staff_only, where
 
 SEARCH_FIELDS = ("person", "email", "phone", "name", "dob")

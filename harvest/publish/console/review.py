@@ -11,8 +11,8 @@ from typing import Any
 
 from datasette.utils.asgi import Response
 
-from harvest import review as rv
-from harvest.normalise.match_state import MatchSummary
+from harvest.people import review as rv
+from harvest.people.match_state import MatchSummary
 from harvest.publish.console.web import HOME, Staff, back, page, staff_only, where
 
 AGREEMENT_WORDS = {"same": "Same", "alike": "Alike", "differ": "Different", "": "Blank on one side"}

@@ -21,7 +21,7 @@ STATUS_WORDS = {
 @staff_only
 async def home(request: Any, datasette: Any, staff: Staff) -> Response:
     with staff.store() as db:
-        from harvest.review import queue_size
+        from harvest.people.review import queue_size
 
         waiting = queue_size(db)
     return await page(datasette, request, "console_home.html", {"staff": staff, "waiting": waiting})

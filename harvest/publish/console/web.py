@@ -14,9 +14,7 @@ from datasette.utils.asgi import Response
 
 from harvest import audit, store
 from harvest.config import HarvestConfig, load_config
-from harvest.dataprotection.erasure import NotFoundError
-from harvest.errors import HarvestError
-from harvest.normalise.explain import UnknownPerson
+from harvest.errors import HarvestError, NotFoundError, UnknownPerson
 from harvest.publish.sessions import PLUGIN
 
 HOME = "/-/console"

@@ -1,0 +1,99 @@
+"""Review decisions as matching sees them, and thresholds recalibrated from them.
+
+A decision belongs to a pair of profiles (two sets of identifying details); the
+latest one not undone is in force. The charity's decisions are its labelled sample:
+with enough of them the thresholds move to where the decisions put them.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from harvest.config import MatchingConfig
+from harvest.people.match_state import EXACT_KEY
+
+
+class ProfileIndex(Protocol):
+    """Profile hash → profile index, or None: a dict, or match_load.HashIndex."""
+
+    def get(self, key: int, /) -> int | None: ...
+
+
+def load_decisions(db, index: ProfileIndex) -> dict[tuple[int, int], bool]:
+    """Active decisions (the latest not undone per pair) as profile indices → same?"""
+    rows = db.execute(
+        """SELECT profile_a, profile_b, decision FROM match_decisions d
+           WHERE undone_at IS NULL AND decision IN ('same', 'different') AND id = (
+             SELECT max(id) FROM match_decisions e WHERE e.profile_a = d.profile_a
+               AND e.profile_b = d.profile_b AND e.undone_at IS NULL)"""
+    ).fetchall()
+    out = {}
+    for ha, hb, decision in rows:
+        a, b = index.get(ha), index.get(hb)
+        if a is not None and b is not None:
+            out[(a, b)] = decision == "same"
+    return out
+
+
+def calibrate(db, settings: MatchingConfig) -> tuple[float, float, list[str]]:
+    """Thresholds, moved by the charity's own decisions when there are enough of them.
+
+    With 20 or more decisions: the merge threshold comes down to the lowest
+    probability above which at least 97% of decided pairs were "same" (never below
+    the review threshold), and the review threshold goes up to the highest
+    probability below which at least 98% were "different". Decisions on automatic
+    joins (``harvest review --joins``) can also raise the merge threshold: when 10 or
+    more of them lie at or above it and fewer than 97% were "same", it goes up to the
+    lowest probability above which they were (or past the highest "different").
+    Joins on an exact key are the charity's own rule and take no part.
+    """
+    merge, review = settings.merge_above, settings.review_above
+    rows = db.execute(
+        """SELECT probability, decision = 'same' FROM match_decisions d
+           WHERE undone_at IS NULL AND probability IS NOT NULL AND id = (
+             SELECT max(id) FROM match_decisions e WHERE e.profile_a = d.profile_a
+               AND e.profile_b = d.profile_b AND e.undone_at IS NULL)"""
+    ).fetchall()
+    if not rows:
+        return merge, review, []
+    p = np.array([r[0] for r in rows])
+    same = np.array([bool(r[1]) for r in rows])
+    agree = float(np.mean((p >= 0.5) == same))
+    notes = [f"{len(rows)} review decision(s); the model agreed with {agree:.0%} of them"]
+    if not settings.recalibrate or len(rows) < 20:
+        return merge, review, notes
+    order = np.argsort(-p)
+    p, same = p[order], same[order]
+    raised = _raised_merge(p, same, merge)
+    precision = np.cumsum(same) / np.arange(1, len(p) + 1)
+    ok = np.flatnonzero((precision >= 0.97) & (np.arange(1, len(p) + 1) >= 10))
+    if raised is not None:
+        merge = raised
+        notes.append(f"decisions on automatic joins raised the merge threshold to {merge:.4f}")
+    elif len(ok) and p[ok[-1]] < merge:
+        merge = max(float(p[ok[-1]]), review + 1e-6)
+        notes.append(f"decisions lowered the merge threshold to {merge:.4f}")
+    tail_diff = np.cumsum(~same[::-1]) / np.arange(1, len(p) + 1)
+    ok = np.flatnonzero((tail_diff >= 0.98) & (np.arange(1, len(p) + 1) >= 10))
+    if len(ok):
+        cut = float(p[::-1][ok[-1]])
+        if review < cut < merge:
+            review = cut
+            notes.append(f"decisions raised the review threshold to {review:.4f}")
+    return merge, review, notes
+
+
+def _raised_merge(p: np.ndarray, same: np.ndarray, merge: float) -> float | None:
+    """A higher merge threshold when the decided joins at or above ``merge`` were too
+    often wrong (``p`` sorted high to low), else None."""
+    joins = (p >= merge) & (p < EXACT_KEY)
+    if joins.sum() < 10 or same[joins].mean() >= 0.97:
+        return None
+    jp, js = p[joins], same[joins]
+    precision = np.cumsum(js) / np.arange(1, len(jp) + 1)
+    ok = np.flatnonzero(precision >= 0.97)
+    # the lowest cut above which joins were right often enough; none: past every "different"
+    cut = float(jp[ok[-1]]) if len(ok) else float(jp[~js].max()) + 1e-6
+    return min(max(cut, merge), 0.999) if cut > merge else None
