@@ -6,7 +6,7 @@ order, while the next batch is read and cleaned (SQLite lets go of Python's lock
 it works, so the two use both cores). Nothing else touches the connection while a
 batch is being written: the lander waits for it before every read, and before the
 source's transaction ends either way. Statements name only the columns the batch fills,
-so a table of twelve columns binds twelve values a row, not the standard's forty-five.
+so a sheet of twelve columns binds the dozen fields it fills, not all forty-five.
 """
 
 from __future__ import annotations
