@@ -11,10 +11,11 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
-from conftest import query, scalar, snapshot, write_config, write_csv
+from conftest import ctrl_c_works, query, scalar, snapshot, write_config, write_csv
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -189,3 +190,34 @@ def test_remembered_person_keys_never_hide_the_store_s_own(tmp_path):
     now = dict(query(db, "SELECT source_key, person_id FROM records WHERE is_current = 1"))
     assert now["id:2"] == person["id:2"]
     assert now["id:3"] == person["id:1"]  # the store's person for Ann's keys
+
+
+def test_ctrl_c_mid_table_stops_the_child_too_and_keeps_nothing_half_done(tmp_path):
+    """Ctrl-C reaches the sync and its cleaning child (one process group, as at a
+    terminal): the sync stops at once, the store has nothing of the source and the run
+    is marked interrupted, no child is left behind, and nothing prints a traceback."""
+    csv_path = signups(tmp_path / "data", 200_000)
+    cfg = write_config(tmp_path, [source(csv_path)])
+    harvest = Path(sys.executable).parent / "harvest"
+    proc = subprocess.Popen(
+        [str(harvest), "sync", "--config", str(cfg)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, like a terminal's job
+        preexec_fn=ctrl_c_works,
+    )
+    children: list[str] = []
+    deadline = time.monotonic() + 120
+    while not children and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        task = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        children = task.read_text().split() if task.exists() else []
+    assert children, "the sync finished before its cleaning child was seen"
+    time.sleep(1.5)  # in its stride: the child, a batch ahead, mostly waits for the next
+    os.killpg(proc.pid, signal.SIGINT)
+    out = proc.communicate(timeout=120)[0].decode()
+    assert proc.returncode == 130 and "Traceback" not in out, out
+    assert not any(Path(f"/proc/{pid}").exists() for pid in children)
+    db = tmp_path / "harvest.db"
+    assert scalar(db, "SELECT count(*) FROM raw_rows") == 0
+    assert query(db, "SELECT status FROM sync_runs") == [("interrupted",)]

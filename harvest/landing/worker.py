@@ -14,6 +14,7 @@ Only a sync on a process's main thread forks one (not one the staff console star
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
@@ -32,6 +33,9 @@ def _start(identity: RowIdentity, as_json: RowJson, normaliser: RowNormaliser) -
     values included: a note already given for the table's first batch is not given again)."""
     global _job
     _job = (identity, as_json, normaliser)
+    # Ctrl-C reaches the whole process group: the lander stops the sync (rolling back) and
+    # then this child; the child itself stays quiet rather than print a traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _clean(batch: list[list[str]]) -> list[Cleaned]:
