@@ -1,4 +1,5 @@
 # make demo: set up and run the demo.  make test: set up and run every test.
+# make constraints: re-resolve every dependency and pin the result in constraints.txt.
 # make soak: run the invariant tests with a long budget (SOAK_MINUTES, default 15).
 PYTHON ?= python3
 VENV := .venv
@@ -6,15 +7,32 @@ PY := $(VENV)/bin/python
 CHROMIUM := /usr/bin/chromium
 AXE := tests/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: demo test soak setup lint bench sample-data clean chromium docs axe
+.PHONY: demo test soak setup lint bench sample-data clean chromium docs axe constraints
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Every install (this one, the Dockerfile's, CI's through `make test`) takes the exact
+# versions in constraints.txt, so it is the same every time; `make constraints` refreshes them.
+# PIP_CONSTRAINT, unlike -c, also reaches pip's isolated build environment (setuptools).
+# The first uninstall drops the distribution's old name ("harvest") from an older .venv.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip uninstall --quiet --yes harvest 2>/dev/null || true
+	PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(PY) -m pip install --quiet --upgrade pip
+	PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(PY) -m pip install --quiet -e '.[dev,pandas]'
 	touch $@
+
+# A fresh virtualenv, the newest releases pyproject.toml allows, every version written down.
+CONSTRAINTS_VENV := .venv-constraints
+constraints:
+	rm -rf $(CONSTRAINTS_VENV)
+	$(PYTHON) -m venv $(CONSTRAINTS_VENV)
+	$(CONSTRAINTS_VENV)/bin/python -m pip install --quiet --upgrade pip setuptools
+	$(CONSTRAINTS_VENV)/bin/python -m pip install --quiet '.[dev,pandas]'
+	{ echo "# Made by \`make constraints\` with $$($(CONSTRAINTS_VENV)/bin/python -V): the exact versions"; \
+	  echo "# of every install (make setup, the Dockerfile, CI). See docs/install.md."; \
+	  $(CONSTRAINTS_VENV)/bin/python -m pip freeze --all --exclude harvest-charity; } > constraints.txt
+	rm -rf $(CONSTRAINTS_VENV) build
 
 chromium:
 	@test -x $(CHROMIUM) || { \

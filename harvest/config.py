@@ -24,7 +24,8 @@ from pydantic import (
 )
 
 from harvest.config_types import LoginsConfig, RetentionConfig
-from harvest.connectors.base import Connector, connector_class, connector_names
+from harvest.connectors.base import Connector
+from harvest.connectors.registry import connector_class, connector_names
 from harvest.errors import ConfigError
 from harvest.normalise.standard import load_standard
 from harvest.publish.privacy import PublishConfig
@@ -185,7 +186,11 @@ def _check_sources(raw_sources: list[Any]) -> list[str]:
             problems.append(f"sources[{i}].type: unknown source type {stype!r} (known: {known})")
             continue
         try:
-            connector_class(stype).Options.model_validate(src.get("options") or {})
+            cls = connector_class(stype)
+        except ConfigError:
+            continue  # an outside connector that cannot be loaded fails its own sources only
+        try:
+            cls.Options.model_validate(src.get("options") or {})
         except ValidationError as exc:
             problems += _pydantic_problems(exc, src, ("sources", i, "options"))
     return problems

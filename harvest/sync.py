@@ -17,6 +17,7 @@ import sqlite_utils
 from harvest import audit, store, upgrade
 from harvest.config import HarvestConfig, SourceConfig
 from harvest.connectors.base import Activity, Problem, Table
+from harvest.connectors.registry import connector_entries
 from harvest.dataprotection import pending
 from harvest.dataprotection.retention import RetentionResult, run_retention
 from harvest.errors import HarvestError
@@ -205,12 +206,8 @@ def sync_source(
     except HarvestError as exc:
         result.status, result.messages = "failed", [str(exc)]
     except Exception as exc:  # a bug or an unexpected library error: report it, sync the rest
-        log.exception("Unexpected error while syncing source %s", src.name)
         result.status = "failed"
-        result.messages = [
-            f"unexpected error ({type(exc).__name__}: {exc}). Nothing from this "
-            "source was changed; please report this with the log."
-        ]
+        result.messages = [unexpected_error(src, exc)]
     if result.status == "failed":
         result.counts = Counts()
     store.record_source_run(
@@ -229,6 +226,21 @@ def sync_source(
     )
     reporter.source_finished(result)
     return result
+
+
+def unexpected_error(src: SourceConfig, exc: Exception) -> str:
+    """The message of a connector that failed in a way it should not have; the details go
+    to the log (an outside package's only with --verbose: its authors are named instead)."""
+    said = f"unexpected error ({type(exc).__name__}: {exc}). Nothing from this source was changed; "
+    entry = connector_entries().get(src.type)
+    if entry is None or entry.builtin:
+        log.exception("Unexpected error while syncing source %s", src.name)
+        return said + "please report this with the log."
+    log.debug("The connector %r from %s failed", src.type, entry.provider, exc_info=True)
+    return said + (
+        f"the connector '{src.type}' comes from {entry.provider}: please report this to its "
+        f"authors with the output of `harvest --verbose sync --source {src.name}`."
+    )
 
 
 def erased_rows(n: int) -> str:

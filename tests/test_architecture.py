@@ -13,7 +13,7 @@ an edge from module A to module B (both in harvest/):
   a new one fails the test.
 
 ``importlib.import_module`` with a computed name (the connector registry loading built-in
-connectors, harvest/connectors/base.py) is not an edge.
+connectors, harvest/connectors/registry.py) is not an edge.
 
 ``make lint`` runs this file.
 """
@@ -34,10 +34,12 @@ LAZY_CYCLES = [
     {"harvest.dataprotection.erasure", "harvest.dataprotection.pending"},
     {"harvest.publish.dashboard", "harvest.publish.figures"},
 ]
-# config.py may import these modules only, each of which imports nothing of harvest.
+# config.py may import these modules only, each of which imports nothing of harvest but
+# errors.py and one another (the connector registry imports the connector protocol).
 CONFIG_IMPORTS = {
     "harvest.config_types",
     "harvest.connectors.base",
+    "harvest.connectors.registry",
     "harvest.errors",
     "harvest.normalise.standard",
     "harvest.publish.privacy",
@@ -169,7 +171,7 @@ def test_config_imports_nothing_above_it() -> None:
     graph = import_graph(lazy=True)
     assert graph["harvest.config"] <= CONFIG_IMPORTS, sorted(graph["harvest.config"])
     for name in CONFIG_IMPORTS:
-        assert graph[name] <= {"harvest.errors"}, (name, sorted(graph[name]))
+        assert graph[name] <= CONFIG_IMPORTS, (name, sorted(graph[name]))
 
 
 def test_the_checker_finds_a_cycle_and_names_it(tmp_path: Path) -> None:

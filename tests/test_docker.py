@@ -158,3 +158,64 @@ def test_two_containers_share_the_keys_and_logins_kept_on_the_data_volume(
     assert oct(secrets.stat().st_mode & 0o777) == "0o600"
     assert oct(secrets.parent.stat().st_mode & 0o777) == "0o700"
     assert not any(container.homes.rglob("secrets.json"))  # nothing kept in a container
+
+
+def instructions() -> list[tuple[str, str]]:
+    """Every instruction of the Dockerfile as (word, the rest), continuation lines joined."""
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (word.upper(), rest.strip())
+        for word, _, rest in (line.partition(" ") for line in lines if line and line[0] != "#")
+    ]
+
+
+def only(word: str) -> str:
+    [rest] = [rest for w, rest in instructions() if w == word]
+    return rest
+
+
+def test_the_image_ships_the_licence_and_installs_the_pinned_versions() -> None:
+    copied = " ".join(rest for word, rest in instructions() if word == "COPY")
+    assert {"LICENSE", "constraints.txt", "pyproject.toml", "harvest"} <= set(copied.split())
+    [install] = [rest for word, rest in instructions() if word == "RUN" and "pip install" in rest]
+    assert "PIP_CONSTRAINT=/app/constraints.txt pip install" in install
+
+
+def test_the_image_runs_as_a_numeric_user_who_owns_the_documented_data_volume() -> None:
+    user = only("USER")
+    uid, _, gid = user.partition(":")
+    assert uid.isdigit() and gid.isdigit() and int(uid) >= 10000, user
+    install = [rest for word, rest in instructions() if word == "RUN"][0]
+    assert f"--uid {uid}" in install and f"chown {uid}:{gid} /data" in install
+    assert json.loads(only("VOLUME")) == ["/data"]
+    env, workdir, _, _ = dockerfile()
+    assert workdir == "/data" and env["HARVEST_CONFIG"].startswith("/data/")
+    assert env["HARVEST_SECRETS_FILE"].startswith("/data/")
+    docs = (ROOT / "docs" / "docker.md").read_text(encoding="utf-8")
+    assert f"user {uid}" in docs and "/data" in docs
+
+
+def healthcheck(url: str) -> subprocess.CompletedProcess:
+    """The image's HEALTHCHECK command, run as Docker would run it in a `serve` container."""
+    options, _, command = only("HEALTHCHECK").partition("CMD ")
+    assert "--interval=" in options and "--timeout=" in options
+    program, *args = json.loads(command)
+    assert program == "python"
+    env = {"PATH": "/usr/bin:/bin", "HARVEST_HEALTH_URL": url}
+    return subprocess.run([sys.executable, *args], env=env, capture_output=True, timeout=60)
+
+
+def test_the_healthcheck_passes_while_serve_answers_and_fails_once_it_stops(
+    container: Container,
+) -> None:
+    container.run()
+    container.run(
+        "users", "add", "staff1", "--role", "staff", "--password-stdin", stdin="staff-password-1\n"
+    )
+    with container.serving() as base:
+        url = f"{base}/-/versions.json"
+        assert httpx.get(url).status_code in (302, 403)  # logins are on: no anonymous access
+        assert healthcheck(url).returncode == 0
+    failed = healthcheck(url)
+    assert failed.returncode == 1 and url.encode() in failed.stderr

@@ -14,20 +14,15 @@ from typing import Any
 import pytest
 from conftest import query, run, scalar, snapshot, write_config, write_csv
 from fakes.eventbrite import ORG_ID, TOKEN, FakeEventbrite, question
-from fakes.server import Reply
 from typer.testing import CliRunner
 
 from harvest.cli import app
 from harvest.config import load_config
-from harvest.connectors.eventbrite import (
-    EventbriteOptions,
-    Layout,
-    attendance_status,
-    event_table,
-    text,
-)
+from harvest.connectors.eventbrite import EventbriteOptions
+from harvest.connectors.eventbrite_rows import Layout, attendance_status, event_table, text
 from harvest.errors import ConfigError
 from harvest.secrets import TokenStore
+from harvest.testing.fake_api import Reply
 
 CURSOR_1 = "2026-03-10T11:50:00Z"  # the fake's clock (12:00) less the 10 minute overlap
 
@@ -506,10 +501,11 @@ def test_a_refused_token_stops_this_source_only(
     tickets, lunch = run(project, source(eventbrite), lunch_source())
     assert tickets.status == "failed" and lunch.status == "ok"
     assert tickets.messages == [
-        "The Eventbrite token was refused (Eventbrite said: The OAuth token you provided was "
-        "invalid.): run `harvest auth eventbrite`."
+        "Source 'tickets': The Eventbrite token was refused (Eventbrite said: The OAuth token "
+        "you provided was invalid.): run `harvest auth eventbrite`."
     ]
-    assert len(eventbrite.requests) == 1  # no retries of a refused token
+    # Refused by check(), at once: one request (no retries), none for the events.
+    assert [r.path for r in eventbrite.requests] == ["/v3/users/me/"]
     assert scalar(project / "harvest.db", "SELECT count(*) FROM records") == 3
 
 
@@ -548,7 +544,8 @@ def test_without_authorisation_the_source_says_how_to_authorise(project, eventbr
     token_store.delete("eventbrite")
     [result] = run(project, source(eventbrite))
     assert result.messages == [
-        "harvest has no eventbrite authorisation yet: run `harvest auth eventbrite`."
+        "Source 'tickets': harvest has no eventbrite authorisation yet: run "
+        "`harvest auth eventbrite`."
     ]
     assert eventbrite.requests == []
 

@@ -17,8 +17,9 @@ from conftest import query, run
 from pydantic import ValidationError
 
 from harvest import store
-from harvest.connectors.base import Problem, Table, connector_types
+from harvest.connectors.base import Problem, Table
 from harvest.connectors.files import FileConnector, FileOptions
+from harvest.connectors.registry import connector_types
 from harvest.connectors.tabular import (
     cell_text,
     detect_delimiter,

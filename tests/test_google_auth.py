@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 
 from harvest.cli import app
 from harvest.config import load_config
-from harvest.connectors.google_auth import SCOPES, authorise
+from harvest.connectors.google_auth import SCOPES
+from harvest.connectors.google_oauth import authorise
 from harvest.errors import AuthError, ConfigError
 from harvest.sync import sync
 

@@ -421,8 +421,8 @@ def test_a_revoked_token_fails_this_source_only(
     forms, lunch = run(project, source(google, wellbeing["form"]), lunch_source())
     assert forms.status == "failed" and lunch.status == "ok"
     assert forms.messages[0].startswith(
-        "Google refused harvest's authorisation (invalid_grant: Token has been expired or "
-        "revoked.): run `harvest auth google`."
+        "Source 'wellbeing': Google refused harvest's authorisation (invalid_grant: Token has "
+        "been expired or revoked.): run `harvest auth google`."
     )
     assert [r.path for r in google.requests] == ["/token"]  # not retried
     assert scalar(project / "harvest.db", "SELECT count(*) FROM records") == 3
@@ -432,7 +432,7 @@ def test_without_authorisation_the_source_says_how_to_authorise(project, google,
     token_store.delete("google")
     [result] = run(project, source(google, "1FAIpQLabcdefghijklmnopqrstuv"))
     assert result.messages == [
-        "harvest has no google authorisation yet: run `harvest auth google`."
+        "Source 'wellbeing': harvest has no google authorisation yet: run `harvest auth google`."
     ]
     assert google.requests == []
 

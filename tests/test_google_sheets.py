@@ -356,6 +356,13 @@ def test_quota_429_with_retry_after_and_drive_rate_limit_403_are_retried(project
     assert batches[1].at - batches[0].at >= 0.02
 
 
+def test_a_dropped_connection_is_retried(project, google, book):
+    google.fail(f"/v4/spreadsheets/{book}/values:batchGet", "drop", times=1)
+    [result] = run(project, source(google, book))
+    assert result.status == "ok", result.messages
+    assert len(google.calls(f"/v4/spreadsheets/{book}/values:batchGet")) == 2
+
+
 def test_a_retry_after_longer_than_max_wait_stops_at_once(project, google, book):
     google.fail(f"/v4/spreadsheets/{book}/values:batchGet", "429", times=1, retry_after="120")
     [result] = run(project, source(google, book))

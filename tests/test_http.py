@@ -10,7 +10,6 @@ from email.utils import format_datetime
 
 import pytest
 import requests
-from fakes.server import FakeServer, Reply
 
 from harvest.connectors.http import (
     HttpClient,
@@ -21,6 +20,7 @@ from harvest.connectors.http import (
     retry_after_seconds,
 )
 from harvest.errors import AuthError, SourceError
+from harvest.testing.fake_api import FakeServer, Reply
 
 SECRET = "s3cret-token-value"
 

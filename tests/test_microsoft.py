@@ -203,6 +203,7 @@ def test_a_sharepoint_site_and_library(project, ms):
         source(ms, site=f"{HOST}/sites/Volunteers", library="Archive", path="2026/March.xlsx"),
     )
     assert wrong.messages == [
+        "Source 'signups': "
         f"The SharePoint site {HOST}/sites/Volunteers has no document "
         "library 'Archive' (it has 'Documents', 'Referrals'). Check "
         "'library' in harvest.yaml."
@@ -344,6 +345,7 @@ def test_a_missing_path_says_where_it_looked(project, ms):
     ]
     [site] = run(project, source(ms, site=f"{HOST}/sites/Nowhere", path="a.xlsx"))
     assert site.messages == [
+        "Source 'signups': "
         f"There is no SharePoint site {HOST}/sites/Nowhere that the signed-in account can open "
         "(HTTP 404). Check 'site' in harvest.yaml: the site's address, e.g. "
         "yourcharity.sharepoint.com/sites/Volunteers."
@@ -472,6 +474,7 @@ def test_a_token_graph_refuses_says_how_to_authorise(project, ms):
     ms.access_tokens.clear()  # e.g. revoked by an administrator; MSAL still has it cached
     [result] = run(project, source(ms))
     assert result.messages == [
+        "Source 'signups': "
         "The Microsoft Graph token was refused (Microsoft Graph said: Lifetime validation "
         "failed, the token is expired.): run `harvest auth microsoft`."
     ]
@@ -482,7 +485,7 @@ def test_no_sign_in_yet(project, ms, token_store):
     before = len(ms.requests)
     [result] = run(project, source(ms))
     assert result.messages == [
-        "harvest has no Microsoft sign-in yet: run `harvest auth microsoft`."
+        "Source 'signups': harvest has no Microsoft sign-in yet: run `harvest auth microsoft`."
     ]
     assert len(ms.requests) == before
 

@@ -56,7 +56,7 @@ def google(
     its address to open on any computer). The refresh token Google gives is kept in the
     token store, never in harvest.yaml, and never printed.
     """
-    from harvest.connectors.google_auth import authorise
+    from harvest.connectors.google_oauth import authorise
 
     def show(url: str) -> None:
         console.print(

@@ -1,3 +1,3 @@
-"""Connectors read sources. Each built-in registers itself when first used (see base.BUILTIN)."""
+"""Connectors read sources. Each is found through the registry (see registry.py)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The connector protocol and registry.
+"""The connector protocol.
 
 A connector knows one kind of source. It reads, it never writes: it yields
 :class:`Table` objects (a header and a stream of rows) and :class:`Problem`
@@ -6,9 +6,10 @@ objects (something a person should hear about, e.g. an unreadable file), and
 leaves its new incremental state in ``self.state`` once ``fetch`` is exhausted.
 Everything after that (mapping, cleaning, landing) is shared by all connectors.
 
-Built-in connectors register exactly as an outside one would::
+A connector is registered by an entry point in the group ``harvest.connectors``,
+harvest's own exactly as an outside package's (:mod:`harvest.connectors.registry`;
+docs/connectors/writing.md)::
 
-    @register
     class MyConnector(Connector):
         type = "my_tool"
         Options = MyOptions
@@ -17,13 +18,17 @@ Built-in connectors register exactly as an outside one would::
 from __future__ import annotations
 
 import builtins
+import copy
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+
+from harvest.errors import HarvestError
 
 
 @dataclass
@@ -131,49 +136,24 @@ class Connector:
         self.state: dict[str, Any] = {}
 
     def check(self) -> None:
-        """Fail fast (raise ConfigError / AuthError) when the source cannot possibly be read."""
+        """Fail fast (raise ConfigError / AuthError) when the source cannot possibly be read:
+        a missing or refused credential, a source that is not there. Messages name the
+        source (:meth:`naming_source`) and say what to do."""
+
+    @contextmanager
+    def naming_source(self) -> Iterator[None]:
+        """A HarvestError raised inside says which source it is about: ``Source 'lunch': …``."""
+        try:
+            yield
+        except HarvestError as exc:
+            if f"Source '{self.name}'" in str(exc):
+                raise
+            named = copy.copy(exc)
+            named.args = (f"Source '{self.name}': {exc}",)
+            raise named from None
 
     def fetch(
         self, state: dict[str, Any], full: bool = False
     ) -> Iterator[Table | Problem | Activity]:
         """Yield tables and problems; set ``self.state`` to the state to store after landing."""
         raise NotImplementedError
-
-
-_REGISTRY: dict[str, type[Connector]] = {}
-
-# Built-in connectors register themselves with @register when their module is imported;
-# the module is imported only when a source of that type is used, so a sync of files
-# never pays for loading the Google or Microsoft client libraries.
-BUILTIN = {
-    "file": "harvest.connectors.files",
-    "eventbrite": "harvest.connectors.eventbrite",
-    "google_forms": "harvest.connectors.google_forms",
-    "google_sheets": "harvest.connectors.google_sheets",
-    "microsoft_excel": "harvest.connectors.microsoft",
-}
-
-
-def register(cls: type[Connector]) -> type[Connector]:
-    """Class decorator that makes a connector available as ``type: <cls.type>``."""
-    _REGISTRY[cls.type] = cls
-    return cls
-
-
-def connector_names() -> list[str]:
-    """Every source type harvest knows, without importing the connectors."""
-    return sorted(set(BUILTIN) | set(_REGISTRY))
-
-
-def connector_class(type_name: str) -> type[Connector]:
-    """The connector class for a source type, importing its module the first time."""
-    if type_name not in _REGISTRY and type_name in BUILTIN:
-        import importlib
-
-        importlib.import_module(BUILTIN[type_name])
-    return _REGISTRY[type_name]
-
-
-def connector_types() -> dict[str, type[Connector]]:
-    """Every connector class (imports them all)."""
-    return {name: connector_class(name) for name in connector_names()}

@@ -23,7 +23,7 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
-from harvest.connectors.base import Connector, Problem, Table, register
+from harvest.connectors.base import Connector, Problem, Table
 from harvest.connectors.reading import FileOptions, unreadable
 from harvest.connectors.textfiles import read_text
 from harvest.connectors.workbooks import read_book
@@ -35,7 +35,6 @@ TEXT_SUFFIXES = {".csv", ".tsv", ".txt"}
 BOOK_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}
 
 
-@register
 class FileConnector(Connector):
     """Reads CSV, TSV and workbook files (xlsx, xlsm, xlsb, xls, ods) matched by a glob."""
 

@@ -1,7 +1,8 @@
 """The Google connectors, registered: ``type: google_forms`` and ``type: google_sheets``.
 
-Both share :mod:`harvest.connectors.google_auth` (options, credentials, retries, the
-``harvest auth google`` flow); see docs/connectors/google.md.
+Both share :mod:`harvest.connectors.google_auth` (options, credentials, retries);
+:mod:`harvest.connectors.google_oauth` is the ``harvest auth google`` flow; see
+docs/connectors/google.md.
 """
 
 from __future__ import annotations

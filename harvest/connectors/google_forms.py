@@ -35,8 +35,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 
-from harvest.connectors.base import Activity, Connector, Problem, Row, Table, register
-from harvest.connectors.google_auth import Google, GoogleOptions, google_id
+from harvest.connectors.base import Activity, Problem, Row, Table
+from harvest.connectors.google_auth import Google, GoogleConnector, GoogleOptions, google_id
 from harvest.connectors.http import paginate
 from harvest.connectors.tabular import tidy_headers
 
@@ -250,22 +250,18 @@ def rfc3339(moment: datetime) -> str:
 # --- the connector ------------------------------------------------------------------------
 
 
-@register
-class GoogleFormsConnector(Connector):
+class GoogleFormsConnector(GoogleConnector):
     """Reads one Google Form's responses."""
 
     type = "google_forms"
     Options = FormsOptions
     options: FormsOptions
 
-    def check(self) -> None:
-        Google(self.options, self.base_dir)  # fails fast when there is no authorisation
-
     def fetch(
         self, state: dict[str, Any], full: bool = False
     ) -> Iterator[Table | Problem | Activity]:
         state, form_id = state or {}, self.options.form
-        google = Google(self.options, self.base_dir)
+        google = self.google()
         service = google.service("forms", "v1")
         form = google.execute(
             service.forms().get(formId=form_id),

@@ -28,8 +28,8 @@ from typing import Any
 import gspread
 from pydantic import Field, field_validator
 
-from harvest.connectors.base import Connector, Problem, Table, register
-from harvest.connectors.google_auth import Google, GoogleOptions, google_id
+from harvest.connectors.base import Problem, Table
+from harvest.connectors.google_auth import Google, GoogleConnector, GoogleOptions, google_id
 from harvest.connectors.tabular import NoTable, Record, build_table, cell_text
 
 Tab = dict[str, Any]  # a worksheet's ``properties`` in the Sheets API
@@ -65,20 +65,16 @@ def records(values: list[list[Any]]) -> Iterator[Record]:
         yield number, [v if v.__class__ is str else cell_text(v) for v in row]
 
 
-@register
-class GoogleSheetsConnector(Connector):
+class GoogleSheetsConnector(GoogleConnector):
     """Reads worksheets of one Google spreadsheet."""
 
     type = "google_sheets"
     Options = SheetsOptions
     options: SheetsOptions
 
-    def check(self) -> None:
-        Google(self.options, self.base_dir)  # fails fast when there is no authorisation
-
     def fetch(self, state: dict[str, Any], full: bool = False) -> Iterator[Table | Problem]:
         state, key, o = state or {}, self.options.spreadsheet, self.options
-        google = Google(o, self.base_dir)
+        google = self.google()
         client = gspread.Client(google.credentials, session=google.session())
         client.http_client.set_timeout((min(10.0, o.timeout_seconds), o.timeout_seconds))
         drive = self._call(

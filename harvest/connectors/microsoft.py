@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from harvest.connectors.base import Connector, Problem, Row, Table, register
+from harvest.connectors.base import Connector, Problem, Row, Table
 from harvest.connectors.files import BOOK_SUFFIXES, TEXT_SUFFIXES, FileOptions, read_file
 from harvest.connectors.http import HttpClient, RetryPolicy, require_https
 from harvest.connectors.microsoft_auth import (
@@ -160,13 +160,13 @@ def _mark(item: dict[str, Any]) -> dict[str, str]:
     }
 
 
-@register
 class MicrosoftExcelConnector(Connector):
     """Reads Excel workbooks (and Forms responses) from OneDrive or SharePoint via Graph."""
 
     type = "microsoft_excel"
     Options = MicrosoftExcelOptions
     options: MicrosoftExcelOptions
+    _found: tuple[Graph, dict[str, Any], str] | None = None  # what check() found
 
     def _app(self) -> MicrosoftApp:
         o = self.options
@@ -186,14 +186,21 @@ class MicrosoftExcelConnector(Connector):
         return HttpClient(service, f"run `{AUTH_COMMAND}`", policy, timeout=o.timeout_seconds)
 
     def check(self) -> None:
+        """A token, then the file or folder: a refused sign-in or a wrong path fails at once.
+        ``fetch()`` goes on from what this found (no call twice)."""
+        with self.naming_source():
+            self._found = self._connect()
+
+    def _connect(self) -> tuple[Graph, dict[str, Any], str]:
         if TokenStore().get(TOKEN_NAME) is None:
             raise AuthError(f"harvest has no Microsoft sign-in yet: run `{AUTH_COMMAND}`.")
+        token = MicrosoftAuth(self._app(), http=self._http("Microsoft sign-in")).token()
+        graph = Graph(self.options.api_url, token, self._http("Microsoft Graph"))
+        return (graph, *self._find(graph))
 
     def fetch(self, state: dict[str, Any], full: bool = False) -> Iterator[Table | Problem]:
         seen = dict((state or {}).get("items", {}))
-        token = MicrosoftAuth(self._app(), http=self._http("Microsoft sign-in")).token()
-        graph = Graph(self.options.api_url, token, self._http("Microsoft Graph"))
-        found, where = self._find(graph)
+        graph, found, where = self._found or self._connect()
         marks: dict[str, dict[str, str]] = {}
         for item, rel in self._workbooks(graph, found, where):
             if isinstance(item, Problem):

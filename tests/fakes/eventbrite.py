@@ -17,7 +17,7 @@ import itertools
 from datetime import timedelta
 from typing import Any
 
-from fakes.server import FakeServer, Reply, Request
+from harvest.testing.fake_api import FakeServer, Reply, Request
 
 TOKEN = "fake-private-token-8f3a1c"
 ORG_ID = "4567"

@@ -33,7 +33,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode
 
-from fakes.server import FakeServer, Reply, Request
+from harvest.testing.fake_api import FakeServer, Reply, Request
 
 CLIENT_ID = "1234-fake.apps.googleusercontent.com"
 CLIENT_SECRET = "fake-client-secret-GOCSPX"

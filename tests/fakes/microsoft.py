@@ -37,7 +37,7 @@ from urllib.parse import parse_qs, unquote
 import openpyxl
 import trustme
 
-from fakes.server import FakeServer, Reply, Request
+from harvest.testing.fake_api import FakeServer, Reply, Request
 
 TENANT = "3f2a1b0c-5d4e-4f60-8a7b-9c0d1e2f3a4b"
 CLIENT = "c0ffee00-1234-4abc-9def-0123456789ab"

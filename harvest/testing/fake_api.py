@@ -114,6 +114,7 @@ class FakeServer:
     def url(self) -> str:
         assert self._httpd is not None, "start the server first"
         host, port = self._httpd.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host  # for mypy: always text
         return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
     def start(self) -> FakeServer:
