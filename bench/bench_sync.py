@@ -211,7 +211,15 @@ def machine() -> str:
     )
 
 
-def section(results: list[Result], argv: list[str], repeat: int) -> str:
+def load() -> str:
+    """The machine's load average now (1, 5 and 15 minutes): others' work on the same cores."""
+    try:
+        return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def section(results: list[Result], argv: list[str], repeat: int, loads: list[str]) -> str:
     command = "python bench/bench_sync.py " + " ".join(shlex.quote(a) for a in argv)
     return "\n".join(
         [
@@ -220,6 +228,7 @@ def section(results: list[Result], argv: list[str], repeat: int) -> str:
             "",
             f"Run on {time.strftime('%Y-%m-%d')} with `{command.strip()}`  ",
             f"Machine: {machine()}  ",
+            f"Load average (1 / 5 / 15 min) at the start and end: {loads[0]}; {loads[-1]}  ",
             f"Median of {repeat} run(s), each on a fresh database; peak MB is the child "
             "process's maximum resident set size; × sqlite-utils is the time relative to "
             "`sqlite-utils insert --csv` on the same file (lower is faster). The second sync "
@@ -281,11 +290,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     results: list[Result] = []
+    loads = [load()]
     for size in args.sizes:
         results += bench_size(size, args.repeat, args.harvest)
+    loads.append(load())
     print(table(results))
     if not args.no_docs:
-        write_docs(args.docs, section(results, argv, args.repeat))
+        write_docs(args.docs, section(results, argv, args.repeat, loads))
         print(f"updated {args.docs}")
     return 1 if any(r.error for r in results) else 0
 

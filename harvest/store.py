@@ -34,7 +34,8 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the store, with WAL and the schema in place."""
     path = Path(path)
     private_store(path)
-    conn = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+    # landing writes a batch on a second thread, never while this one uses the connection
+    conn = sqlite3.connect(str(path), isolation_level=None, timeout=30, check_same_thread=False)
     db = sqlite_utils.Database(conn)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")

@@ -204,3 +204,17 @@ def test_version_1_headers_still_map_where_they_did() -> None:
 def test_common_one_word_headers_are_not_taken_for_new_fields(header: str) -> None:
     [m] = map_columns([header])
     assert m.field is None or load_standard().field(m.field).since == 1, (header, m)
+
+
+def test_the_fast_yaml_loader_reads_every_standard_file_as_the_safe_loader_does():
+    from importlib import resources
+
+    import yaml
+
+    from harvest.normalise.standard import _load_yaml
+
+    folder = resources.files("harvest.normalise")
+    names = [p.name for p in folder.iterdir() if p.name.endswith(".yaml")]
+    assert len(names) >= 4
+    for name in names:
+        assert _load_yaml(name) == yaml.safe_load(folder.joinpath(name).read_text("utf-8"))

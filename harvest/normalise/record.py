@@ -47,70 +47,95 @@ class RowNormaliser:
     ) -> None:
         std = standard or load_standard()
         self.today = today or date.today()
-        self.mapped: list[tuple[int, Field, dict[str, Result]]] = [
-            (i, std.field(m.field), {}) for i, m in enumerate(maps) if m.field
+        # (column, field name, field, the column's cleaned values by raw text)
+        self.mapped: list[tuple[int, str, Field, dict[str, Result]]] = [
+            (i, m.field, std.field(m.field), {}) for i, m in enumerate(maps) if m.field
         ]
         self.unmapped = [
             (i, h) for i, (h, m) in enumerate(zip(headers, maps, strict=False)) if not m.field
         ]
-        self.fill = [(std.field(k), v) for k, v in (fill or {}).items()]
+        # constants are the same on every row: cleaned once (those that clean to nothing drop)
+        self.fill = [
+            (k, clean) for k, v in (fill or {}).items()
+            if (clean := clean_cell(std.field(k), v)[0]) is not None
+        ]  # fmt: skip
         # a column that lost its field to another (a clash) fills it where that one is blank
-        self.fallback = [(i, std.field(m.candidate)) for i, m in enumerate(maps)
-                         if m.method == "clash" and m.candidate]  # fmt: skip
+        self.fallback: list[tuple[int, Field, dict[str, Result]]] = [
+            (i, std.field(m.candidate), {})
+            for i, m in enumerate(maps)
+            if m.method == "clash" and m.candidate
+        ]
+        self._ages: dict[str, int | None] = {}
 
     def __call__(self, values: list[str]) -> Normalised:
+        """Kept lean: this runs for every row landed. Cleaned values are remembered per
+        column, as most columns hold few distinct values (dates, activities, answers)."""
         out: dict[str, Any] = {}
         problems: list[tuple[str | None, str, str]] = []
         notes: list[tuple[str, str, str]] = []
         kept: str | None = None
-        for i, f, memo in self.mapped:
+        for i, name, f, memo in self.mapped:
             raw = values[i]
             if not raw:
-                continue
-            if len(raw) > MAX_CELL:
-                problems.append(
-                    (f.name, raw[:80] + "…", f"a very long value ({len(raw):,} characters)")
-                )
                 continue
             cleaned = memo.get(raw)
             first = cleaned is None
             if cleaned is None:
+                if len(raw) > MAX_CELL:  # never remembered: checked each time it is seen
+                    problems.append(
+                        (name, raw[:80] + "…", f"a very long value ({len(raw):,} characters)")
+                    )
+                    continue
                 if len(memo) > MEMO_LIMIT:
                     memo.clear()
                 cleaned = memo[raw] = clean_cell(f, raw)
             clean, problem = cleaned
-            if problem and clean is None:
-                problems.append((f.name, raw, problem))
-                if f.name == "postcode":
+            if problem is None:
+                if clean is not None:
+                    out[name] = clean
+                continue
+            if clean is None:
+                problems.append((name, raw, problem))
+                if name == "postcode":
                     kept = postcode_text(raw.strip())
-            elif problem and first:  # a note on a kept value: once a table, not every row
-                notes.append((f.name, raw, problem))
-            if clean is not None:
-                out[f.name] = clean
-        for i, f in self.fallback:
-            if values[i] and f.name not in out and not any(p[0] == f.name for p in problems):
-                clean, problem = clean_cell(f, values[i])
+                continue
+            if first:  # a note on a kept value: once a table, not every row
+                notes.append((name, raw, problem))
+            out[name] = clean
+        for i, f, memo in self.fallback:
+            raw = values[i]
+            if raw and f.name not in out and not any(p[0] == f.name for p in problems):
+                if raw not in memo:
+                    if len(memo) > MEMO_LIMIT:
+                        memo.clear()
+                    memo[raw] = clean_cell(f, raw)
+                clean, problem = memo[raw]
                 if clean is not None and problem is None:
                     out[f.name] = clean
-        for f, raw in self.fill:
-            if f.name not in out:
-                clean, problem = clean_cell(f, raw)
-                if clean is not None:
-                    out[f.name] = clean
+        for name, clean in self.fill:
+            if name not in out:
+                out[name] = clean
         extra = {h: values[i] for i, h in self.unmapped if values[i]}
-        derive(out, self.today)
+        derive(out, self.today, self._ages)
         return Normalised(out, extra, problems, notes, kept)
 
 
-def derive(rec: dict[str, Any], today: date) -> None:
-    """Fill fields that follow from others: age from date of birth, names from each other."""
+def derive(rec: dict[str, Any], today: date, ages: dict[str, int | None] | None = None) -> None:
+    """Fill fields that follow from others: age from date of birth, names from each other.
+    ``ages`` remembers ages by date of birth (for the same ``today``) across calls."""
     dob = rec.get("date_of_birth")
     if dob and "age" not in rec:
-        age = age_from_dob(dob, today)
+        if ages is None:
+            age = age_from_dob(dob, today)
+        elif (age := ages.get(dob, -1)) == -1:
+            if len(ages) > MEMO_LIMIT:
+                ages.clear()
+            age = ages[dob] = age_from_dob(dob, today)
         if age is not None:
             rec["age"] = age
-    if "full_name" not in rec and (rec.get("given_name") or rec.get("family_name")):
-        rec["full_name"] = " ".join(p for p in (rec.get("given_name"), rec.get("family_name")) if p)
+    given, family = rec.get("given_name"), rec.get("family_name")
+    if "full_name" not in rec and (given or family):
+        rec["full_name"] = f"{given} {family}" if given and family else given or family
     elif rec.get("full_name") and not (rec.get("given_name") or rec.get("family_name")):
         given, family = split_full_name(rec["full_name"])
         if given:
