@@ -40,6 +40,10 @@ class PublishError(HarvestError):
     """Publishing (Datasette, exports) failed."""
 
 
+class StoreError(HarvestError):
+    """The store (harvest's SQLite database) cannot be opened or is not a database."""
+
+
 class LockedError(HarvestError):
     """Another harvest sync is already running on this database."""
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlite_utils
 
+from harvest.errors import StoreError
 from harvest.normalise.standard import load_standard
 from harvest.private_files import private_file
 from harvest.store_schema import PERSON_FIELDS as PERSON_FIELDS  # re-exported
@@ -34,6 +35,18 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the store, with WAL and the schema in place."""
     path = Path(path)
     private_store(path)
+    try:
+        return _open(path)
+    except sqlite3.DatabaseError as exc:  # a folder, a damaged file, another program's file
+        raise StoreError(
+            f"harvest cannot use its database {path} ({exc}). Check that `database:` in "
+            "harvest.yaml names harvest's own database file (a new file name starts an empty "
+            "one), that its folder exists and is yours, and that the disk is not full. If the "
+            "file is damaged, put back your latest backup of it."
+        ) from None
+
+
+def _open(path: Path) -> sqlite_utils.Database:
     # landing writes a batch on a second thread, never while this one uses the connection
     conn = sqlite3.connect(str(path), isolation_level=None, timeout=30, check_same_thread=False)
     db = sqlite_utils.Database(conn)

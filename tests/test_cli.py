@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+import typer
 import yaml
 from conftest import ctrl_c_works, free_port, login, scalar, wait_until_up, write_config, write_csv
 from typer.testing import CliRunner
@@ -74,6 +75,46 @@ def test_sync_and_check_through_the_cli(project, signup_rows, lunch_source) -> N
         and "row 3 of lunch.csv" in check.output
         and "'M1'" in check.output
     )
+
+
+@pytest.mark.parametrize("command", ["sync", "check", "audit"])
+@pytest.mark.parametrize("what", ["another program's file", "a folder"])
+def test_a_database_that_is_not_harvests_is_a_plain_error_not_a_traceback(
+    project, lunch_source, command: str, what: str
+) -> None:
+    cfg = write_config(project, [lunch_source()])
+    store = project / "harvest.db"
+    if what == "a folder":
+        store.mkdir()
+    else:
+        store.write_bytes(b"Minutes of the trustees' meeting\n" * 200)
+    before = store.read_bytes() if store.is_file() else None
+    result = run(command, "--config", str(cfg))
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "╭" not in result.stderr, result.stderr
+    assert f"harvest cannot use its database {store}" in result.stderr
+    assert "`database:` in harvest.yaml" in result.stderr
+    assert (store.read_bytes() if store.is_file() else None) == before  # nothing overwritten
+
+
+def test_a_fault_in_harvest_is_a_sentence_on_what_to_do_not_a_traceback() -> None:
+    from harvest.cli.common import _run
+
+    faulty = typer.Typer()
+
+    @faulty.command()
+    def divide(by: int = 0) -> None:
+        _run(lambda: 1 // by)
+
+    @faulty.command()
+    def usage() -> None:
+        _run(lambda: (_ for _ in ()).throw(typer.BadParameter("not a number")))
+
+    result = CliRunner().invoke(faulty, ["divide"])
+    assert result.exit_code == 1
+    assert "problem it did not expect (ZeroDivisionError" in result.output
+    assert "harvest -v" in result.output and "Traceback" not in result.output
+    assert CliRunner().invoke(faulty, ["usage"]).exit_code == 2  # click's own errors pass
 
 
 def test_bad_config_exits_2_and_syncs_nothing(project) -> None:
