@@ -131,3 +131,18 @@ def test_the_command_dry_run_and_apply(synced: Path, project: Path) -> None:
     assert out.exit_code == 0 and "applied" in out.output
     assert scalar(project / "harvest.db", "SELECT count(*) FROM records") == 1
     assert b"old@example.org" not in (project / "harvest.db").read_bytes()
+
+
+def test_the_command_never_deletes_while_a_sync_runs(synced: Path, project: Path) -> None:
+    from harvest.lock import sync_lock
+
+    _with(synced, records_years=6)
+    with sync_lock(project / "harvest.db"):  # a sync is running
+        out = runner.invoke(app, ["retention", "-c", str(synced)])
+        assert out.exit_code == 3 and "Another harvest sync is already running" in out.output
+        assert scalar(project / "harvest.db", "SELECT count(*) FROM records") == 2
+        dry = runner.invoke(app, ["retention", "--dry-run", "-c", str(synced)])
+        assert dry.exit_code == 0 and "would" in dry.output  # only reads
+    out = runner.invoke(app, ["retention", "-c", str(synced)])
+    assert out.exit_code == 0 and "applied" in out.output
+    assert scalar(project / "harvest.db", "SELECT count(*) FROM records") == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Annotated
 
 import typer
@@ -93,6 +94,7 @@ def retention(
     """Apply the **retention policy** (`retention:` in harvest.yaml) now; every sync does too."""
     from harvest.dataprotection.erasure import vacuum
     from harvest.dataprotection.retention import retention_config, run_retention
+    from harvest.lock import sync_lock
 
     def body() -> int:
         cfg = load_config(config)
@@ -101,13 +103,15 @@ def retention(
                 "No retention policy is set (`retention:` in harvest.yaml): everything is kept."
             )
             return 0
-        db = _db(cfg)
-        try:
-            result = run_retention(db, cfg, dry_run=dry_run)
-        finally:
-            db.conn.close()
-        if not dry_run and (result.records_deleted or result.raw_rows_blanked):
-            vacuum(cfg.database_path)
+        # deleting takes the sync's lock, so it never runs inside a sync's transaction
+        with nullcontext() if dry_run else sync_lock(cfg.database_path):
+            db = _db(cfg)
+            try:
+                result = run_retention(db, cfg, dry_run=dry_run)
+            finally:
+                db.conn.close()
+            if not dry_run and (result.records_deleted or result.raw_rows_blanked):
+                vacuum(cfg.database_path)
         console.print(result.summary())
         return 0
 
