@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from harvest.cli import app
 from harvest.config import MatchingConfig, load_config
+from harvest.errors import ReviewError
 from harvest.people import review
 from harvest.people.decisions import calibrate
 from harvest.store import connect
@@ -376,3 +377,61 @@ def test_review_after_every_row_went_from_the_sheet(queued: Path) -> None:
     result = _invoke(queued, input="q\n")
     assert result.exit_code == 0, result.output
     assert "People now: 0; 0 pair(s) still to review" in result.output
+
+
+def test_a_join_said_the_same_through_other_answers_is_not_asked_again(project: Path) -> None:
+    """Sam's three records are joined by the score. "Same" on two of the joins settles the
+    third; asked anyway, a "different" on it could not hold (found by test_invariants)."""
+    header = [*HEADER, "Phone"]
+    margaret = ["Margaret", "Doyle", "1948-11-17", "NW1 7QT", "md@example.org", "020 7946 0412"]
+    sam = [
+        ["Sam", "Patel", "2001-04-04", "B1 1AA", "", ""],
+        ["Sam", "Patel", "", "B1 1AA", "", ""],
+        ["Sam", "Patel", "", "B1 1AA", "sam@example.org", ""],
+    ]
+    john = ["John", "Smith", "1970-01-01", "E1 6AN", "", ""]
+    write_csv(project / "list.csv", [header, *[margaret] * 5, john, *sam])
+    source = {"name": "list", "type": "file", "options": {"path": "list.csv"}}
+    matching = {"merge_above": 0.9995, "review_above": 0.05, "exact_keys": ["email"]}
+    cfg = write_config(project, [source], matching=matching)
+    sync(load_config(cfg))
+    settings = load_config(cfg).matching
+    db = connect(load_config(cfg).database_path)
+    try:
+        for _ in range(2):
+            review.decide(db, review.joins(db)[0], "same", "tester", "terminal")
+            review.apply(db, settings)
+        sams = {r for (r,) in db.execute("SELECT id FROM records WHERE given_name = 'Sam'")}
+        assert not [p for p in review.joins(db) if p.a.record_id in sams]  # settled: not asked
+        decided = {
+            f"{a}:{b}" for a, b in db.execute("SELECT profile_a, profile_b FROM match_decisions")
+        }
+        stored = db.execute("SELECT profile_a, profile_b FROM match_pairs").fetchall()
+        pairs = [review.find_pair(db, f"{a}:{b}") for a, b in stored]
+        third = next(p for p in pairs if p and p.key not in decided and p.a.record_id in sams)
+        with pytest.raises(ReviewError, match="already say these are the same person"):
+            review.decide(db, third, "different", "tester", "terminal")
+        book = openpyxl.Workbook()
+        book.active.title = "Pairs"
+        book.active.append(["Pair", "Decision"])
+        book.active.append([third.key, "different"])  # a sheet exported before the answers
+        book.save(project / "old.xlsx")
+        result = review.import_xlsx(db, project / "old.xlsx", "tester")
+        assert result.recorded == 0
+        assert result.problems == [f"old.xlsx row 2: {_said_same(third.key)}"]
+        review.apply(db, settings)
+        assert (
+            len(
+                {p for (p,) in db.execute("SELECT person_id FROM records WHERE given_name = 'Sam'")}
+            )
+            == 1
+        )
+    finally:
+        db.conn.close()
+
+
+def _said_same(key: str) -> str:
+    return (
+        f"pair {key}: earlier answers already say these are the same person, so 'different'"
+        " would contradict them; undo those first (harvest review --undo)"
+    )
