@@ -435,3 +435,22 @@ def _said_same(key: str) -> str:
         f"pair {key}: earlier answers already say these are the same person, so 'different'"
         " would contradict them; undo those first (harvest review --undo)"
     )
+
+
+def test_the_terminal_refuses_an_answer_that_contradicts_earlier_ones(project: Path) -> None:
+    """Three records, a question for each pair: "same", "same" settle the third."""
+    rows = [
+        ["Ann", "Lee", "01/02/1950", "M1 1AE", ""],
+        ["Anne", "Lee", "", "M1 1AE", ""],
+        ["Ann", "Lee", "", "M1 1AE", "ann@example.org"],
+    ]
+    write_csv(project / "list.csv", [HEADER, *rows])
+    source = {"name": "list", "type": "file", "options": {"path": "list.csv"}}
+    cfg = write_config(project, [source], matching=ALL_UNCERTAIN)
+    sync(load_config(cfg))
+    assert len(_queue(cfg)) == 3
+    result = _invoke(cfg, input="s\ns\nd\n")
+    assert result.exit_code == 0, result.output
+    assert "earlier answers already say these" in result.output
+    assert "2 decision(s) recorded" in result.output
+    assert scalar(project / "harvest.db", "SELECT count(DISTINCT person_id) FROM records") == 1
