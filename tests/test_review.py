@@ -33,10 +33,12 @@ ROWS = [
 ALL_UNCERTAIN = {"merge_above": 0.99999999999, "review_above": 0.000001, "exact_keys": []}
 
 
-def _synced(project: Path, matching: dict) -> tuple[Path, int]:
-    """ROWS as one list, synced with these matching settings: the config's path, and
-    the questions the sync said wait for review."""
-    write_csv(project / "list.csv", [HEADER, *ROWS])
+def _synced(
+    project: Path, matching: dict, rows: list[list[str]] = ROWS, header: list[str] = HEADER
+) -> tuple[Path, int]:
+    """ROWS (or these rows) as one list, synced with these matching settings: the
+    config's path, and the questions the sync said wait for review."""
+    write_csv(project / "list.csv", [header, *rows])
     cfg = write_config(
         project,
         [{"name": "list", "type": "file", "options": {"path": "list.csv"}}],
@@ -221,13 +223,7 @@ def test_one_question_per_pair_of_people_and_none_after_different(project: Path)
         ["Ann", "Lee", "01/02/1950", "M1 1AE", ""],
         ["Anne", "Lee", "", "M1 1AE", ""],
     ]
-    write_csv(project / "list.csv", [HEADER, *rows])
-    cfg = write_config(
-        project,
-        [{"name": "list", "type": "file", "options": {"path": "list.csv"}}],
-        matching=ALL_UNCERTAIN,
-    )
-    sync(load_config(cfg))
+    cfg, _ = _synced(project, ALL_UNCERTAIN, rows)
     settings = load_config(cfg).matching
     db_path = project / "harvest.db"
     db = connect(db_path)
@@ -390,11 +386,8 @@ def test_a_join_said_the_same_through_other_answers_is_not_asked_again(project: 
         ["Sam", "Patel", "", "B1 1AA", "sam@example.org", ""],
     ]
     john = ["John", "Smith", "1970-01-01", "E1 6AN", "", ""]
-    write_csv(project / "list.csv", [header, *[margaret] * 5, john, *sam])
-    source = {"name": "list", "type": "file", "options": {"path": "list.csv"}}
     matching = {"merge_above": 0.9995, "review_above": 0.05, "exact_keys": ["email"]}
-    cfg = write_config(project, [source], matching=matching)
-    sync(load_config(cfg))
+    cfg, _ = _synced(project, matching, [*[margaret] * 5, john, *sam], header)
     settings = load_config(cfg).matching
     db = connect(load_config(cfg).database_path)
     try:
@@ -444,10 +437,7 @@ def test_the_terminal_refuses_an_answer_that_contradicts_earlier_ones(project: P
         ["Anne", "Lee", "", "M1 1AE", ""],
         ["Ann", "Lee", "", "M1 1AE", "ann@example.org"],
     ]
-    write_csv(project / "list.csv", [HEADER, *rows])
-    source = {"name": "list", "type": "file", "options": {"path": "list.csv"}}
-    cfg = write_config(project, [source], matching=ALL_UNCERTAIN)
-    sync(load_config(cfg))
+    cfg, _ = _synced(project, ALL_UNCERTAIN, rows)
     assert len(_queue(cfg)) == 3
     result = _invoke(cfg, input="s\ns\nd\n")
     assert result.exit_code == 0, result.output
