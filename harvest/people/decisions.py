@@ -103,11 +103,12 @@ def _raised_merge(p: np.ndarray, same: np.ndarray, merge: float) -> float | None
 class Settled:
     """What the decisions in force already say of two profiles (by hash), through other
     answers too: "same" when "same" answers join them (A is B, B is C: A is C), and
-    "different" when a "different" lies between the profiles so joined."""
+    "different" when a "different" lies between the profiles so joined. ``leave_out``: a
+    pair whose own decision does not count (a new answer on it replaces the old)."""
 
-    def __init__(self, db) -> None:
+    def __init__(self, db, leave_out: tuple[int, int] | None = None) -> None:
         self.parent: dict[int, int] = {}
-        rows = db.execute(IN_FORCE_SQL).fetchall()
+        rows = [r for r in db.execute(IN_FORCE_SQL).fetchall() if r[:2] != leave_out]
         for a, b, decision in rows:
             if decision == "same":
                 self.parent[self.find(a)] = self.find(b)

@@ -176,7 +176,7 @@ def decide(db: sqlite_utils.Database, pair: Pair, decision: str, by: str, via: s
     if decision not in ("same", "different"):
         raise ReviewError(f"a decision is 'same' or 'different', not {decision!r}")
     pa, pb = (int(x) for x in pair.key.split(":"))
-    said = Settled(db).says(pa, pb)
+    said = Settled(db, leave_out=(pa, pb)).says(pa, pb)  # a new answer replaces its own
     if said is not None and said != decision:
         raise ReviewError(
             f"pair {pair.key}: earlier answers already say "
