@@ -52,7 +52,7 @@ from harvest import store
 from harvest.config import load_config
 from harvest.dataprotection.erasure import Who, find_person, forget
 from harvest.people import review
-from harvest.people.features import IDENTITY
+from harvest.people.features import IDENTITY_SQL
 from harvest.people.match import match_people
 from harvest.people.match_load import profile_hash
 from harvest.publish.funders import publish_funders
@@ -326,10 +326,9 @@ def _decide(db, answer: str, i: int, asked) -> None:
 
 def _decisions(db_path: Path) -> list[tuple[set[int], set[int], str]]:
     """Each decision in force: the people of its two sets of details, and what was said."""
-    cols = ", ".join(f"[{f}]" for f in IDENTITY)
     person: dict[int, set[int]] = {}
     for pid, *values in query(
-        db_path, f"SELECT person_id, {cols} FROM records WHERE is_current = 1"
+        db_path, f"SELECT person_id, {IDENTITY_SQL} FROM records WHERE is_current = 1"
     ):
         person.setdefault(profile_hash(tuple(values)), set()).add(pid)
     rows = query(
@@ -374,9 +373,9 @@ def _scores(db_path: Path) -> dict[tuple[int, int], float]:
 
 
 def _profiles(db_path: Path) -> dict[int, int]:
-    """Each current record's profile (the hash of its identifying values)."""
-    cols = ", ".join(f"[{f}]" for f in IDENTITY)
-    rows = query(db_path, f"SELECT id, {cols} FROM records WHERE is_current = 1")
+    """Each current record's profile: the hash of its identifying values as matching reads
+    them (IDENTITY_SQL: a postcode that is not a UK one is kept as its text)."""
+    rows = query(db_path, f"SELECT id, {IDENTITY_SQL} FROM records WHERE is_current = 1")
     return {r[0]: profile_hash(tuple(r[1:])) for r in rows}
 
 
@@ -435,3 +434,23 @@ def test_a_forgotten_person_stays_forgotten_when_a_column_goes(tmp_path: Path) -
     os.utime(path, ns=(time.time_ns() + 10**10, time.time_ns() + 10**10))
     sync(cfg)
     assert query(cfg.database_path, "SELECT given_name FROM records") == [("Bob",), ("Bob",)]
+
+
+def test_profiles_are_keyed_as_matching_keys_them(tmp_path: Path) -> None:
+    """The invariants find a record's profile as matching does: "E8 3PM" is no UK postcode,
+    so matching keys Tom's first row by its text (a false "not what a full match gives")."""
+    header = ["First name", "Surname", "Date of birth", "Postcode", "Email"]
+    write_csv(
+        tmp_path / "list.csv",
+        [
+            header,
+            ["Tom", "Baker", "1960-01-10", "E8 3PM", "tom@example.org"],
+            ["Tom", "Baker", "1960-01-01", "E8 3PN", ""],
+        ],
+    )
+    source = {"name": "list", "type": "file", "options": {"path": "list.csv"}}
+    cfg = load_config(write_config(tmp_path, [source], matching={"exact_keys": []}))
+    sync(cfg)
+    assert query(cfg.database_path, "SELECT count(*) FROM records WHERE postcode IS NULL") == [(1,)]
+    pairs = query(cfg.database_path, "SELECT profile_a, profile_b FROM match_pairs")
+    assert pairs and set(pairs[0]) == set(_profiles(cfg.database_path).values())

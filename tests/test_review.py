@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from harvest.cli import app
 from harvest.config import MatchingConfig, load_config
+from harvest.errors import ReviewError
 from harvest.people import review
 from harvest.people.decisions import calibrate
 from harvest.store import connect
@@ -32,10 +33,12 @@ ROWS = [
 ALL_UNCERTAIN = {"merge_above": 0.99999999999, "review_above": 0.000001, "exact_keys": []}
 
 
-def _synced(project: Path, matching: dict) -> tuple[Path, int]:
-    """ROWS as one list, synced with these matching settings: the config's path, and
-    the questions the sync said wait for review."""
-    write_csv(project / "list.csv", [HEADER, *ROWS])
+def _synced(
+    project: Path, matching: dict, rows: list[list[str]] = ROWS, header: list[str] = HEADER
+) -> tuple[Path, int]:
+    """ROWS (or these rows) as one list, synced with these matching settings: the
+    config's path, and the questions the sync said wait for review."""
+    write_csv(project / "list.csv", [header, *rows])
     cfg = write_config(
         project,
         [{"name": "list", "type": "file", "options": {"path": "list.csv"}}],
@@ -220,13 +223,7 @@ def test_one_question_per_pair_of_people_and_none_after_different(project: Path)
         ["Ann", "Lee", "01/02/1950", "M1 1AE", ""],
         ["Anne", "Lee", "", "M1 1AE", ""],
     ]
-    write_csv(project / "list.csv", [HEADER, *rows])
-    cfg = write_config(
-        project,
-        [{"name": "list", "type": "file", "options": {"path": "list.csv"}}],
-        matching=ALL_UNCERTAIN,
-    )
-    sync(load_config(cfg))
+    cfg, _ = _synced(project, ALL_UNCERTAIN, rows)
     settings = load_config(cfg).matching
     db_path = project / "harvest.db"
     db = connect(db_path)
@@ -410,3 +407,79 @@ def test_decisions_on_non_uk_postcodes_outlive_the_postcode_being_kept(project: 
     assert len(query(db, current, ("Siobhan",))) == 1
     assert len(query(db, current, ("Ciara",))) == 2
     assert _queue(cfg) == []
+
+
+def test_a_join_said_the_same_through_other_answers_is_not_asked_again(project: Path) -> None:
+    """Sam's three records are joined by the score. "Same" on two of the joins settles the
+    third; asked anyway, a "different" on it could not hold (found by test_invariants)."""
+    header = [*HEADER, "Phone"]
+    margaret = ["Margaret", "Doyle", "1948-11-17", "NW1 7QT", "md@example.org", "020 7946 0412"]
+    sam = [
+        ["Sam", "Patel", "2001-04-04", "B1 1AA", "", ""],
+        ["Sam", "Patel", "", "B1 1AA", "", ""],
+        ["Sam", "Patel", "", "B1 1AA", "sam@example.org", ""],
+    ]
+    john = ["John", "Smith", "1970-01-01", "E1 6AN", "", ""]
+    matching = {"merge_above": 0.9995, "review_above": 0.05, "exact_keys": ["email"]}
+    cfg, _ = _synced(project, matching, [*[margaret] * 5, john, *sam], header)
+    settings = load_config(cfg).matching
+    db = connect(load_config(cfg).database_path)
+    try:
+        for _ in range(2):
+            review.decide(db, review.joins(db)[0], "same", "tester", "terminal")
+            review.apply(db, settings)
+        sams = {r for (r,) in db.execute("SELECT id FROM records WHERE given_name = 'Sam'")}
+        assert not [p for p in review.joins(db) if p.a.record_id in sams]  # settled: not asked
+        decided = {
+            f"{a}:{b}" for a, b in db.execute("SELECT profile_a, profile_b FROM match_decisions")
+        }
+        stored = db.execute("SELECT profile_a, profile_b FROM match_pairs").fetchall()
+        pairs = [review.find_pair(db, f"{a}:{b}") for a, b in stored]
+        third = next(p for p in pairs if p and p.key not in decided and p.a.record_id in sams)
+        with pytest.raises(ReviewError, match="already say these are the same person"):
+            review.decide(db, third, "different", "tester", "terminal")
+        book = openpyxl.Workbook()
+        book.active.title = "Pairs"
+        book.active.append(["Pair", "Decision"])
+        book.active.append([third.key, "different"])  # a sheet exported before the answers
+        book.save(project / "old.xlsx")
+        result = review.import_xlsx(db, project / "old.xlsx", "tester")
+        assert result.recorded == 0
+        assert result.problems == [f"old.xlsx row 2: {_said_same(third.key)}"]
+        review.apply(db, settings)
+        assert len(_people_called(db, "Sam")) == 1
+        first = review.find_pair(db, decided.pop())
+        assert first is not None  # a pair's own answer can be changed: the new one replaces it
+        review.decide(db, first, "different", "tester", "terminal")
+        review.apply(db, settings)
+        assert not _same_person(project / "harvest.db", first.a.record_id, first.b.record_id)
+    finally:
+        db.conn.close()
+
+
+def _people_called(db, given: str) -> set[int]:
+    sql = "SELECT person_id FROM records WHERE given_name = ?"
+    return {p for (p,) in db.execute(sql, [given])}
+
+
+def _said_same(key: str) -> str:
+    return (
+        f"pair {key}: earlier answers already say these are the same person, so 'different'"
+        " would contradict them; undo those first (harvest review --undo)"
+    )
+
+
+def test_the_terminal_refuses_an_answer_that_contradicts_earlier_ones(project: Path) -> None:
+    """Three records, a question for each pair: "same", "same" settle the third."""
+    rows = [
+        ["Ann", "Lee", "01/02/1950", "M1 1AE", ""],
+        ["Anne", "Lee", "", "M1 1AE", ""],
+        ["Ann", "Lee", "", "M1 1AE", "ann@example.org"],
+    ]
+    cfg, _ = _synced(project, ALL_UNCERTAIN, rows)
+    assert len(_queue(cfg)) == 3
+    result = _invoke(cfg, input="s\ns\nd\n")
+    assert result.exit_code == 0, result.output
+    assert "earlier answers already say these" in result.output
+    assert "2 decision(s) recorded" in result.output
+    assert scalar(project / "harvest.db", "SELECT count(DISTINCT person_id) FROM records") == 1

@@ -14,7 +14,7 @@ from rich.table import Table as RichTable
 from harvest import store
 from harvest.cli.common import ConfigOpt, _run, console
 from harvest.config import HarvestConfig, load_config
-from harvest.errors import ConfigError
+from harvest.errors import ConfigError, ReviewError
 
 KEYS = "[bold]s[/]ame · [bold]d[/]ifferent · s[bold]k[/]ip · [bold]u[/]ndo last · [bold]q[/]uit"
 JOINS_SAMPLE = 50  # automatic joins offered by `harvest review --joins`
@@ -132,7 +132,10 @@ def _walk(db, rv, who: str, limit: int | None, joins: bool = False) -> None:
             continue
         if answer in ("s", "d"):
             decision = "same" if answer == "s" else "different"
-            history.append((i, rv.decide(db, pairs[i], decision, who, "terminal")))
+            try:
+                history.append((i, rv.decide(db, pairs[i], decision, who, "terminal")))
+            except ReviewError as exc:  # answered already, through other pairs
+                console.print(str(exc))
         elif answer != "k":
             console.print(f"Please answer with one letter: {KEYS}")
             continue

@@ -23,18 +23,19 @@ class ProfileIndex(Protocol):
     def get(self, key: int, /) -> int | None: ...
 
 
+IN_FORCE_SQL = """SELECT profile_a, profile_b, decision FROM match_decisions d
+           WHERE undone_at IS NULL AND decision IN ('same', 'different') AND id = (
+             SELECT max(id) FROM match_decisions e WHERE e.profile_a = d.profile_a
+               AND e.profile_b = d.profile_b AND e.undone_at IS NULL)"""
+
+
 def load_decisions(db, index: ProfileIndex) -> dict[tuple[int, int], bool]:
     """Active decisions (the latest not undone per pair) as profile indices → same?
 
     A profile is named by the hash of its identifying values. A non-UK postcode was not
     one of them before ``postcode_text`` was kept, so a decision made then names the
     profile without it: it still applies once a re-sync keeps the postcode."""
-    rows = db.execute(
-        """SELECT profile_a, profile_b, decision FROM match_decisions d
-           WHERE undone_at IS NULL AND decision IN ('same', 'different') AND id = (
-             SELECT max(id) FROM match_decisions e WHERE e.profile_a = d.profile_a
-               AND e.profile_b = d.profile_b AND e.undone_at IS NULL)"""
-    ).fetchall()
+    rows = db.execute(IN_FORCE_SQL).fetchall()
     missing = {h for row in rows for h in row[:2] if index.get(h) is None}
     renamed = _without_postcode_text(db) if missing else {}
     out = {}
@@ -127,3 +128,31 @@ def _raised_merge(p: np.ndarray, same: np.ndarray, merge: float) -> float | None
     # the lowest cut above which joins were right often enough; none: past every "different"
     cut = float(jp[ok[-1]]) if len(ok) else float(jp[~js].max()) + 1e-6
     return min(max(cut, merge), 0.999) if cut > merge else None
+
+
+class Settled:
+    """What the decisions in force already say of two profiles (by hash), through other
+    answers too: "same" when "same" answers join them (A is B, B is C: A is C), and
+    "different" when a "different" lies between the profiles so joined. ``leave_out``: a
+    pair whose own decision does not count (a new answer on it replaces the old)."""
+
+    def __init__(self, db, leave_out: tuple[int, int] | None = None) -> None:
+        self.parent: dict[int, int] = {}
+        rows = [r for r in db.execute(IN_FORCE_SQL).fetchall() if r[:2] != leave_out]
+        for a, b, decision in rows:
+            if decision == "same":
+                self.parent[self.find(a)] = self.find(b)
+        self.apart = {
+            frozenset((self.find(a), self.find(b))) for a, b, d in rows if d == "different"
+        }
+
+    def find(self, x: int) -> int:
+        while self.parent.get(x, x) != x:
+            x = self.parent[x]
+        return x
+
+    def says(self, a: int, b: int) -> str | None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return "same"
+        return "different" if frozenset((ra, rb)) in self.apart else None

@@ -27,6 +27,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from harvest import audit
 from harvest.config import MatchingConfig
 from harvest.errors import ReviewError
+from harvest.people.decisions import Settled
 from harvest.people.match import MatchSummary, recluster
 from harvest.people.match_state import EXACT_KEY, QUEUE_SQL, pending_questions
 from harvest.private_files import private_file
@@ -129,8 +130,7 @@ def queue(db: sqlite_utils.Database, limit: int | None = None) -> list[Pair]:
 JOINS_SQL = """
 WITH joins AS (
   SELECT m.profile_a, m.profile_b, m.record_a, m.record_b, m.probability, m.status,
-         m.comparisons, row_number() OVER (
-           PARTITION BY ra.person_id ORDER BY m.probability, m.profile_a, m.profile_b) AS rank
+         m.comparisons, ra.person_id
   FROM match_pairs m
   JOIN records ra ON ra.id = m.record_a
   JOIN records rb ON rb.id = m.record_b
@@ -139,16 +139,22 @@ WITH joins AS (
       SELECT 1 FROM match_decisions d WHERE d.profile_a = m.profile_a
         AND d.profile_b = m.profile_b AND d.undone_at IS NULL)
 )
-SELECT profile_a, profile_b, record_a, record_b, probability, status, comparisons
-FROM joins WHERE rank = 1 ORDER BY probability, profile_a, profile_b"""
+SELECT profile_a, profile_b, record_a, record_b, probability, status, comparisons, person_id
+FROM joins ORDER BY probability, profile_a, profile_b"""
 
 
 def joins(db: sqlite_utils.Database, limit: int | None = None) -> list[Pair]:
     """Joins matching made by itself and nobody has checked, the weakest first: one per
     person (its weakest link). Links on an exact key are left out: those follow the
-    charity's own ``exact_keys`` rule, not the score."""
-    sql = JOINS_SQL + (f" LIMIT {int(limit)}" if limit else "")
-    return [_pair(db, r) for r in db.execute(sql, [EXACT_KEY]).fetchall()]
+    charity's own ``exact_keys`` rule, not the score; so are links whose two profiles
+    "same" answers already join (through other profiles: asking again could only
+    contradict them)."""
+    settled, asked, out = Settled(db), set(), []
+    for row in db.execute(JOINS_SQL, [EXACT_KEY]).fetchall():
+        if row[-1] not in asked and settled.says(row[0], row[1]) != "same":
+            asked.add(row[-1])
+            out.append(_pair(db, row[:-1]))
+    return out[:limit] if limit else out
 
 
 def queue_size(db: sqlite_utils.Database) -> int:
@@ -170,6 +176,14 @@ def decide(db: sqlite_utils.Database, pair: Pair, decision: str, by: str, via: s
     if decision not in ("same", "different"):
         raise ReviewError(f"a decision is 'same' or 'different', not {decision!r}")
     pa, pb = (int(x) for x in pair.key.split(":"))
+    said = Settled(db, leave_out=(pa, pb)).says(pa, pb)  # a new answer replaces its own
+    if said is not None and said != decision:
+        raise ReviewError(
+            f"pair {pair.key}: earlier answers already say "
+            + ("these are the same person" if said == "same" else "these are different people")
+            + f", so {decision!r} would contradict them; undo those first (harvest review"
+            " --undo)"
+        )
     cur = db.execute(
         "INSERT INTO match_decisions (profile_a, profile_b, record_a, record_b, decision,"
         " probability, decided_by, decided_at, via) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -373,5 +387,9 @@ def _import_row(
             "column changed?)"
         )
         return
-    decide(db, pair, decision, by, "spreadsheet")
+    try:
+        decide(db, pair, decision, by, "spreadsheet")
+    except ReviewError as exc:
+        result.problems.append(f"{path.name} row {number}: {exc}")
+        return
     setattr(result, decision, getattr(result, decision) + 1)

@@ -11,6 +11,7 @@ from typing import Any
 
 from datasette.utils.asgi import Response
 
+from harvest.errors import ReviewError
 from harvest.people import review as rv
 from harvest.people.match_state import MatchSummary
 from harvest.publish.console.web import HOME, Staff, back, page, staff_only, where
@@ -77,7 +78,10 @@ def _decide(staff: Staff, key: str, decision: str) -> MatchSummary | None:
         pair = rv.find_pair(db, key)
         if pair is None:
             return None
-        rv.decide(db, pair, decision, staff.name, "browser")
+        try:
+            rv.decide(db, pair, decision, staff.name, "browser")
+        except ReviewError:  # earlier answers settle it already: not waiting any more
+            return None
         return rv.apply(db, staff.config.matching)
 
 
